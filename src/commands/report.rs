@@ -1,0 +1,70 @@
+//! How a command reports progress: JSON lines on stdout (`--json`), or a progress bar on stderr.
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+
+use crate::engine::Progress;
+use crate::error::Error;
+
+pub enum Reporter {
+    Json,
+    Bar(ProgressBar),
+}
+
+impl Reporter {
+    pub fn new(json: bool, total: u64) -> Self {
+        if json {
+            return Reporter::Json;
+        }
+        let bar = ProgressBar::new(total);
+        let style =
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} it  eta {eta}  {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar());
+        bar.set_style(style);
+        Reporter::Bar(bar)
+    }
+
+    pub fn progress(&self, p: &Progress) {
+        match self {
+            Reporter::Json => {
+                let line = json!({
+                    "event": "progress", "iteration": p.iteration, "total": p.total, "scale": p.scale,
+                    "loss": p.losses.total, "style": p.losses.style, "content": p.losses.content,
+                    "tv": p.losses.tv, "seconds": p.seconds,
+                });
+                println!("{line}");
+            }
+            Reporter::Bar(bar) => {
+                bar.set_position(p.iteration as u64);
+                bar.set_message(format!(
+                    "scale {} {}x{}  loss {:.4e} (style {:.3e} content {:.3e})",
+                    p.scale, p.width, p.height, p.losses.total, p.losses.style, p.losses.content
+                ));
+            }
+        }
+    }
+
+    /// A note for the user (stderr; kept off the JSON stream).
+    pub fn note(&self, message: &str) {
+        match self {
+            Reporter::Json => eprintln!("{message}"),
+            Reporter::Bar(bar) => bar.println(message),
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Reporter::Bar(bar) = self {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// The contract's error event.
+pub fn json_error(e: &Error) -> String {
+    json!({
+        "event": "error",
+        "message": e.to_string(),
+        "path": e.path().map(|p| p.display().to_string()),
+    })
+    .to_string()
+}

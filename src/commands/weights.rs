@@ -1,0 +1,132 @@
+//! `brushwork weights fetch | import | list | verify`, and how `run` finds its weights.
+
+use std::path::{Path, PathBuf};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+
+use super::report::Reporter;
+use crate::cli::WeightsCommand;
+use crate::error::{Error, Result};
+use crate::weights::fetch::{fetch, FetchEvent, Source};
+use crate::weights::import::{import_file, torch_hub_candidates, ImportOptions};
+use crate::weights::layout::Arch;
+use crate::weights::Store;
+
+pub fn weights(cmd: &WeightsCommand) -> Result<()> {
+    let store = Store::open_default()?;
+    match cmd {
+        WeightsCommand::Fetch { source } => {
+            let source: Source = source.parse().map_err(Error::Usage)?;
+            let entry = fetch_with_bar(&store, source, &mut |m| eprintln!("{m}"))?;
+            eprintln!("installed {} ({}, {}) at {}", entry.name, entry.arch, entry.preprocess, entry.path.display());
+        }
+        WeightsCommand::Import { file, preprocess, name } => {
+            let preprocess = preprocess.as_deref().map(str::parse).transpose().map_err(Error::Usage)?;
+            let entry = import_file(&store, file, &ImportOptions { preprocess, name: name.clone() })?;
+            eprintln!("installed {} ({}, {}) at {}", entry.name, entry.arch, entry.preprocess, entry.path.display());
+        }
+        WeightsCommand::List { json } => list(&store, *json)?,
+        WeightsCommand::Verify => {
+            let mut failed = None;
+            for (entry, result) in store.verify()? {
+                match result {
+                    Ok(()) => println!("ok      {}  {}", entry.name, entry.sha256),
+                    Err(e) => {
+                        println!("FAILED  {}  {e}", entry.name);
+                        failed.get_or_insert((entry.path, e.to_string()));
+                    }
+                }
+            }
+            if let Some((path, message)) = failed {
+                return Err(Error::input(path, format!("verification failed: {message}")));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn list(store: &Store, as_json: bool) -> Result<()> {
+    let entries = store.list()?;
+    for e in &entries {
+        if as_json {
+            let line = json!({
+                "name": e.name, "path": e.path, "arch": e.arch.as_str(), "preprocess": e.preprocess.as_str(),
+                "source": e.source, "size": e.size, "sha256": e.sha256, "default": e.is_default,
+            });
+            println!("{line}");
+        } else {
+            println!(
+                "{} {:<16} {:<6} {:<12} {:>7.1} MB  {}  {}",
+                if e.is_default { "*" } else { " " },
+                e.name,
+                e.arch.as_str(),
+                e.preprocess.as_str(),
+                e.size as f64 / 1e6,
+                &e.sha256[..e.sha256.len().min(16)],
+                e.source
+            );
+        }
+    }
+    if entries.is_empty() && !as_json {
+        eprintln!("no weights installed in {}; run `brushwork weights fetch`", store.dir().display());
+        for p in torch_hub_candidates() {
+            eprintln!("found {}: `brushwork weights import {}` installs it", p.display(), p.display());
+        }
+    }
+    Ok(())
+}
+
+/// Fetches with a byte progress bar on stderr; `note` receives the fetcher's messages.
+fn fetch_with_bar(store: &Store, source: Source, note: &mut dyn FnMut(&str)) -> Result<crate::weights::Entry> {
+    let bar = ProgressBar::hidden();
+    let mut on_event = |event: FetchEvent| match event {
+        FetchEvent::Started { what, total_bytes } => {
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            bar.reset();
+            bar.set_length(total_bytes.unwrap_or(0));
+            if let Ok(style) = ProgressStyle::with_template("{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec}") {
+                bar.set_style(style);
+            }
+            bar.set_message(what);
+        }
+        FetchEvent::Bytes { done } => bar.set_position(done),
+        FetchEvent::Message(m) => bar.suspend(|| note(&m)),
+        FetchEvent::Finished => bar.finish_and_clear(),
+    };
+    let result = fetch(store, source, &mut on_event);
+    bar.finish_and_clear();
+    Ok(result?)
+}
+
+/// The weights file for a run: `--weights`/`BRUSHWORK_WEIGHTS`, else the installed default (or an
+/// installed file of the arch the preset requires), else fetched now (`auto` source).
+pub fn resolve_for_run(explicit: Option<&Path>, arch: Option<Arch>, reporter: &Reporter) -> Result<PathBuf> {
+    if let Some(path) = explicit {
+        if !path.is_file() {
+            return Err(Error::input(path, "weights file not found"));
+        }
+        return Ok(path.to_path_buf());
+    }
+    let store = Store::open_default()?;
+    if let Some(entry) = store.entry_for(arch)? {
+        return Ok(entry.path);
+    }
+    if let (Some(arch), false) = (arch, store.list()?.is_empty()) {
+        return Err(Error::Usage(format!(
+            "this preset needs {arch} weights and none are installed (`brushwork weights list`); \
+             import a {arch} file with `brushwork weights import FILE`, or pick a preset with arch = \"auto\""
+        )));
+    }
+    reporter.note("no VGG weights installed yet: fetching them once (brushwork weights fetch)");
+    let entry = fetch_with_bar(&store, Source::Auto, &mut |m| reporter.note(m))?;
+    reporter.note(&format!("installed {} ({})", entry.name, entry.path.display()));
+    if let Some(arch) = arch.filter(|a| *a != entry.arch) {
+        return Err(Error::Usage(format!(
+            "this preset needs {arch} weights but {} was installed; import a {arch} file with \
+             `brushwork weights import FILE`, or pick a preset with arch = \"auto\"",
+            entry.arch
+        )));
+    }
+    Ok(entry.path)
+}

@@ -1,0 +1,135 @@
+//! The Gatys losses as pure functions of tensors, each with its gradient.
+//!
+//! Formulas (the original notebook's, exactly):
+//! - content: `J_c = Σ(a_C − a_G)² / (4·nH·nW·nC)`
+//! - style, per layer: `J = Σ(G_S − G_G)² / (4·nC²·(nH·nW)²)` with `G = F·Fᵀ`, `F` the `[nC, nH·nW]`
+//!   activation matrix.
+//!
+//! Gram matrices are kept divided by `M = nH·nW` ([`gram`]); then the style loss is
+//! `Σ(Ĝ_S − Ĝ_G)² / (4·nC²)`, identical to the notebook when style and output have the same size,
+//! and still meaningful when the style image has another size (style scale).
+
+use candle_core::{DType, Result, Tensor};
+
+/// A loss value and its gradient with respect to the tensor the loss was taken of.
+#[derive(Debug, Clone)]
+pub struct LossAndGrad {
+    pub value: f64,
+    pub grad: Tensor,
+}
+
+fn scalar(t: &Tensor) -> Result<f64> {
+    t.to_dtype(DType::F64)?.to_scalar::<f64>()
+}
+
+/// Reshapes a `[1, nC, nH, nW]` activation to `[nC, nH·nW]`.
+fn features(a: &Tensor) -> Result<Tensor> {
+    let (_, c, h, w) = a.dims4()?;
+    a.reshape((c, h * w))
+}
+
+/// The normalised Gram matrix `Ĝ = F·Fᵀ / (nH·nW)` of a `[1, nC, nH, nW]` activation.
+pub fn gram(a: &Tensor) -> Result<Tensor> {
+    let (_, _, h, w) = a.dims4()?;
+    let f = features(a)?;
+    f.matmul(&f.t()?)? / (h * w) as f64
+}
+
+/// Content loss of generated activation `a_g` against the content target `a_c`.
+pub fn content_loss(a_g: &Tensor, a_c: &Tensor) -> Result<LossAndGrad> {
+    let n = a_g.elem_count() as f64;
+    let diff = (a_g - a_c)?;
+    let value = scalar(&diff.sqr()?.sum_all()?)? / (4.0 * n);
+    // d/da_G Σ(a_G − a_C)²/(4n) = (a_G − a_C)/(2n)
+    let grad = (diff / (2.0 * n))?;
+    Ok(LossAndGrad { value, grad })
+}
+
+/// Style loss of generated activation `a_g` against a target normalised Gram matrix `target`.
+pub fn style_loss(a_g: &Tensor, target: &Tensor) -> Result<LossAndGrad> {
+    let (_, c, h, w) = a_g.dims4()?;
+    let m = (h * w) as f64;
+    let c2 = (c * c) as f64;
+    let f = features(a_g)?;
+    let diff = (f.matmul(&f.t()?)? / m - target)?;
+    let value = scalar(&diff.sqr()?.sum_all()?)? / (4.0 * c2);
+    // With Ĝ = F·Fᵀ/M: dJ/dF = 4·(Ĝ − Â)·F / (4·nC²·M) = (Ĝ − Â)·F / (nC²·M).
+    let grad = (diff.matmul(&f)? / (c2 * m))?.reshape(a_g.shape())?;
+    Ok(LossAndGrad { value, grad })
+}
+
+/// Total variation of an image `[1, C, H, W]`: the mean over `C·H·W` of the squared differences
+/// between vertically and horizontally neighbouring pixels.
+pub fn tv_loss(x: &Tensor) -> Result<LossAndGrad> {
+    let (_, _, h, w) = x.dims4()?;
+    let n = x.elem_count() as f64;
+    let mut value = 0.0;
+    let mut grad = x.zeros_like()?;
+    // For differences D_i = x_{i+1} − x_i along an axis: dΣD²/dx_i = 2·D_{i−1} − 2·D_i.
+    for (axis, len) in [(2usize, h), (3usize, w)] {
+        if len < 2 {
+            continue;
+        }
+        let d = (x.narrow(axis, 1, len - 1)? - x.narrow(axis, 0, len - 1)?)?;
+        value += scalar(&d.sqr()?.sum_all()?)?;
+        let from_prev = d.pad_with_zeros(axis, 1, 0)?;
+        let from_next = d.pad_with_zeros(axis, 0, 1)?;
+        grad = (grad + (from_prev - from_next)?)?;
+    }
+    Ok(LossAndGrad { value: value / n, grad: (grad * (2.0 / n))? })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    fn t(v: &[f64], shape: (usize, usize, usize, usize)) -> Tensor {
+        Tensor::from_vec(v.to_vec(), shape, &Device::Cpu).unwrap()
+    }
+
+    fn vals(t: &Tensor) -> Vec<f64> {
+        t.flatten_all().unwrap().to_vec1().unwrap()
+    }
+
+    // All expected numbers below were worked out by hand; the working is in the comments.
+
+    #[test]
+    fn gram_is_f_ft_over_m() {
+        // F = [[1,2],[3,4]] (nC=2, M=2): F·Fᵀ = [[5,11],[11,25]], divided by M=2.
+        let g = gram(&t(&[1., 2., 3., 4.], (1, 2, 1, 2))).unwrap();
+        assert_eq!(vals(&g), vec![2.5, 5.5, 5.5, 12.5]);
+    }
+
+    #[test]
+    fn content_loss_by_hand() {
+        // Σ(a−0)² = 1+4+9+16 = 30; n = 4 → 30/16 = 1.875. Gradient (a−c)/(2n) = a/8.
+        let l = content_loss(&t(&[1., 2., 3., 4.], (1, 1, 2, 2)), &t(&[0.; 4], (1, 1, 2, 2))).unwrap();
+        assert!((l.value - 1.875).abs() < 1e-12);
+        assert_eq!(vals(&l.grad), vec![0.125, 0.25, 0.375, 0.5]);
+    }
+
+    #[test]
+    fn style_loss_by_hand() {
+        // Ĝ = [[2.5,5.5],[5.5,12.5]] against Â = 0: ΣĜ² = 6.25+30.25+30.25+156.25 = 223;
+        // J = 223/(4·nC²) = 223/16 = 13.9375. Gradient Ĝ·F/(nC²·M) = [[19,27],[43,61]]/8.
+        let a = t(&[1., 2., 3., 4.], (1, 2, 1, 2));
+        let target = Tensor::zeros((2, 2), DType::F64, &Device::Cpu).unwrap();
+        let l = style_loss(&a, &target).unwrap();
+        assert!((l.value - 13.9375).abs() < 1e-12);
+        assert_eq!(vals(&l.grad), vec![2.375, 3.375, 5.375, 7.625]);
+        // Same-size style image: equals the notebook's Σ(G_S−G_G)²/(4·nC²·M²) with unnormalised
+        // G = [[5,11],[11,25]]: (25+121+121+625)/(4·4·4) = 892/64 = 13.9375.
+        assert!((892.0f64 / 64.0 - l.value).abs() < 1e-12);
+    }
+
+    #[test]
+    fn tv_loss_by_hand() {
+        // x = [[0,1],[2,4]]: vertical diffs 2,3; horizontal 1,2 → Σ = 4+9+1+4 = 18; n = 4 → 4.5.
+        // Gradient 2/n·(D_prev − D_next) per pixel: (0,0) −4−2 = −6; (0,1) −6+2 = −4;
+        // (1,0) 4−4 = 0; (1,1) 6+4 = 10; each /4 (2/n = 0.5 on the doubled terms above).
+        let l = tv_loss(&t(&[0., 1., 2., 4.], (1, 1, 2, 2))).unwrap();
+        assert!((l.value - 4.5).abs() < 1e-12);
+        assert_eq!(vals(&l.grad), vec![-1.5, -1.0, 0.0, 2.5]);
+    }
+}

@@ -1,0 +1,21 @@
+//! The style-transfer engine: a frozen VGG feature extractor in candle, the Gatys losses as pure
+//! functions with hand-written gradients, optimisers over the image's pixels, and the multi-scale
+//! driver. Nothing here knows about terminals.
+
+pub mod adam;
+pub mod color;
+pub mod conv;
+pub mod device;
+pub mod lbfgs;
+pub mod loss;
+pub mod objective;
+pub mod preprocess;
+pub mod rng;
+pub mod settings;
+pub mod stylize;
+pub mod tensor_image;
+pub mod vgg;
+
+pub use settings::Settings;
+pub use stylize::{stylize, Progress, StyleInput, StylizeJob, StylizeOutput};
+pub use vgg::Vgg;

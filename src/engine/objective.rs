@@ -1,0 +1,152 @@
+//! The full Gatys objective `J = α·Σ w_c·J_c + β·Σ w_l·J_l + τ·TV` on one image size, with its
+//! gradient with respect to the image.
+
+use candle_core::Tensor;
+use serde::Serialize;
+
+use super::loss::{content_loss, gram, style_loss, tv_loss};
+use super::settings::Settings;
+use super::vgg::Vgg;
+use crate::error::{Error, Result};
+use crate::weights::layout::Arch;
+
+/// Loss values; `content`, `style` and `tv` are already weighted, so they add up to `total`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct LossParts {
+    pub total: f64,
+    pub content: f64,
+    pub style: f64,
+    pub tv: f64,
+}
+
+/// Style targets for one layer set: per layer, the blended normalised Gram matrix.
+#[derive(Debug, Clone)]
+pub struct StyleTargets {
+    layers: Vec<(usize, Tensor, f64)>,
+}
+
+impl StyleTargets {
+    /// Grams of each style image (`[1,3,H,W]`, RGB in [0,1]) blended by normalised weights.
+    pub fn compute(net: &Vgg, settings: &Settings, styles: &[(Tensor, f64)]) -> Result<Self> {
+        let layers = resolve_layers(net, &settings.style_layers)?;
+        let total_weight: f64 = styles.iter().map(|(_, w)| w).sum();
+        if styles.is_empty() || total_weight.is_nan() || total_weight <= 0.0 {
+            return Ok(Self { layers: Vec::new() });
+        }
+        let mut blended: Vec<Option<Tensor>> = vec![None; layers.len()];
+        for (image, weight) in styles {
+            let trace = net.forward(image)?;
+            for (slot, (index, _)) in blended.iter_mut().zip(&layers) {
+                let a = trace.activation(*index).ok_or_else(|| missing(*index))?;
+                let g = (gram(a)? * (weight / total_weight))?;
+                *slot = Some(match slot.take() {
+                    Some(acc) => (acc + g)?,
+                    None => g,
+                });
+            }
+        }
+        let layers = layers.into_iter().zip(blended).filter_map(|((index, w), g)| g.map(|g| (index, g, w))).collect();
+        Ok(Self { layers })
+    }
+}
+
+/// The objective for one output size.
+pub struct Objective<'a> {
+    net: &'a Vgg,
+    content: Vec<(usize, Tensor, f64)>,
+    style: StyleTargets,
+    content_weight: f64,
+    style_weight: f64,
+    tv_weight: f64,
+    conv_count: usize,
+}
+
+impl<'a> Objective<'a> {
+    /// `content` is the content photo `[1,3,H,W]` at the output size.
+    pub fn new(net: &'a Vgg, settings: &Settings, content: &Tensor, style: StyleTargets) -> Result<Self> {
+        let layers = resolve_layers(net, &settings.content_layers)?;
+        let trace = net.forward(content)?;
+        let mut targets = Vec::new();
+        for (index, w) in layers {
+            let a = trace.activation(index).ok_or_else(|| missing(index))?;
+            targets.push((index, a.clone(), w));
+        }
+        let conv_count = targets.iter().map(|t| t.0).chain(style.layers.iter().map(|t| t.0)).max().map_or(0, |m| m + 1);
+        Ok(Self {
+            net,
+            content: targets,
+            style,
+            content_weight: settings.content_weight,
+            style_weight: settings.style_weight,
+            tv_weight: settings.tv_weight,
+            conv_count,
+        })
+    }
+
+    /// Loss values and the gradient of the total with respect to `image`.
+    pub fn evaluate(&self, image: &Tensor) -> Result<(LossParts, Tensor)> {
+        let trace = self.net.forward(image)?;
+        let mut grads: Vec<Option<Tensor>> = vec![None; self.conv_count];
+        let mut parts = LossParts::default();
+        let add = |slot: &mut Option<Tensor>, g: Tensor| -> Result<()> {
+            *slot = Some(match slot.take() {
+                Some(acc) => (acc + g)?,
+                None => g,
+            });
+            Ok(())
+        };
+        for (index, target, w) in &self.content {
+            let a = trace.activation(*index).ok_or_else(|| missing(*index))?;
+            let l = content_loss(a, target)?;
+            let scale = self.content_weight * w;
+            parts.content += scale * l.value;
+            add(&mut grads[*index], (l.grad * scale)?)?;
+        }
+        for (index, target, w) in &self.style.layers {
+            let a = trace.activation(*index).ok_or_else(|| missing(*index))?;
+            let l = style_loss(a, target)?;
+            let scale = self.style_weight * w;
+            parts.style += scale * l.value;
+            add(&mut grads[*index], (l.grad * scale)?)?;
+        }
+        let mut grad = self.net.backward(&trace, &grads)?;
+        if self.tv_weight > 0.0 {
+            let l = tv_loss(image)?;
+            parts.tv = self.tv_weight * l.value;
+            grad = (grad + (l.grad * self.tv_weight)?)?;
+        }
+        parts.total = parts.content + parts.style + parts.tv;
+        Ok((parts, grad))
+    }
+}
+
+fn missing(index: usize) -> Error {
+    Error::Usage(format!("internal: activation {index} was not computed"))
+}
+
+/// Maps layer names to conv indices of `net`, rejecting layers the network does not have.
+fn resolve_layers(net: &Vgg, layers: &std::collections::BTreeMap<String, f64>) -> Result<Vec<(usize, f64)>> {
+    layers
+        .iter()
+        .filter(|(_, &w)| w != 0.0)
+        .map(|(name, &w)| match net.layer_index(name) {
+            Some(i) => Ok((i, w)),
+            None => Err(Error::Usage(format!("layer `{name}` is not in the loaded {} network", net.arch()))),
+        })
+        .collect()
+}
+
+/// The deepest conv index any loss of `settings` needs in `arch`, so the network can stop there.
+pub fn deepest_layer(settings: &Settings, arch: Arch) -> Result<usize> {
+    let convs = arch.convs();
+    let mut deepest = 0;
+    for name in settings.content_layers.keys().chain(settings.style_layers.keys()) {
+        let found = crate::weights::layout::parse_layer_name(name)
+            .and_then(|(b, l)| convs.iter().position(|c| c.block == b && c.layer == l));
+        match found {
+            Some(i) => deepest = deepest.max(i),
+            None => return Err(Error::Usage(format!("layer `{name}` is not in {arch}"))),
+        }
+    }
+    Ok(deepest)
+}

@@ -1,0 +1,268 @@
+//! Every engine knob, as one struct. A preset file is this struct in TOML (see `crate::preset`).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::vgg::Pooling;
+use crate::weights::layout::Arch;
+
+/// Which network a preset wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ArchChoice {
+    /// Whatever weights are installed (VGG-19 preferred).
+    #[default]
+    Auto,
+    Vgg16,
+    Vgg19,
+}
+
+impl ArchChoice {
+    pub fn required(self) -> Option<Arch> {
+        match self {
+            ArchChoice::Auto => None,
+            ArchChoice::Vgg16 => Some(Arch::Vgg16),
+            ArchChoice::Vgg19 => Some(Arch::Vgg19),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Optimizer {
+    Adam,
+    /// Limited-memory BFGS, the usual choice for Gatys.
+    #[default]
+    Lbfgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LineSearch {
+    /// A fixed step of `learning_rate` (as torch.optim.LBFGS without line_search_fn, which
+    /// jcjohnson/neural-style uses): one network evaluation per iteration.
+    #[default]
+    None,
+    /// Armijo backtracking: halve the step until the loss falls enough (at most 10 halvings).
+    Backtracking,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Init {
+    /// The content photo.
+    #[default]
+    Content,
+    /// The content photo plus uniform noise in ±`noise`, clipped to [0,1] (the notebook).
+    ContentNoise,
+    /// Uniform noise in [0,1].
+    Noise,
+    /// The image in `init_file`.
+    File,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ColorMode {
+    /// The painting's colours.
+    #[default]
+    None,
+    /// Keep the content's colours: the result's luminance with the content's chroma (YIQ).
+    Luminance,
+    /// Match the style image's colour histogram (mean and covariance) to the content first.
+    Histogram,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum WarmStart {
+    /// Each video frame starts from the previous stylised frame.
+    #[default]
+    Previous,
+    /// Each video frame starts as `init` says.
+    None,
+}
+
+/// A style image named in a preset, with its blend weight.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StyleRef {
+    pub path: PathBuf,
+    #[serde(default = "one")]
+    pub weight: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// All engine settings. Field names are the preset file's keys.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Preset format version; must be 1.
+    pub version: u32,
+    pub description: String,
+    pub arch: ArchChoice,
+    pub pooling: Pooling,
+    /// Long side of the output in pixels (aspect ratio kept).
+    pub size: u32,
+    /// Number of scales, coarse to fine; each scale is `scale_step` times the previous one.
+    pub scales: u32,
+    pub scale_step: f64,
+    /// Iterations at each scale.
+    pub iterations: u32,
+    pub optimizer: Optimizer,
+    /// Step size: Adam's learning rate, or L-BFGS's step (the default is 0.01 for Adam, 1 for L-BFGS).
+    pub learning_rate: Option<f64>,
+    /// L-BFGS: how many correction pairs are kept.
+    pub lbfgs_history: usize,
+    pub line_search: LineSearch,
+    pub adam_beta1: f64,
+    pub adam_beta2: f64,
+    pub adam_epsilon: f64,
+    pub init: Init,
+    pub init_file: Option<PathBuf>,
+    /// Amplitude of the uniform noise of `init = "content_noise"`.
+    pub noise: f64,
+    pub seed: u64,
+    /// α: weight of the content loss.
+    pub content_weight: f64,
+    /// β: weight of the style loss.
+    pub style_weight: f64,
+    /// Weight of the total-variation term.
+    pub tv_weight: f64,
+    /// Content layers and their weights, e.g. `conv4_2 = 1.0` (or `block4_conv2`).
+    pub content_layers: BTreeMap<String, f64>,
+    /// Style layers and their weights.
+    pub style_layers: BTreeMap<String, f64>,
+    /// Size of the style image relative to the output.
+    pub style_scale: f64,
+    pub color: ColorMode,
+    /// Style images that come with the preset (added to those given on the command line).
+    pub styles: Vec<StyleRef>,
+    /// Video: how each frame after the first starts.
+    pub warm_start: WarmStart,
+    /// Video: iterations per frame after the first.
+    pub frame_iterations: u32,
+    /// Sessions: write a checkpoint every this many iterations.
+    pub checkpoint_every: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        let style_layers =
+            ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"].iter().map(|l| (l.to_string(), 0.2)).collect();
+        Self {
+            version: 1,
+            description: String::new(),
+            arch: ArchChoice::Auto,
+            pooling: Pooling::Avg,
+            size: 512,
+            scales: 1,
+            scale_step: 2.0,
+            iterations: 300,
+            optimizer: Optimizer::Lbfgs,
+            learning_rate: None,
+            lbfgs_history: 10,
+            line_search: LineSearch::None,
+            adam_beta1: 0.9,
+            adam_beta2: 0.999,
+            adam_epsilon: 1e-8,
+            init: Init::Content,
+            init_file: None,
+            noise: 0.1,
+            seed: 0,
+            content_weight: 1.0,
+            style_weight: 1.0,
+            tv_weight: 0.0,
+            content_layers: [("conv4_2".to_string(), 1.0)].into_iter().collect(),
+            style_layers,
+            style_scale: 1.0,
+            color: ColorMode::None,
+            styles: Vec::new(),
+            warm_start: WarmStart::Previous,
+            frame_iterations: 100,
+            checkpoint_every: 50,
+        }
+    }
+}
+
+impl Settings {
+    pub fn learning_rate(&self) -> f64 {
+        self.learning_rate.unwrap_or(match self.optimizer {
+            Optimizer::Adam => 0.01,
+            Optimizer::Lbfgs => 1.0,
+        })
+    }
+
+    /// The output sizes (long side) of each scale, coarse to fine.
+    pub fn scale_sizes(&self) -> Vec<u32> {
+        let n = self.scales.max(1);
+        (0..n)
+            .map(|k| {
+                let f = self.scale_step.powi((n - 1 - k) as i32);
+                ((self.size as f64 / f).round() as u32).max(16)
+            })
+            .collect()
+    }
+
+    /// Checks values a TOML type cannot: ranges and layer names. Returns the offending field.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.version != 1 {
+            return Err(format!("version {} is not supported (expected 1)", self.version));
+        }
+        let positive = [
+            ("size", self.size as f64),
+            ("scales", self.scales as f64),
+            ("iterations", self.iterations as f64),
+            ("lbfgs_history", self.lbfgs_history as f64),
+            ("style_scale", self.style_scale),
+        ];
+        for (field, v) in positive {
+            if !v.is_finite() || v <= 0.0 {
+                return Err(format!("field `{field}` must be positive"));
+            }
+        }
+        if self.size > 8192 {
+            return Err("field `size` must be at most 8192".into());
+        }
+        if !self.scale_step.is_finite() || self.scale_step < 1.0 {
+            return Err("field `scale_step` must be at least 1".into());
+        }
+        let non_negative = [
+            ("content_weight", self.content_weight),
+            ("style_weight", self.style_weight),
+            ("tv_weight", self.tv_weight),
+            ("noise", self.noise),
+        ];
+        for (field, v) in non_negative {
+            if !v.is_finite() || v < 0.0 {
+                return Err(format!("field `{field}` must be a non-negative number"));
+            }
+        }
+        if let Some(lr) = self.learning_rate {
+            if !lr.is_finite() || lr <= 0.0 {
+                return Err("field `learning_rate` must be positive".into());
+            }
+        }
+        for (field, layers) in [("content_layers", &self.content_layers), ("style_layers", &self.style_layers)] {
+            for name in layers.keys() {
+                let known = crate::weights::layout::parse_layer_name(name)
+                    .is_some_and(|(b, l)| Arch::Vgg19.convs().iter().any(|c| c.block == b && c.layer == l));
+                if !known {
+                    return Err(format!("field `{field}`: unknown layer `{name}`"));
+                }
+            }
+        }
+        if self.content_layers.is_empty() && self.style_layers.is_empty() {
+            return Err("no content_layers and no style_layers: nothing to optimise".into());
+        }
+        if self.init == Init::File && self.init_file.is_none() {
+            return Err("init = \"file\" needs `init_file`".into());
+        }
+        Ok(())
+    }
+}

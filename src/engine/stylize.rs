@@ -1,0 +1,202 @@
+//! The multi-scale driver: for each scale, coarse to fine, build the objective at that size and
+//! optimise the image, starting from the upsampled result of the previous scale.
+
+use std::ops::ControlFlow;
+use std::time::Instant;
+
+use candle_core::{Result as CResult, Tensor};
+use image::Rgb32FImage;
+use serde::Serialize;
+
+use super::adam::Adam;
+use super::color::{keep_content_colors, match_histogram};
+use super::lbfgs::Lbfgs;
+use super::objective::{LossParts, Objective, StyleTargets};
+use super::rng::SplitMix64;
+use super::settings::{ColorMode, Init, LineSearch, Optimizer, Settings};
+use super::tensor_image::{fit_long_side, resize, to_image, to_tensor};
+use super::vgg::Vgg;
+use crate::error::{Error, Result};
+
+/// A style image and its blend weight.
+#[derive(Debug, Clone)]
+pub struct StyleInput {
+    pub image: Rgb32FImage,
+    pub weight: f64,
+}
+
+/// Everything one stylisation needs besides the network.
+pub struct StylizeJob<'a> {
+    pub content: &'a Rgb32FImage,
+    pub styles: &'a [StyleInput],
+    /// The start image for `init = "file"` (or a warm start); any size, it is resized.
+    pub init_image: Option<&'a Rgb32FImage>,
+    pub settings: &'a Settings,
+}
+
+/// One iteration's report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Progress {
+    /// 1-based, counted over all scales.
+    pub iteration: u32,
+    pub total: u32,
+    /// 0-based scale index.
+    pub scale: u32,
+    pub width: u32,
+    pub height: u32,
+    #[serde(flatten)]
+    pub losses: LossParts,
+    pub seconds: f64,
+}
+
+pub struct StylizeOutput {
+    pub image: Rgb32FImage,
+    pub losses: LossParts,
+    pub seconds: f64,
+    pub iterations: u32,
+}
+
+/// Called after every iteration with the report and a way to get the current image (computed
+/// only when asked for). Returning `Break` cancels the run.
+pub type ProgressFn<'a> = dyn FnMut(&Progress, &dyn Fn() -> CResult<Rgb32FImage>) -> ControlFlow<()> + 'a;
+
+pub fn stylize(net: &Vgg, job: &StylizeJob, on_progress: &mut ProgressFn) -> Result<StylizeOutput> {
+    let settings = job.settings;
+    let (device, dtype) = (net.device(), net.dtype());
+    let start = Instant::now();
+    let sizes = settings.scale_sizes();
+    let total = settings.iterations * sizes.len() as u32;
+    let mut rng = SplitMix64::new(settings.seed);
+    let styles: Vec<StyleInput> = match settings.color {
+        ColorMode::Histogram => job
+            .styles
+            .iter()
+            .map(|s| StyleInput { image: match_histogram(&s.image, job.content), weight: s.weight })
+            .collect(),
+        _ => job.styles.to_vec(),
+    };
+    let (cw, ch) = job.content.dimensions();
+    let mut x: Option<Tensor> = None;
+    let mut iteration = 0;
+    let mut last = (LossParts::default(), (0, 0));
+    for (scale, &size) in sizes.iter().enumerate() {
+        let (w, h) = fit_long_side(cw, ch, size);
+        let content_img = resize(job.content, w, h);
+        let content = to_tensor(&content_img, device, dtype)?;
+        let style_tensors = styles
+            .iter()
+            .map(|s| {
+                let (sw, sh) = s.image.dimensions();
+                let long = ((size as f64) * settings.style_scale).round().max(16.0) as u32;
+                let (tw, th) = fit_long_side(sw, sh, long);
+                Ok((to_tensor(&resize(&s.image, tw, th), device, dtype)?, s.weight))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let targets = StyleTargets::compute(net, settings, &style_tensors)?;
+        let objective = Objective::new(net, settings, &content, targets)?;
+        let mut image = match x.take() {
+            Some(prev) => prev.upsample_bilinear2d(h as usize, w as usize, false)?,
+            None => initial_image(job, &content, &content_img, &mut rng)?,
+        };
+        let (mut parts, mut grad) = objective.evaluate(&image)?;
+        let mut adam =
+            Adam::new(settings.learning_rate(), settings.adam_beta1, settings.adam_beta2, settings.adam_epsilon);
+        let mut lbfgs = Lbfgs::new(settings.lbfgs_history);
+        for _ in 0..settings.iterations {
+            (image, parts, grad) = match settings.optimizer {
+                Optimizer::Adam => {
+                    let next = adam.step(&image, &grad)?;
+                    let (p, g) = objective.evaluate(&next)?;
+                    (next, p, g)
+                }
+                Optimizer::Lbfgs => lbfgs_step(&objective, &mut lbfgs, settings, &image, parts, &grad)?,
+            };
+            if !parts.total.is_finite() {
+                return Err(Error::Usage(format!(
+                    "the loss became {} at iteration {}: lower learning_rate or use line_search = \"backtracking\"",
+                    parts.total,
+                    iteration + 1
+                )));
+            }
+            iteration += 1;
+            let report = Progress {
+                iteration,
+                total,
+                scale: scale as u32,
+                width: w,
+                height: h,
+                losses: parts,
+                seconds: start.elapsed().as_secs_f64(),
+            };
+            let current = &image;
+            if on_progress(&report, &|| to_image(current)).is_break() {
+                return Err(Error::Cancelled);
+            }
+        }
+        last = (parts, (w, h));
+        x = Some(image);
+    }
+    let Some(x) = x else {
+        return Err(Error::Usage("no scales to run".into()));
+    };
+    let mut out = to_image(&x)?;
+    if settings.color == ColorMode::Luminance {
+        let (w, h) = last.1;
+        out = keep_content_colors(&out, &resize(job.content, w, h));
+    }
+    Ok(StylizeOutput { image: out, losses: last.0, seconds: start.elapsed().as_secs_f64(), iterations: iteration })
+}
+
+/// One L-BFGS iteration from `x` (loss `parts`, gradient `grad`); returns the new point evaluated.
+fn lbfgs_step(
+    objective: &Objective,
+    lbfgs: &mut Lbfgs,
+    settings: &Settings,
+    x: &Tensor,
+    parts: LossParts,
+    grad: &Tensor,
+) -> Result<(Tensor, LossParts, Tensor)> {
+    let d = lbfgs.direction(grad)?;
+    let slope = Lbfgs::slope(grad, &d)?;
+    let mut t = settings.learning_rate();
+    let mut tries = 0;
+    let (next, p, g) = loop {
+        let next = (x + (&d * t)?)?;
+        let (p, g) = objective.evaluate(&next)?;
+        tries += 1;
+        let armijo = p.total <= parts.total + 1e-4 * t * slope;
+        if settings.line_search == LineSearch::None || armijo || tries >= 10 {
+            break (next, p, g);
+        }
+        t *= 0.5;
+    };
+    lbfgs.update((&next - x)?, (&g - grad)?)?;
+    Ok((next, p, g))
+}
+
+fn initial_image(
+    job: &StylizeJob,
+    content: &Tensor,
+    content_img: &Rgb32FImage,
+    rng: &mut SplitMix64,
+) -> Result<Tensor> {
+    let settings = job.settings;
+    let (w, h) = content_img.dimensions();
+    let n = (3 * w * h) as usize;
+    let noise = |rng: &mut SplitMix64, lo: f32, hi: f32| -> CResult<Tensor> {
+        Tensor::from_vec(rng.uniform(n, lo, hi), (1, 3, h as usize, w as usize), content.device())?
+            .to_dtype(content.dtype())
+    };
+    Ok(match (settings.init, job.init_image) {
+        (_, Some(init)) => to_tensor(&resize(init, w, h), content.device(), content.dtype())?,
+        (Init::File, None) => {
+            return Err(Error::Usage("init = \"file\" but no init image was loaded".into()));
+        }
+        (Init::Content, None) => content.clone(),
+        (Init::ContentNoise, None) => {
+            let a = settings.noise as f32;
+            (content + noise(rng, -a, a)?)?.clamp(0.0, 1.0)?
+        }
+        (Init::Noise, None) => noise(rng, 0.0, 1.0)?,
+    })
+}

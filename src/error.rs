@@ -1,0 +1,60 @@
+//! The library's error type. Every variant renders as one line that names the file and the problem.
+
+use std::path::PathBuf;
+
+use crate::weights::WeightsError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad input from the user: unreadable image, bad preset, bad flag value. Exit code 2.
+    #[error("{path}: {message}")]
+    Input { path: PathBuf, message: String },
+    /// A usage problem that names no file. Exit code 2.
+    #[error("{0}")]
+    Usage(String),
+    /// Weights missing, damaged or of the wrong shape. Exit code 2.
+    #[error(transparent)]
+    Weights(#[from] WeightsError),
+    /// Reading or writing a file failed. Exit code 1.
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    /// The numeric engine failed. Exit code 1.
+    #[error("engine: {}", first_line(.0))]
+    Engine(#[from] candle_core::Error),
+    /// The run was cancelled by the caller. Exit code 1.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn input(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Error::Input { path: path.into(), message: message.into() }
+    }
+
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+
+    /// The process exit code the contract gives this error: 2 for bad input, 1 for failed work.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Input { .. } | Error::Usage(_) | Error::Weights(_) => 2,
+            Error::Io { .. } | Error::Engine(_) | Error::Cancelled => 1,
+        }
+    }
+
+    /// The file this error is about, for `--json` error events.
+    pub fn path(&self) -> Option<&std::path::Path> {
+        match self {
+            Error::Input { path, .. } | Error::Io { path, .. } => Some(path),
+            _ => None,
+        }
+    }
+}
+
+/// candle errors may carry a backtrace after the message; the user gets the message line only.
+fn first_line(e: &candle_core::Error) -> String {
+    e.to_string().lines().next().unwrap_or_default().to_string()
+}

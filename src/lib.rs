@@ -1,0 +1,15 @@
+//! brushwork: optimisation-based neural style transfer (Gatys, Ecker & Bethge 2015) on candle,
+//! with presets, a weights manager and the commands behind the `brushwork` binary.
+//!
+//! `engine` knows nothing of terminals; `commands` turns engine events into terminal output.
+
+pub mod cli;
+pub mod commands;
+pub mod engine;
+pub mod error;
+pub mod fsutil;
+pub mod imageio;
+pub mod preset;
+pub mod weights;
+
+pub use error::{Error, Result};

@@ -1,0 +1,215 @@
+//! Presets: TOML files holding [`Settings`]. Found by name in `./presets/`, then in
+//! `$XDG_CONFIG_HOME/brushwork/presets/`, then among the presets built into the binary; or by path
+//! (a `.toml` file, or a PNG written by brushwork, whose recipe chunk holds its preset).
+
+use std::path::{Path, PathBuf};
+
+use crate::engine::Settings;
+use crate::error::{Error, Result};
+use crate::fsutil::write_atomic;
+
+/// The presets shipped in `presets/`, built into the binary so they work from any directory.
+pub const BUILT_IN: &[(&str, &str)] = &[
+    ("quick", include_str!("../presets/quick.toml")),
+    ("gatys", include_str!("../presets/gatys.toml")),
+    ("seed-notebook", include_str!("../presets/seed-notebook.toml")),
+    ("video", include_str!("../presets/video.toml")),
+];
+
+/// Where a preset came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    File(PathBuf),
+    BuiltIn,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::File(p) => write!(f, "{}", p.display()),
+            Origin::BuiltIn => f.write_str("built-in"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Preset {
+    pub name: String,
+    pub origin: Origin,
+    pub settings: Settings,
+}
+
+/// Parses preset TOML. Errors name the file, line and column (and the field, for unknown fields).
+pub fn parse(text: &str, path: &Path) -> Result<Settings> {
+    let settings: Settings = toml::from_str(text).map_err(|e| {
+        let message = e.message().trim().to_string();
+        match e.span() {
+            Some(span) => {
+                let (line, col) = line_col(text, span.start);
+                Error::Usage(format!("{}:{line}:{col}: {message}", path.display()))
+            }
+            None => Error::input(path, message),
+        }
+    })?;
+    settings.validate().map_err(|m| Error::input(path, m))?;
+    Ok(settings)
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// The user's preset folder: `$XDG_CONFIG_HOME/brushwork/presets` (or `~/.config/...`).
+pub fn user_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+    Some(base.join("brushwork").join("presets"))
+}
+
+/// The folders searched by name, in order.
+pub fn search_dirs() -> Vec<PathBuf> {
+    let mut dirs = vec![PathBuf::from("presets")];
+    dirs.extend(user_dir());
+    dirs
+}
+
+fn looks_like_path(s: &str) -> bool {
+    s.contains('/') || s.ends_with(".toml") || s.ends_with(".png")
+}
+
+/// Loads a preset by name or path.
+pub fn load(name_or_path: &str) -> Result<Preset> {
+    if looks_like_path(name_or_path) {
+        let path = PathBuf::from(name_or_path);
+        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let settings = load_file(&path)?;
+        return Ok(Preset { name, origin: Origin::File(path), settings });
+    }
+    if name_or_path.is_empty() || name_or_path.contains(['\\', '\0']) {
+        return Err(Error::Usage(format!("`{name_or_path}` is not a preset name")));
+    }
+    for dir in search_dirs() {
+        let path = dir.join(format!("{name_or_path}.toml"));
+        if path.is_file() {
+            let settings = load_file(&path)?;
+            return Ok(Preset { name: name_or_path.to_string(), origin: Origin::File(path), settings });
+        }
+    }
+    if let Some((_, text)) = BUILT_IN.iter().find(|(n, _)| *n == name_or_path) {
+        let settings = parse(text, Path::new(&format!("built-in:{name_or_path}")))?;
+        return Ok(Preset { name: name_or_path.to_string(), origin: Origin::BuiltIn, settings });
+    }
+    let known: Vec<String> = list()?.into_iter().map(|p| p.name).collect();
+    Err(Error::Usage(format!("unknown preset `{name_or_path}` (known: {})", known.join(", "))))
+}
+
+/// Reads a `.toml` preset, or the recipe of a PNG brushwork wrote.
+pub fn load_file(path: &Path) -> Result<Settings> {
+    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")) {
+        let recipe = crate::imageio::read_png_text(path, crate::imageio::RECIPE_KEY)?
+            .ok_or_else(|| Error::input(path, "this PNG has no brushwork recipe"))?;
+        let recipe: crate::commands::recipe::Recipe =
+            toml::from_str(&recipe).map_err(|e| Error::input(path, format!("bad recipe: {}", e.message())))?;
+        return Ok(recipe.settings);
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::input(path, "no such preset file"),
+        _ => Error::input(path, format!("cannot read preset: {e}")),
+    })?;
+    parse(&text, path)
+}
+
+/// Every preset reachable by name: the first one found for each name wins (as in [`load`]).
+pub fn list() -> Result<Vec<Preset>> {
+    let mut out: Vec<Preset> = Vec::new();
+    for dir in search_dirs() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+        paths.sort();
+        for path in paths {
+            if path.extension().is_none_or(|e| e != "toml") {
+                continue;
+            }
+            let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            if out.iter().any(|p| p.name == name) {
+                continue;
+            }
+            let settings = load_file(&path)?;
+            out.push(Preset { name, origin: Origin::File(path), settings });
+        }
+    }
+    for (name, text) in BUILT_IN {
+        if !out.iter().any(|p| p.name == *name) {
+            let settings = parse(text, Path::new(&format!("built-in:{name}")))?;
+            out.push(Preset { name: name.to_string(), origin: Origin::BuiltIn, settings });
+        }
+    }
+    Ok(out)
+}
+
+/// Renders settings as a preset file.
+pub fn to_toml(settings: &Settings) -> Result<String> {
+    toml::to_string_pretty(settings).map_err(|e| Error::Usage(format!("cannot write preset: {e}")))
+}
+
+/// Saves `settings` as `<dir>/<name>.toml` (default dir: the user's preset folder), atomically.
+pub fn save(name: &str, settings: &Settings, dir: Option<&Path>) -> Result<PathBuf> {
+    let valid = !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !name.starts_with('.');
+    if !valid {
+        return Err(Error::Usage(format!("`{name}` is not a valid preset name (letters, digits, '-', '_', '.')")));
+    }
+    let dir = match dir {
+        Some(d) => d.to_path_buf(),
+        None => user_dir().ok_or_else(|| Error::Usage("cannot find the config folder: set XDG_CONFIG_HOME".into()))?,
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let path = dir.join(format!("{name}.toml"));
+    write_atomic(&path, to_toml(settings)?.as_bytes())?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_ins_parse() {
+        for (name, text) in BUILT_IN {
+            parse(text, Path::new(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
+
+    #[test]
+    fn unknown_field_names_field_file_line_and_column() {
+        let text = "version = 1\nsize = 256\nstyle_wieght = 3.0\n";
+        let e = parse(text, Path::new("presets/bad.toml")).unwrap_err().to_string();
+        assert!(e.starts_with("presets/bad.toml:3:1: unknown field `style_wieght`"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let e = parse("version = 1\nsize = 0\n", Path::new("p.toml")).unwrap_err().to_string();
+        assert_eq!(e, "p.toml: field `size` must be positive");
+        let e = parse("version = 2\n", Path::new("p.toml")).unwrap_err().to_string();
+        assert_eq!(e, "p.toml: version 2 is not supported (expected 1)");
+        let e = parse("[style_layers]\nconv9_1 = 1.0\n", Path::new("p.toml")).unwrap_err().to_string();
+        assert_eq!(e, "p.toml: field `style_layers`: unknown layer `conv9_1`");
+        let e = parse("optimizer = \"sgd\"\n", Path::new("p.toml")).unwrap_err().to_string();
+        assert!(e.starts_with("p.toml:1:13: unknown variant `sgd`"), "{e}");
+    }
+
+    #[test]
+    fn round_trip() {
+        let mut s = Settings { size: 128, seed: 9, ..Settings::default() };
+        s.style_layers.insert("block3_conv2".into(), 0.5);
+        let text = to_toml(&s).unwrap();
+        assert_eq!(parse(&text, Path::new("x.toml")).unwrap(), s);
+    }
+}

@@ -1,0 +1,136 @@
+//! The hand-written gradient of the full objective against central finite differences and against
+//! candle's autograd, on a tiny random network in f64.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use brushwork::engine::objective::{Objective, StyleTargets};
+use brushwork::engine::rng::SplitMix64;
+use brushwork::engine::settings::Settings;
+use brushwork::engine::vgg::{Pooling, Vgg, WeightsHeader};
+use brushwork::weights::layout::{Arch, Preprocess};
+use brushwork::weights::random::random_vgg;
+use candle_core::{DType, Device, Tensor, Var};
+
+fn tiny_net(preprocess: Preprocess, pooling: Pooling) -> Vgg {
+    let device = Device::Cpu;
+    let tensors: HashMap<String, Tensor> = random_vgg(Arch::Vgg16, 16, 3)
+        .into_iter()
+        .map(|(name, shape, data)| (name, Tensor::from_vec(data, shape, &device).unwrap()))
+        .collect();
+    let header = WeightsHeader { arch: Arch::Vgg16, preprocess };
+    Vgg::from_tensors(tensors, &header, Path::new("tiny"), &device, DType::F64, pooling, None).unwrap()
+}
+
+fn random_image(seed: u64, h: usize, w: usize) -> Tensor {
+    let v: Vec<f64> = SplitMix64::new(seed).uniform(3 * h * w, 0.0, 1.0).into_iter().map(f64::from).collect();
+    Tensor::from_vec(v, (1, 3, h, w), &Device::Cpu).unwrap()
+}
+
+fn settings() -> Settings {
+    let mut s = Settings { content_weight: 2.0, style_weight: 50.0, tv_weight: 0.5, ..Settings::default() };
+    s.content_layers = [("conv3_2".to_string(), 1.0)].into_iter().collect();
+    s.style_layers = ["conv1_1", "conv2_1", "conv3_1", "conv4_1"].iter().map(|l| (l.to_string(), 0.25)).collect();
+    s
+}
+
+fn objective<'a>(net: &'a Vgg, s: &Settings, h: usize, w: usize) -> Objective<'a> {
+    let content = random_image(1, h, w);
+    let style = random_image(2, 20, 16);
+    let targets = StyleTargets::compute(net, s, &[(style, 1.0)]).unwrap();
+    Objective::new(net, s, &content, targets).unwrap()
+}
+
+fn check_against_finite_differences(preprocess: Preprocess, pooling: Pooling) {
+    let net = tiny_net(preprocess, pooling);
+    let s = settings();
+    // Odd sizes on purpose: pooling drops trailing rows/columns, which must get no gradient.
+    let obj = objective(&net, &s, 18, 22);
+    let x = random_image(3, 18, 22);
+    let (_, grad) = obj.evaluate(&x).unwrap();
+    let g: Vec<f64> = grad.flatten_all().unwrap().to_vec1().unwrap();
+    let base: Vec<f64> = x.flatten_all().unwrap().to_vec1().unwrap();
+    let h = 1e-5;
+    let mut rng = SplitMix64::new(11);
+    let (mut err2, mut norm2) = (0.0, 0.0);
+    for _ in 0..24 {
+        let i = (rng.next_u64() % base.len() as u64) as usize;
+        let at = |delta: f64| {
+            let mut v = base.clone();
+            v[i] += delta;
+            let xi = Tensor::from_vec(v, x.shape(), &Device::Cpu).unwrap();
+            obj.evaluate(&xi).unwrap().0.total
+        };
+        let fd = (at(h) - at(-h)) / (2.0 * h);
+        err2 += (fd - g[i]).powi(2);
+        norm2 += fd.powi(2);
+    }
+    let rel = (err2 / norm2).sqrt();
+    assert!(norm2 > 0.0, "the sampled gradient is all zero: the test would prove nothing");
+    assert!(rel < 1e-3, "{preprocess:?}/{pooling:?}: relative error {rel:e} against finite differences");
+}
+
+#[test]
+fn gradient_matches_finite_differences_avg_pool_caffe() {
+    check_against_finite_differences(Preprocess::Caffe, Pooling::Avg);
+}
+
+#[test]
+fn gradient_matches_finite_differences_max_pool_torchvision() {
+    check_against_finite_differences(Preprocess::Torchvision, Pooling::Max);
+}
+
+/// The same objective written with candle ops on a `Var`, differentiated by candle's autograd.
+/// Sizes divisible by 8 here: candle's avg-pool backward spreads gradient onto the rows an odd
+/// size drops (candle-core 0.11.1), which is wrong; the finite-difference tests cover odd sizes.
+#[test]
+fn gradient_matches_candle_autograd() {
+    let net = tiny_net(Preprocess::Caffe, Pooling::Avg);
+    let s = settings();
+    let obj = objective(&net, &s, 24, 32);
+    let x = random_image(5, 24, 32);
+    let (parts, grad) = obj.evaluate(&x).unwrap();
+
+    let content = random_image(1, 24, 32);
+    let style = random_image(2, 20, 16);
+    let var = Var::from_tensor(&x).unwrap();
+    let trace = net.forward(var.as_tensor()).unwrap();
+    let ct = net.forward(&content).unwrap();
+    let st = net.forward(&style).unwrap();
+    let gram = |a: &Tensor| {
+        let (_, c, h, w) = a.dims4().unwrap();
+        let f = a.reshape((c, h * w)).unwrap();
+        (f.matmul(&f.t().unwrap()).unwrap() / (h * w) as f64).unwrap()
+    };
+    let mut total = Tensor::new(0f64, &Device::Cpu).unwrap();
+    let ci = net.layer_index("conv3_2").unwrap();
+    let (a, c) = (trace.activation(ci).unwrap(), ct.activation(ci).unwrap());
+    let jc = ((a - c).unwrap().sqr().unwrap().sum_all().unwrap() / (4.0 * a.elem_count() as f64)).unwrap();
+    total = (total + (jc * 2.0).unwrap()).unwrap();
+    for name in ["conv1_1", "conv2_1", "conv3_1", "conv4_1"] {
+        let i = net.layer_index(name).unwrap();
+        let a = trace.activation(i).unwrap();
+        let nc = a.dims()[1] as f64;
+        let d = (gram(a) - gram(st.activation(i).unwrap())).unwrap();
+        let js = (d.sqr().unwrap().sum_all().unwrap() / (4.0 * nc * nc)).unwrap();
+        total = (total + (js * (50.0 * 0.25)).unwrap()).unwrap();
+    }
+    let xt = var.as_tensor();
+    let (_, _, hh, ww) = xt.dims4().unwrap();
+    let dv = (xt.narrow(2, 1, hh - 1).unwrap() - xt.narrow(2, 0, hh - 1).unwrap()).unwrap();
+    let dh = (xt.narrow(3, 1, ww - 1).unwrap() - xt.narrow(3, 0, ww - 1).unwrap()).unwrap();
+    let tv = ((dv.sqr().unwrap().sum_all().unwrap() + dh.sqr().unwrap().sum_all().unwrap()).unwrap()
+        / xt.elem_count() as f64)
+        .unwrap();
+    total = (total + (tv * 0.5).unwrap()).unwrap();
+
+    let value: f64 = total.to_scalar().unwrap();
+    assert!((value - parts.total).abs() <= 1e-9 * value.abs(), "loss {value} vs {}", parts.total);
+    let grads = total.backward().unwrap();
+    let auto = grads.get(var.as_tensor()).unwrap();
+    let diff: f64 = (auto - &grad).unwrap().sqr().unwrap().sum_all().unwrap().to_scalar().unwrap();
+    let norm: f64 = auto.sqr().unwrap().sum_all().unwrap().to_scalar().unwrap();
+    assert!(norm > 0.0);
+    let rel = (diff / norm).sqrt();
+    assert!(rel < 1e-6, "relative error {rel:e} against candle autograd");
+}
