@@ -9,6 +9,9 @@ pub enum Error {
     /// Bad input from the user: unreadable image, bad preset, bad flag value. Exit code 2.
     #[error("{path}: {message}")]
     Input { path: PathBuf, message: String },
+    /// Bad input at a place in a text file (a preset). Exit code 2.
+    #[error("{path}:{line}:{column}: {message}")]
+    InputAt { path: PathBuf, line: usize, column: usize, message: String },
     /// A usage problem that names no file. Exit code 2.
     #[error("{0}")]
     Usage(String),
@@ -40,7 +43,7 @@ impl Error {
     /// The process exit code the contract gives this error: 2 for bad input, 1 for failed work.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Input { .. } | Error::Usage(_) | Error::Weights(_) => 2,
+            Error::Input { .. } | Error::InputAt { .. } | Error::Usage(_) | Error::Weights(_) => 2,
             Error::Io { .. } | Error::Engine(_) | Error::Cancelled => 1,
         }
     }
@@ -48,7 +51,8 @@ impl Error {
     /// The file this error is about, for `--json` error events.
     pub fn path(&self) -> Option<&std::path::Path> {
         match self {
-            Error::Input { path, .. } | Error::Io { path, .. } => Some(path),
+            Error::Input { path, .. } | Error::InputAt { path, .. } | Error::Io { path, .. } => Some(path),
+            Error::Weights(w) => w.path(),
             _ => None,
         }
     }

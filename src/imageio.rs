@@ -34,7 +34,11 @@ pub fn load_rgb(path: &Path) -> Result<Rgb32FImage> {
         .map_err(|e| Error::input(path, format!("cannot read: {e}")))?
         .with_guessed_format()
         .map_err(|e| Error::input(path, format!("cannot read: {e}")))?;
-    if reader.format().is_none() {
+    // Judge by content, not by extension: a text file named .jpg is "not an image".
+    let mut head = [0u8; 32];
+    let n = std::io::Read::read(&mut std::fs::File::open(path).map_err(|e| Error::io(path, e))?, &mut head)
+        .map_err(|e| Error::io(path, e))?;
+    if reader.format().is_none() || image::guess_format(&head[..n]).is_err() {
         return Err(Error::input(path, "not an image (unrecognised format)"));
     }
     let mut limits = Limits::default();

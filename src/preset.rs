@@ -46,7 +46,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Settings> {
         match e.span() {
             Some(span) => {
                 let (line, col) = line_col(text, span.start);
-                Error::Usage(format!("{}:{line}:{col}: {message}", path.display()))
+                Error::InputAt { path: path.to_path_buf(), line, column: col, message }
             }
             None => Error::input(path, message),
         }

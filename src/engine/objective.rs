@@ -8,7 +8,7 @@ use super::loss::{content_loss, gram, style_loss, tv_loss};
 use super::settings::Settings;
 use super::vgg::Vgg;
 use crate::error::{Error, Result};
-use crate::weights::layout::Arch;
+use crate::weights::layout::{Arch, Preprocess};
 
 /// Loss values; `content`, `style` and `tv` are already weighted, so they add up to `total`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -72,12 +72,13 @@ impl<'a> Objective<'a> {
             targets.push((index, a.clone(), w));
         }
         let conv_count = targets.iter().map(|t| t.0).chain(style.layers.iter().map(|t| t.0)).max().map_or(0, |m| m + 1);
+        let k = feature_scale(net.preprocess());
         Ok(Self {
             net,
             content: targets,
             style,
-            content_weight: settings.content_weight,
-            style_weight: settings.style_weight,
+            content_weight: settings.content_weight * k * k,
+            style_weight: settings.style_weight * k.powi(4),
             tv_weight: settings.tv_weight,
             conv_count,
         })
@@ -117,6 +118,18 @@ impl<'a> Objective<'a> {
         }
         parts.total = parts.content + parts.style + parts.tv;
         Ok((parts, grad))
+    }
+}
+
+/// Losses are reported on the scale of caffe-preprocessed networks (the Keras VGG of the original
+/// notebook: inputs in 0..255). A torchvision network sees inputs about `255 · 0.226` times
+/// smaller, so its activations are about that much smaller; content losses (squared activations)
+/// are multiplied by its square and style losses (squared Grams) by its fourth power, so one preset
+/// works with either kind of weights.
+pub fn feature_scale(preprocess: Preprocess) -> f64 {
+    match preprocess {
+        Preprocess::Caffe => 1.0,
+        Preprocess::Torchvision => 255.0 * (0.229 + 0.224 + 0.225) / 3.0,
     }
 }
 

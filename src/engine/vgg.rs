@@ -35,6 +35,7 @@ enum Stage {
 pub struct Vgg {
     arch: Arch,
     pooling: Pooling,
+    preprocess: Preprocess,
     input_map: InputMap,
     specs: Vec<ConvSpec>,
     stages: Vec<Stage>,
@@ -113,6 +114,7 @@ impl Vgg {
         Ok(Self {
             arch: header.arch,
             pooling,
+            preprocess: header.preprocess,
             input_map,
             specs: specs[..=last].to_vec(),
             stages,
@@ -132,6 +134,9 @@ impl Vgg {
     }
     pub fn pooling(&self) -> Pooling {
         self.pooling
+    }
+    pub fn preprocess(&self) -> Preprocess {
+        self.preprocess
     }
 
     /// The conv index of a layer name (`conv4_2` or `block4_conv2`) in this network, if it has it.

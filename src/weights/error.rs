@@ -52,6 +52,22 @@ pub enum WeightsError {
 }
 
 impl WeightsError {
+    /// The file this error is about, if any.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            WeightsError::Io { path, .. }
+            | WeightsError::Format { path, .. }
+            | WeightsError::UnknownFormat { path }
+            | WeightsError::MissingTensor { path, .. }
+            | WeightsError::BadShape { path, .. }
+            | WeightsError::BadTensor { path, .. }
+            | WeightsError::ConvCount { path, .. }
+            | WeightsError::Index { path, .. }
+            | WeightsError::Checksum { path, .. } => Some(path),
+            _ => None,
+        }
+    }
+
     pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
         WeightsError::Io { path: path.to_path_buf(), source }
     }

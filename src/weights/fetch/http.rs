@@ -46,7 +46,12 @@ impl Client {
                 };
                 return Err(err(format!("HTTP {code} {}{hint}", r.status_text())));
             }
-            Err(ureq::Error::Transport(t)) => return Err(err(t.to_string())),
+            Err(ureq::Error::Transport(t)) => {
+                // ureq's text starts with the URL, which the error already names.
+                let text = t.to_string();
+                let text = text.strip_prefix(&format!("{url}: ")).unwrap_or(&text).to_string();
+                return Err(err(text));
+            }
         };
         match resp.status() {
             206 => {
