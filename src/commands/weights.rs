@@ -119,7 +119,19 @@ pub fn resolve_for_run(explicit: Option<&Path>, arch: Option<Arch>, reporter: &R
         )));
     }
     reporter.note("no VGG weights installed yet: fetching them once (brushwork weights fetch)");
-    let entry = fetch_with_bar(&store, Source::Auto, &mut |m| reporter.note(m))?;
+    let entry = match fetch_with_bar(&store, Source::Auto, &mut |m| reporter.note(m)) {
+        Ok(entry) => entry,
+        Err(e) => {
+            for p in torch_hub_candidates() {
+                reporter.note(&format!(
+                    "found {}: `brushwork weights import {}` installs it",
+                    p.display(),
+                    p.display()
+                ));
+            }
+            return Err(e);
+        }
+    };
     reporter.note(&format!("installed {} ({})", entry.name, entry.path.display()));
     if let Some(arch) = arch.filter(|a| *a != entry.arch) {
         return Err(Error::Usage(format!(

@@ -3,12 +3,12 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::Write;
 use std::path::Path;
 
 use super::atomic::write_atomic;
 use super::layout::{Arch, Preprocess};
-use super::st_header::{read_header, Header};
+use super::st_header::{read_header, read_tensor_f32, Header};
 use super::WeightsError;
 
 /// What the metadata of a weights file says.
@@ -108,15 +108,7 @@ pub fn read_weights(path: &Path) -> Result<(WeightsMeta, Vec<NamedTensor>), Weig
             let Some(t) = header.tensors.iter().find(|t| t.name == name) else {
                 return Err(WeightsError::MissingTensor { path: path.to_path_buf(), tensor: name });
             };
-            let mut bytes = vec![0u8; (t.end - t.start) as usize];
-            file.seek(SeekFrom::Start(header.data_start() + t.start))
-                .and_then(|_| file.read_exact(&mut bytes))
-                .map_err(|e| WeightsError::io(path, e))?;
-            let data = super::decode::to_f32(&t.dtype, &bytes).map_err(|msg| WeightsError::BadTensor {
-                path: path.to_path_buf(),
-                tensor: name.clone(),
-                msg,
-            })?;
+            let data = read_tensor_f32(&mut file, &header, t, path)?;
             out.push((name, t.shape.clone(), data));
         }
     }

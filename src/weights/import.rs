@@ -3,13 +3,13 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::convert::{check_finite, from_conv_list, is_feature_tensor, plan};
 use super::format::{write_weights_file, NamedTensor, ShapedData, WeightsMeta};
 use super::layout::{Arch, Preprocess};
-use super::st_header::read_header;
+use super::st_header::{read_header, read_tensor_f32};
 use super::store::{sanitize_name, Entry, Store};
 use super::{onnx, pth, WeightsError};
 
@@ -112,15 +112,7 @@ fn read_safetensors(path: &Path) -> Result<(Arch, Vec<NamedTensor>, Preprocess),
     let mut tensors = Vec::new();
     for name in names {
         let t = infos[name.as_str()];
-        let mut bytes = vec![0u8; (t.end - t.start) as usize];
-        file.seek(SeekFrom::Start(header.data_start() + t.start))
-            .and_then(|_| file.read_exact(&mut bytes))
-            .map_err(|e| WeightsError::io(path, e))?;
-        let data = super::decode::to_f32(&t.dtype, &bytes).map_err(|msg| WeightsError::BadTensor {
-            path: path.to_path_buf(),
-            tensor: name.clone(),
-            msg,
-        })?;
+        let data = read_tensor_f32(&mut file, &header, t, path)?;
         check_finite(&name, &data, path)?;
         tensors.push((name, t.shape.clone(), data));
     }

@@ -118,3 +118,22 @@ pub fn read_header(path: &Path) -> Result<Header, WeightsError> {
     }
     Ok(header)
 }
+
+/// Reads one tensor's bytes from an open safetensors file and converts them to f32.
+pub fn read_tensor_f32(
+    file: &mut std::fs::File,
+    header: &Header,
+    t: &TensorInfo,
+    path: &Path,
+) -> Result<Vec<f32>, WeightsError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut bytes = vec![0u8; (t.end - t.start) as usize];
+    file.seek(SeekFrom::Start(header.data_start() + t.start))
+        .and_then(|_| file.read_exact(&mut bytes))
+        .map_err(|e| WeightsError::io(path, e))?;
+    super::decode::to_f32(&t.dtype, &bytes).map_err(|msg| WeightsError::BadTensor {
+        path: path.to_path_buf(),
+        tensor: t.name.clone(),
+        msg,
+    })
+}
