@@ -27,6 +27,10 @@ pub enum Command {
     /// Fetch, import, list or verify VGG weights.
     #[command(subcommand)]
     Weights(WeightsCommand),
+    /// The content and style losses of a finished image (to compare results on one scale).
+    Eval(EvalArgs),
+    /// Time the engine on random weights of the real shapes (no download needed).
+    Bench(BenchArgs),
 }
 
 /// Engine settings that can override a preset's fields.
@@ -137,4 +141,46 @@ pub enum WeightsCommand {
     },
     /// Re-hash installed weights against their recorded sha256.
     Verify,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[arg(long, default_value = "vgg19", value_parser = ["vgg16", "vgg19"])]
+    pub arch: String,
+    /// Image side in pixels (square).
+    #[arg(long, default_value_t = 256)]
+    pub size: u32,
+    /// Timed iterations (after one warm-up).
+    #[arg(long, default_value_t = 5)]
+    pub iterations: u32,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Also time, in the same run, candle's stock autograd and the hand-written backward on
+    /// candle's conv2d, and print the ratios.
+    #[arg(long)]
+    pub compare: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// The finished image to score.
+    pub image: PathBuf,
+    #[arg(long)]
+    pub content: PathBuf,
+    #[arg(long = "style", value_name = "FILE[:WEIGHT]", required = true)]
+    pub styles: Vec<String>,
+    /// Layers, layer weights, α and β come from this preset.
+    #[arg(long, default_value = "gatys")]
+    pub preset: String,
+    #[arg(long, env = "BRUSHWORK_WEIGHTS", value_name = "FILE")]
+    pub weights: Option<PathBuf>,
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    #[arg(long)]
+    pub json: bool,
 }

@@ -1,6 +1,8 @@
 //! The subcommands behind the binary. Each returns the library's error; `main` prints it and exits
 //! with its code.
 
+pub mod bench;
+pub mod eval;
 pub mod overrides;
 pub mod presets;
 pub mod recipe;
@@ -17,6 +19,8 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Some(Command::Run(args)) => run::run(&args),
         Some(Command::Presets(cmd)) => presets::presets(&cmd),
         Some(Command::Weights(cmd)) => weights::weights(&cmd),
+        Some(Command::Eval(args)) => eval::eval(&args),
+        Some(Command::Bench(args)) => bench::bench(&args),
         None => Err(Error::Usage(
             "the dashboard is not part of this build yet; use a subcommand (see `brushwork --help`)".into(),
         )),

@@ -1,35 +1,66 @@
 //! A frozen 3x3, stride-1, pad-1 convolution with bias, and its input gradient.
 
-use candle_core::{Module, Result, Tensor};
+use candle_core::{DType, Module, Result, Tensor};
 use candle_nn::VarBuilder;
+
+use super::tapconv::TapConv;
 
 /// One VGG convolution. The input gradient of a 3x3 stride-1 pad-1 convolution is itself such a
 /// convolution of the output gradient, with the kernel flipped spatially and its in/out channels
 /// swapped; that kernel is built once here, so backward costs one forward conv and no kernel
 /// gradient is ever computed.
+///
+/// On the CPU in f32 both run as [`TapConv`] (bias and ReLU fused); elsewhere (CUDA, f64) as
+/// candle's `conv2d`, which uses cuDNN on CUDA.
 #[derive(Debug, Clone)]
 pub struct Conv3x3 {
     weight: Tensor,
     bias: Tensor,
     weight_for_input_grad: Tensor,
+    cpu: Option<(TapConv, TapConv)>,
 }
 
 impl Conv3x3 {
     /// Reads `weight` `[out,in,3,3]` and `bias` `[out]` from `vb` (e.g. `vb.pp("features.0")`).
     pub fn new(vb: VarBuilder, in_channels: usize, out_channels: usize) -> Result<Self> {
         let weight = vb.get((out_channels, in_channels, 3, 3), "weight")?;
-        let bias = vb.get(out_channels, "bias")?.reshape((1, out_channels, 1, 1))?;
+        let bias = vb.get(out_channels, "bias")?;
         let weight_for_input_grad = weight.flip(&[2, 3])?.transpose(0, 1)?.contiguous()?;
-        Ok(Self { weight, bias, weight_for_input_grad })
+        let cpu = if weight.device().is_cpu() && weight.dtype() == DType::F32 {
+            let forward = TapConv::new(&weight, Some(&bias), true)?;
+            let backward = TapConv::new(&weight_for_input_grad, None, false)?;
+            Some((forward, backward))
+        } else {
+            None
+        };
+        let bias = bias.reshape((1, out_channels, 1, 1))?;
+        Ok(Self { weight, bias, weight_for_input_grad, cpu })
+    }
+
+    /// The same layer computed with candle's `conv2d` only (the benchmark's baseline, and what
+    /// candle's autograd can differentiate).
+    pub fn without_fast_path(&self) -> Self {
+        Self { cpu: None, ..self.clone() }
     }
 
     pub fn out_channels(&self) -> usize {
         self.weight.dims()[0]
     }
 
+    /// `relu(conv(x) + bias)`.
+    pub fn forward_relu(&self, x: &Tensor) -> Result<Tensor> {
+        match &self.cpu {
+            Some((forward, _)) => x.contiguous()?.apply_op1_no_bwd(forward),
+            None => self.forward(x)?.relu(),
+        }
+    }
+
     /// Gradient with respect to this layer's input, given the gradient at its (pre-activation) output.
     pub fn backward_input(&self, grad_out: &Tensor) -> Result<Tensor> {
-        grad_out.conv2d(&self.weight_for_input_grad, 1, 1, 1, 1)
+        match &self.cpu {
+            Some((_, backward)) => grad_out.contiguous()?.apply_op1_no_bwd(backward),
+            None => grad_out.conv2d(&self.weight_for_input_grad, 1, 1, 1, 1),
+        }
     }
 }
 

@@ -84,6 +84,47 @@ impl<'a> Objective<'a> {
         })
     }
 
+    /// The same as [`Objective::evaluate`], differentiated by candle's autograd instead of the
+    /// hand-written backward pass: the stock path, kept as the benchmark's baseline. The network
+    /// must run on candle's own ops (see [`Vgg::with_candle_conv`]).
+    pub fn evaluate_autograd(&self, image: &Tensor) -> Result<(LossParts, Tensor)> {
+        let var = candle_core::Var::from_tensor(image)?;
+        let x = var.as_tensor();
+        let trace = self.net.forward(x)?;
+        let scalar = |t: &Tensor| -> Result<f64> { Ok(t.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?) };
+        let mut terms: Vec<Tensor> = Vec::new();
+        let mut parts = LossParts::default();
+        for (index, target, w) in &self.content {
+            let a = trace.activation(*index).ok_or_else(|| missing(*index))?;
+            let j = ((a - target)?.sqr()?.sum_all()? * (self.content_weight * w / (4.0 * a.elem_count() as f64)))?;
+            parts.content += scalar(&j)?;
+            terms.push(j);
+        }
+        for (index, target, w) in &self.style.layers {
+            let a = trace.activation(*index).ok_or_else(|| missing(*index))?;
+            let c = a.dims()[1] as f64;
+            let j = ((gram(a)? - target)?.sqr()?.sum_all()? * (self.style_weight * w / (4.0 * c * c)))?;
+            parts.style += scalar(&j)?;
+            terms.push(j);
+        }
+        if self.tv_weight > 0.0 {
+            let (_, _, h, w) = x.dims4()?;
+            let dv = (x.narrow(2, 1, h - 1)? - x.narrow(2, 0, h - 1)?)?.sqr()?.sum_all()?;
+            let dh = (x.narrow(3, 1, w - 1)? - x.narrow(3, 0, w - 1)?)?.sqr()?.sum_all()?;
+            let j = ((dv + dh)? * (self.tv_weight / x.elem_count() as f64))?;
+            parts.tv = scalar(&j)?;
+            terms.push(j);
+        }
+        let mut total = terms.pop().ok_or_else(|| Error::Usage("nothing to optimise".into()))?;
+        for t in terms {
+            total = (total + t)?;
+        }
+        parts.total = parts.content + parts.style + parts.tv;
+        let grads = total.backward()?;
+        let grad = grads.get(x).cloned().ok_or_else(|| missing(0))?;
+        Ok((parts, grad))
+    }
+
     /// Loss values and the gradient of the total with respect to `image`.
     pub fn evaluate(&self, image: &Tensor) -> Result<(LossParts, Tensor)> {
         let trace = self.net.forward(image)?;

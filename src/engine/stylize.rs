@@ -1,6 +1,7 @@
 //! The multi-scale driver: for each scale, coarse to fine, build the objective at that size and
 //! optimise the image, starting from the upsampled result of the previous scale.
 
+use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::time::Instant;
 
@@ -61,6 +62,35 @@ pub struct StylizeOutput {
 pub type ProgressFn<'a> = dyn FnMut(&Progress, &dyn Fn() -> CResult<Rgb32FImage>) -> ControlFlow<()> + 'a;
 
 pub fn stylize(net: &Vgg, job: &StylizeJob, on_progress: &mut ProgressFn) -> Result<StylizeOutput> {
+    stylize_cached(net, job, &mut StyleCache::default(), on_progress)
+}
+
+/// Style targets by output size, computed once and reused by every later call with the same cache
+/// (video frames, a watched folder with one preset). A cache belongs to one list of style images
+/// and one preset; with `color = "histogram"` the styles are matched to the first content seen.
+#[derive(Default)]
+pub struct StyleCache {
+    targets: HashMap<u32, StyleTargets>,
+}
+
+impl StyleCache {
+    fn get(&mut self, net: &Vgg, settings: &Settings, styles: &[StyleInput], size: u32) -> Result<StyleTargets> {
+        if let Some(t) = self.targets.get(&size) {
+            return Ok(t.clone());
+        }
+        let t = StyleTargets::compute(net, settings, &style_tensors(net, styles, size, settings.style_scale)?)?;
+        self.targets.insert(size, t.clone());
+        Ok(t)
+    }
+}
+
+/// [`stylize`] with style targets taken from (and added to) `cache`.
+pub fn stylize_cached(
+    net: &Vgg,
+    job: &StylizeJob,
+    cache: &mut StyleCache,
+    on_progress: &mut ProgressFn,
+) -> Result<StylizeOutput> {
     let settings = job.settings;
     let (device, dtype) = (net.device(), net.dtype());
     let start = Instant::now();
@@ -83,16 +113,7 @@ pub fn stylize(net: &Vgg, job: &StylizeJob, on_progress: &mut ProgressFn) -> Res
         let (w, h) = fit_long_side(cw, ch, size);
         let content_img = resize(job.content, w, h);
         let content = to_tensor(&content_img, device, dtype)?;
-        let style_tensors = styles
-            .iter()
-            .map(|s| {
-                let (sw, sh) = s.image.dimensions();
-                let long = ((size as f64) * settings.style_scale).round().max(16.0) as u32;
-                let (tw, th) = fit_long_side(sw, sh, long);
-                Ok((to_tensor(&resize(&s.image, tw, th), device, dtype)?, s.weight))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let targets = StyleTargets::compute(net, settings, &style_tensors)?;
+        let targets = cache.get(net, settings, &styles, size)?;
         let objective = Objective::new(net, settings, &content, targets)?;
         let mut image = match x.take() {
             Some(prev) => prev.upsample_bilinear2d(h as usize, w as usize, false)?,
@@ -145,6 +166,24 @@ pub fn stylize(net: &Vgg, job: &StylizeJob, on_progress: &mut ProgressFn) -> Res
         out = keep_content_colors(&out, &resize(job.content, w, h));
     }
     Ok(StylizeOutput { image: out, losses: last.0, seconds: start.elapsed().as_secs_f64(), iterations: iteration })
+}
+
+/// The style images as tensors, each resized so its long side is `style_scale` times `output_long`.
+pub fn style_tensors(
+    net: &Vgg,
+    styles: &[StyleInput],
+    output_long: u32,
+    style_scale: f64,
+) -> Result<Vec<(Tensor, f64)>> {
+    let long = ((output_long as f64) * style_scale).round().max(16.0) as u32;
+    styles
+        .iter()
+        .map(|s| {
+            let (sw, sh) = s.image.dimensions();
+            let (tw, th) = fit_long_side(sw, sh, long);
+            Ok((to_tensor(&resize(&s.image, tw, th), net.device(), net.dtype())?, s.weight))
+        })
+        .collect()
 }
 
 /// One L-BFGS iteration from `x` (loss `parts`, gradient `grad`); returns the new point evaluated.

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use candle_core::{DType, Device, Module, Tensor};
+use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
@@ -139,6 +139,21 @@ impl Vgg {
         self.preprocess
     }
 
+    /// This network with every convolution on candle's `conv2d` (see [`Conv3x3::without_fast_path`]).
+    pub fn with_candle_conv(&self) -> Self {
+        let stages = self
+            .stages
+            .iter()
+            .map(|s| match s {
+                Stage::Conv { conv_index, conv } => {
+                    Stage::Conv { conv_index: *conv_index, conv: conv.without_fast_path() }
+                }
+                Stage::Pool => Stage::Pool,
+            })
+            .collect();
+        Self { stages, ..self.clone() }
+    }
+
     /// The conv index of a layer name (`conv4_2` or `block4_conv2`) in this network, if it has it.
     pub fn layer_index(&self, name: &str) -> Option<usize> {
         let (block, layer) = parse_layer_name(name)?;
@@ -155,7 +170,7 @@ impl Vgg {
             let y = match stage {
                 Stage::Conv { conv, .. } => {
                     conv_stage.push(s);
-                    conv.forward(x)?.relu()?
+                    conv.forward_relu(x)?
                 }
                 Stage::Pool => match self.pooling {
                     Pooling::Avg => x.avg_pool2d(2)?,

@@ -1,0 +1,162 @@
+//! A CPU 3x3, stride-1, pad-1 convolution as nine shifted matrix products, with bias and ReLU
+//! fused; no im2col buffer.
+//!
+//! The input is copied once into a zero-padded plane per channel, `(H+2)·(W+2) + 2` floats long. In
+//! that layout the output row-major over `H × (W+2)` positions is, for each tap `(dy, dx)`, one
+//! matrix product `K_tap[Cout, Cin] · X[Cin, H·(W+2)]` where `X` is the padded input read from offset
+//! `dy·(W+2) + dx`: a plain strided view, so the nine products accumulate into one buffer. The two
+//! extra columns per row are discarded when the result is cropped (and bias and ReLU applied). The
+//! two spare floats per plane keep the last tap's reads in bounds.
+
+use std::sync::Arc;
+
+use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Result, Shape, Tensor};
+use gemm::{gemm, Parallelism};
+use rayon::prelude::*;
+
+/// A 3x3 convolution with its kernel laid out per tap: `taps[t][co][ci]`, `t = 3·dy + dx`.
+#[derive(Debug, Clone)]
+pub struct TapConv {
+    taps: Arc<Vec<f32>>,
+    bias: Option<Arc<Vec<f32>>>,
+    cin: usize,
+    cout: usize,
+    relu: bool,
+}
+
+impl TapConv {
+    /// `kernel` is `[Cout, Cin, 3, 3]`; `bias` is `[Cout]`.
+    pub fn new(kernel: &Tensor, bias: Option<&Tensor>, relu: bool) -> Result<Self> {
+        let (cout, cin, kh, kw) = kernel.dims4()?;
+        if (kh, kw) != (3, 3) {
+            candle_core::bail!("TapConv needs a 3x3 kernel, got {kh}x{kw}");
+        }
+        let k: Vec<f32> = kernel.to_device(&Device::Cpu)?.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
+        let mut taps = vec![0f32; 9 * cout * cin];
+        for co in 0..cout {
+            for ci in 0..cin {
+                for t in 0..9 {
+                    taps[(t * cout + co) * cin + ci] = k[(co * cin + ci) * 9 + t];
+                }
+            }
+        }
+        let bias = match bias {
+            Some(b) => Some(Arc::new(b.to_device(&Device::Cpu)?.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?)),
+            None => None,
+        };
+        Ok(Self { taps: Arc::new(taps), bias, cin, cout, relu })
+    }
+
+    /// One image: `x` is `[Cin, H, W]`, the result `[Cout, H, W]`.
+    fn run(&self, x: &[f32], h: usize, w: usize) -> Vec<f32> {
+        let (cin, cout) = (self.cin, self.cout);
+        let wp = w + 2;
+        let plane = (h + 2) * wp + 2;
+        let mut padded = vec![0f32; cin * plane];
+        padded.par_chunks_mut(plane).zip(x.par_chunks(h * w)).for_each(|(dst, src)| {
+            for y in 0..h {
+                let at = (y + 1) * wp + 1;
+                dst[at..at + w].copy_from_slice(&src[y * w..(y + 1) * w]);
+            }
+        });
+        let n = h * wp;
+        let mut wide = vec![0f32; cout * n];
+        let threads = candle_core::utils::get_num_threads();
+        let parallelism = if threads > 1 { Parallelism::Rayon(threads) } else { Parallelism::None };
+        for t in 0..9 {
+            let offset = (t / 3) * wp + t % 3;
+            // SAFETY: dst is cout×n (row stride n) inside `wide`; lhs is tap t's cout×cin block of
+            // `taps`; rhs reads padded[offset + ci·plane + j] for ci < cin, j < n, whose largest
+            // index is (2·wp + 2) + (cin−1)·plane + h·wp − 1 = cin·plane − 1, inside `padded`.
+            unsafe {
+                gemm(
+                    cout,
+                    n,
+                    cin,
+                    wide.as_mut_ptr(),
+                    1,
+                    n as isize,
+                    t > 0,
+                    self.taps.as_ptr().add(t * cout * cin),
+                    1,
+                    cin as isize,
+                    padded.as_ptr().add(offset),
+                    1,
+                    plane as isize,
+                    1.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    parallelism,
+                );
+            }
+        }
+        let mut out = vec![0f32; cout * h * w];
+        out.par_chunks_mut(h * w).zip(wide.par_chunks(n)).enumerate().for_each(|(co, (dst, src))| {
+            let b = self.bias.as_ref().map_or(0.0, |b| b[co]);
+            for y in 0..h {
+                for x in 0..w {
+                    let v = src[y * wp + x] + b;
+                    dst[y * w + x] = if self.relu { v.max(0.0) } else { v };
+                }
+            }
+        });
+        out
+    }
+}
+
+impl CustomOp1 for TapConv {
+    fn name(&self) -> &'static str {
+        "tap-conv3x3"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (b, c, h, w) = layout.shape().dims4()?;
+        if c != self.cin {
+            candle_core::bail!("tap-conv3x3: input has {c} channels, the kernel expects {}", self.cin);
+        }
+        let CpuStorage::F32(data) = storage else {
+            candle_core::bail!("tap-conv3x3: f32 input needed");
+        };
+        let Some((start, end)) = layout.contiguous_offsets() else {
+            candle_core::bail!("tap-conv3x3: contiguous input needed");
+        };
+        let data = &data[start..end];
+        let mut out = Vec::with_capacity(b * self.cout * h * w);
+        for image in data.chunks(c * h * w) {
+            out.extend(self.run(image, h, w));
+        }
+        Ok((CpuStorage::F32(out), Shape::from((b, self.cout, h, w))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::rng::SplitMix64;
+
+    fn rand(shape: &[usize], seed: u64) -> Tensor {
+        let n = shape.iter().product();
+        Tensor::from_vec(SplitMix64::new(seed).uniform(n, -1.0, 1.0), shape, &Device::Cpu).unwrap()
+    }
+
+    /// Checked against candle's own conv2d (im2col) on odd sizes and channel counts.
+    #[test]
+    fn matches_candle_conv2d() {
+        for (b, cin, cout, h, w) in [(1, 3, 4, 7, 5), (2, 5, 6, 1, 9), (1, 16, 8, 12, 12)] {
+            let x = rand(&[b, cin, h, w], 1);
+            let k = rand(&[cout, cin, 3, 3], 2);
+            let bias = rand(&[cout], 3);
+            let reference =
+                x.conv2d(&k, 1, 1, 1, 1).unwrap().broadcast_add(&bias.reshape((1, cout, 1, 1)).unwrap()).unwrap();
+            for relu in [false, true] {
+                let op = TapConv::new(&k, Some(&bias), relu).unwrap();
+                let got = x.apply_op1_no_bwd(&op).unwrap();
+                let want = if relu { reference.relu().unwrap() } else { reference.clone() };
+                let err: f32 = (got - &want).unwrap().abs().unwrap().max_all().unwrap().to_scalar().unwrap();
+                assert!(err < 1e-5, "{b}x{cin}->{cout} {h}x{w} relu={relu}: max error {err}");
+            }
+        }
+    }
+}
