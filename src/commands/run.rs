@@ -50,6 +50,14 @@ fn run_inner(args: &RunArgs) -> Result<()> {
     let reporter = Reporter::new(args.json, (settings.iterations * settings.scales) as u64);
     let weights = super::weights::resolve_for_run(args.weights.as_deref(), settings.arch.required(), &reporter)?;
     let header = read_header(&weights)?;
+    if let Some(wanted) = settings.arch.required().filter(|a| *a != header.arch) {
+        reporter.note(&format!(
+            "note: preset `{}` asks for {wanted}; using the {} weights in {}",
+            preset.name,
+            header.arch,
+            weights.display()
+        ));
+    }
     let deepest = deepest_layer(&settings, header.arch).map_err(|e| Error::input(&weights, e.to_string()))?;
     let net = Vgg::load(&weights, &device, DType::F32, settings.pooling, Some(deepest))?;
     let job = StylizeJob { content: &content, styles: &styles, init_image: init_image.as_ref(), settings: &settings };
