@@ -1,13 +1,12 @@
-//! A CPU 3x3, stride-1, pad-1 convolution as three shifted matrix products (one per kernel row),
-//! with bias and ReLU fused.
+//! A CPU 3x3, stride-1, pad-1 convolution as nine shifted matrix products, with bias and ReLU
+//! fused; no im2col buffer.
 //!
-//! The input is copied into zero-padded planes, `(H+2)·(W+2) + 2` floats each, three times: copy
-//! `dx` is shifted left by `dx` floats. In that layout the output, row-major over `H × (W+2)`
-//! positions, is for each kernel row `dy` one matrix product `K_dy[Cout, 3·Cin] · X[3·Cin, H·(W+2)]`,
-//! `X` being the three copies read from offset `dy·(W+2)`: a plain strided view, so the three
-//! products accumulate into one buffer. The two extra columns per row are discarded when the
-//! result is cropped (and bias and ReLU applied). Three products with `k = 3·Cin` instead of nine
-//! with `k = Cin` read and write the output a third as often, for two extra input copies.
+//! The input is copied once into a zero-padded plane per channel, `(H+2)·(W+2) + 2` floats long. In
+//! that layout the output row-major over `H × (W+2)` positions is, for each tap `(dy, dx)`, one
+//! matrix product `K_tap[Cout, Cin] · X[Cin, H·(W+2)]` where `X` is the padded input read from offset
+//! `dy·(W+2) + dx`: a plain strided view, so the nine products accumulate into one buffer. The two
+//! extra columns per row are discarded when the result is cropped (and bias and ReLU applied). The
+//! two spare floats per plane keep the last tap's reads in bounds.
 
 use std::sync::Arc;
 
@@ -15,7 +14,7 @@ use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Result, Shape, T
 use gemm::{gemm, Parallelism};
 use rayon::prelude::*;
 
-/// A 3x3 convolution with its kernel laid out per kernel row: `taps[dy][co][dx·Cin + ci]`.
+/// A 3x3 convolution with its kernel laid out per tap: `taps[t][co][ci]`, `t = 3·dy + dx`.
 #[derive(Debug, Clone)]
 pub struct TapConv {
     taps: Arc<Vec<f32>>,
@@ -36,10 +35,8 @@ impl TapConv {
         let mut taps = vec![0f32; 9 * cout * cin];
         for co in 0..cout {
             for ci in 0..cin {
-                for dy in 0..3 {
-                    for dx in 0..3 {
-                        taps[(dy * cout + co) * 3 * cin + dx * cin + ci] = k[(co * cin + ci) * 9 + dy * 3 + dx];
-                    }
+                for t in 0..9 {
+                    taps[(t * cout + co) * cin + ci] = k[(co * cin + ci) * 9 + t];
                 }
             }
         }
@@ -55,14 +52,10 @@ impl TapConv {
         let (cin, cout) = (self.cin, self.cout);
         let wp = w + 2;
         let plane = (h + 2) * wp + 2;
-        // Plane dx·cin + ci holds channel ci, padded, shifted left by dx floats.
-        let mut padded = vec![0f32; 3 * cin * plane];
-        padded.par_chunks_mut(plane).enumerate().for_each(|(p, dst)| {
-            let (dx, ci) = (p / cin, p % cin);
-            let src = &x[ci * h * w..(ci + 1) * h * w];
+        let mut padded = vec![0f32; cin * plane];
+        padded.par_chunks_mut(plane).zip(x.par_chunks(h * w)).for_each(|(dst, src)| {
             for y in 0..h {
-                // Unshifted, row y lands at (y+1)·wp + 1; shifted by dx it starts dx floats earlier.
-                let at = (y + 1) * wp + 1 - dx;
+                let at = (y + 1) * wp + 1;
                 dst[at..at + w].copy_from_slice(&src[y * w..(y + 1) * w]);
             }
         });
@@ -70,24 +63,23 @@ impl TapConv {
         let mut wide = vec![0f32; cout * n];
         let threads = candle_core::utils::get_num_threads();
         let parallelism = if threads > 1 { Parallelism::Rayon(threads) } else { Parallelism::None };
-        let k = 3 * cin;
-        for dy in 0..3 {
-            let offset = dy * wp;
-            // SAFETY: dst is cout×n (row stride n) inside `wide`; lhs is row dy's cout×k block of
-            // `taps`; rhs reads padded[offset + r·plane + j] for r < k, j < n, whose largest index
-            // is 2·wp + (k−1)·plane + h·wp − 1 < k·plane, inside `padded`.
+        for t in 0..9 {
+            let offset = (t / 3) * wp + t % 3;
+            // SAFETY: dst is cout×n (row stride n) inside `wide`; lhs is tap t's cout×cin block of
+            // `taps`; rhs reads padded[offset + ci·plane + j] for ci < cin, j < n, whose largest
+            // index is (2·wp + 2) + (cin−1)·plane + h·wp − 1 = cin·plane − 1, inside `padded`.
             unsafe {
                 gemm(
                     cout,
                     n,
-                    k,
+                    cin,
                     wide.as_mut_ptr(),
                     1,
                     n as isize,
-                    dy > 0,
-                    self.taps.as_ptr().add(dy * cout * k),
+                    t > 0,
+                    self.taps.as_ptr().add(t * cout * cin),
                     1,
-                    k as isize,
+                    cin as isize,
                     padded.as_ptr().add(offset),
                     1,
                     plane as isize,
