@@ -55,11 +55,15 @@ impl Conv3x3 {
         }
     }
 
-    /// Gradient with respect to this layer's input, given the gradient at its (pre-activation) output.
-    pub fn backward_input(&self, grad_out: &Tensor) -> Result<Tensor> {
+    /// Gradient with respect to this layer's input, given the gradient at its ReLU output and that
+    /// output (the ReLU's mask is applied first).
+    pub fn backward_through_relu(&self, grad_relu_out: &Tensor, relu_out: &Tensor) -> Result<Tensor> {
         match &self.cpu {
-            Some((_, backward)) => grad_out.contiguous()?.apply_op1_no_bwd(backward),
-            None => grad_out.conv2d(&self.weight_for_input_grad, 1, 1, 1, 1),
+            Some((_, backward)) => grad_relu_out.contiguous()?.apply_op2_no_bwd(&relu_out.contiguous()?, backward),
+            None => {
+                let mask = relu_out.gt(0.0)?.to_dtype(relu_out.dtype())?;
+                (grad_relu_out * mask)?.conv2d(&self.weight_for_input_grad, 1, 1, 1, 1)
+            }
         }
     }
 }

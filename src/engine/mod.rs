@@ -10,6 +10,7 @@ pub mod flops;
 pub mod lbfgs;
 pub mod loss;
 pub mod objective;
+pub mod pool;
 pub mod preprocess;
 pub mod rng;
 pub mod settings;

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Result, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Device, Layout, Result, Shape, Tensor};
 use gemm::{gemm, Parallelism};
 use rayon::prelude::*;
 
@@ -47,16 +47,27 @@ impl TapConv {
         Ok(Self { taps: Arc::new(taps), bias, cin, cout, relu })
     }
 
-    /// One image: `x` is `[Cin, H, W]`, the result `[Cout, H, W]`.
-    fn run(&self, x: &[f32], h: usize, w: usize) -> Vec<f32> {
+    /// One image: `x` is `[Cin, H, W]`, the result `[Cout, H, W]`. With `mask`, also `[Cin, H, W]`,
+    /// the input is `x · (mask > 0)`: a ReLU's backward pass fused into the copy.
+    fn run(&self, x: &[f32], mask: Option<&[f32]>, h: usize, w: usize) -> Vec<f32> {
         let (cin, cout) = (self.cin, self.cout);
         let wp = w + 2;
         let plane = (h + 2) * wp + 2;
         let mut padded = vec![0f32; cin * plane];
-        padded.par_chunks_mut(plane).zip(x.par_chunks(h * w)).for_each(|(dst, src)| {
+        padded.par_chunks_mut(plane).enumerate().for_each(|(ci, dst)| {
+            let src = &x[ci * h * w..(ci + 1) * h * w];
             for y in 0..h {
                 let at = (y + 1) * wp + 1;
-                dst[at..at + w].copy_from_slice(&src[y * w..(y + 1) * w]);
+                let row = &src[y * w..(y + 1) * w];
+                match mask {
+                    None => dst[at..at + w].copy_from_slice(row),
+                    Some(m) => {
+                        let m = &m[ci * h * w + y * w..ci * h * w + (y + 1) * w];
+                        for ((d, &v), &a) in dst[at..at + w].iter_mut().zip(row).zip(m) {
+                            *d = if a > 0.0 { v } else { 0.0 };
+                        }
+                    }
+                }
             }
         });
         let n = h * wp;
@@ -125,7 +136,34 @@ impl CustomOp1 for TapConv {
         let data = &data[start..end];
         let mut out = Vec::with_capacity(b * self.cout * h * w);
         for image in data.chunks(c * h * w) {
-            out.extend(self.run(image, h, w));
+            out.extend(self.run(image, None, h, w));
+        }
+        Ok((CpuStorage::F32(out), Shape::from((b, self.cout, h, w))))
+    }
+}
+
+/// `conv(grad · (activation > 0))`: the backward pass through a ReLU and then a convolution (with
+/// the input-gradient kernel), as one operation. Arguments: the gradient, then the ReLU output.
+impl CustomOp2 for TapConv {
+    fn name(&self) -> &'static str {
+        "masked-tap-conv3x3"
+    }
+
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (b, c, h, w) = l1.shape().dims4()?;
+        if c != self.cin || l2.shape() != l1.shape() {
+            candle_core::bail!("masked-tap-conv3x3: gradient {:?} and mask {:?} do not fit", l1.shape(), l2.shape());
+        }
+        let (CpuStorage::F32(g), CpuStorage::F32(m)) = (s1, s2) else {
+            candle_core::bail!("masked-tap-conv3x3: f32 inputs needed");
+        };
+        let (Some((g0, g1)), Some((m0, m1))) = (l1.contiguous_offsets(), l2.contiguous_offsets()) else {
+            candle_core::bail!("masked-tap-conv3x3: contiguous inputs needed");
+        };
+        let per = c * h * w;
+        let mut out = Vec::with_capacity(b * self.cout * h * w);
+        for (g, m) in g[g0..g1].chunks(per).zip(m[m0..m1].chunks(per)) {
+            out.extend(self.run(g, Some(m), h, w));
         }
         Ok((CpuStorage::F32(out), Shape::from((b, self.cout, h, w))))
     }
@@ -153,6 +191,13 @@ mod tests {
             for relu in [false, true] {
                 let op = TapConv::new(&k, Some(&bias), relu).unwrap();
                 let got = x.apply_op1_no_bwd(&op).unwrap();
+                // Masked: conv(x · (m > 0)), m half negative.
+                let m = rand(&[b, cin, h, w], 4);
+                let masked = x.apply_op2_no_bwd(&m, &op).unwrap();
+                let x_masked = (&x * m.gt(0.0).unwrap().to_dtype(DType::F32).unwrap()).unwrap();
+                let want_masked = x_masked.apply_op1_no_bwd(&op).unwrap();
+                let err: f32 = (masked - want_masked).unwrap().abs().unwrap().max_all().unwrap().to_scalar().unwrap();
+                assert!(err < 1e-6, "masked: max error {err}");
                 let want = if relu { reference.relu().unwrap() } else { reference.clone() };
                 let err: f32 = (got - &want).unwrap().abs().unwrap().max_all().unwrap().to_scalar().unwrap();
                 assert!(err < 1e-5, "{b}x{cin}->{cout} {h}x{w} relu={relu}: max error {err}");

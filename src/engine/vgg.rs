@@ -10,6 +10,7 @@ use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
 use super::conv::Conv3x3;
+use super::pool::{AvgPool2, AvgPool2Backward};
 use super::preprocess::InputMap;
 use crate::error::{Error, Result};
 use crate::weights::layout::{parse_layer_name, Arch, ConvSpec, Preprocess};
@@ -41,6 +42,8 @@ pub struct Vgg {
     stages: Vec<Stage>,
     device: Device,
     dtype: DType,
+    /// False for the candle-only baseline ([`Vgg::with_candle_conv`]).
+    fast: bool,
 }
 
 /// What a forward pass leaves for the backward pass: each stage's output, and the input.
@@ -120,6 +123,7 @@ impl Vgg {
             stages,
             device: device.clone(),
             dtype,
+            fast: true,
         })
     }
 
@@ -139,6 +143,11 @@ impl Vgg {
         self.preprocess
     }
 
+    /// Whether the CPU kernels of this module (tap convolution, parallel pooling) are in use.
+    fn parallel_cpu(&self) -> bool {
+        self.device.is_cpu() && self.dtype == DType::F32 && self.fast
+    }
+
     /// This network with every convolution on candle's `conv2d` (see [`Conv3x3::without_fast_path`]).
     pub fn with_candle_conv(&self) -> Self {
         let stages = self
@@ -151,7 +160,7 @@ impl Vgg {
                 Stage::Pool => Stage::Pool,
             })
             .collect();
-        Self { stages, ..self.clone() }
+        Self { stages, fast: false, ..self.clone() }
     }
 
     /// The conv index of a layer name (`conv4_2` or `block4_conv2`) in this network, if it has it.
@@ -173,6 +182,7 @@ impl Vgg {
                     conv.forward_relu(x)?
                 }
                 Stage::Pool => match self.pooling {
+                    Pooling::Avg if self.parallel_cpu() => x.contiguous()?.apply_op1_no_bwd(&AvgPool2)?,
                     Pooling::Avg => x.avg_pool2d(2)?,
                     Pooling::Max => x.max_pool2d(2)?,
                 },
@@ -198,9 +208,10 @@ impl Vgg {
             let stage_in = if s == 0 { &trace.input } else { &trace.outputs[s - 1] };
             let out = &trace.outputs[s];
             g = Some(match &self.stages[s] {
-                Stage::Conv { conv, .. } => {
-                    let mask = out.gt(0.0)?.to_dtype(self.dtype)?;
-                    conv.backward_input(&(grad_out * mask)?)?
+                Stage::Conv { conv, .. } => conv.backward_through_relu(&grad_out, out)?,
+                Stage::Pool if self.pooling == Pooling::Avg && self.parallel_cpu() => {
+                    let (_, _, h, w) = stage_in.dims4()?;
+                    grad_out.contiguous()?.apply_op1_no_bwd(&AvgPool2Backward { h, w })?
                 }
                 Stage::Pool => pool_backward(self.pooling, stage_in, out, &grad_out)?,
             });
