@@ -138,7 +138,7 @@ impl FrameSink<'_> {
     fn drain(&mut self, decoder: &mut ffmpeg_next::decoder::Video) -> Result<()> {
         let mut decoded = frame::Video::empty();
         while decoder.receive_frame(&mut decoded).is_ok() {
-            let image = self.to_rgb(&decoded)?;
+            let image = self.convert(&decoded)?;
             // Strictly increasing timestamps; a frame without one follows the previous by one frame.
             let last = self.frames.last().map(|f| f.pts);
             let pts = match (decoded.timestamp().or(decoded.pts()), last) {
@@ -152,7 +152,7 @@ impl FrameSink<'_> {
         Ok(())
     }
 
-    fn to_rgb(&mut self, decoded: &frame::Video) -> Result<RgbImage> {
+    fn convert(&mut self, decoded: &frame::Video) -> Result<RgbImage> {
         let key = (decoded.format(), decoded.width(), decoded.height());
         if key.1 > MAX_DIMENSION || key.2 > MAX_DIMENSION {
             return Err(Error::input(self.path, format!("a frame is {}x{} (refused)", key.1, key.2)));
