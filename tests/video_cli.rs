@@ -162,6 +162,12 @@ fn bad_inputs_are_refused_with_exit_2() {
     let bytes = std::fs::read(fx.join("good.mp4")).unwrap();
     std::fs::write(fx.join("cut.mp4"), &bytes[..bytes.len() / 2]).unwrap();
     assert_refused(&fx, "cut.mp4", "not a readable video");
+    // An output name whose container cannot hold H.264 is refused before any work.
+    clip(&fx.join("ok.mp4"), 32, 32, 10, 0.2, false);
+    let r = fx.run(&video_args("ok.mp4", "out.png", &[]));
+    assert_eq!(r.code, Some(2), "{r}");
+    assert!(r.stderr_lines().len() == 1 && r.stderr.contains("out.png"), "{r}");
+    assert!(!fx.join("out.png").exists());
     // Over the 8192 px cap (lossless codec: a tiny file).
     ffmpeg(&["-f", "lavfi", "-i", "color=size=8200x8:rate=1", "-frames:v", "1", "-c:v", "ffv1", &p("huge.mkv")]);
     assert_refused(&fx, "huge.mkv", "8200x8");

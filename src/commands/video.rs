@@ -61,6 +61,7 @@ fn video_inner(args: &VideoArgs) -> Result<()> {
     }
     let output = args.output.clone().unwrap_or_else(|| default_output(&args.input, &preset.name));
     check_output_dir(&output)?;
+    check_output_format(&output)?;
     let styles = settings
         .styles
         .iter()
@@ -121,6 +122,17 @@ fn video_inner(args: &VideoArgs) -> Result<()> {
 pub fn default_output(input: &Path, preset: &str) -> PathBuf {
     let stem = input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
     PathBuf::from(format!("{stem}.{preset}.mp4"))
+}
+
+/// Containers the output may use (checked before any frame is stylised).
+const OUTPUT_FORMATS: [&str; 4] = ["mp4", "m4v", "mov", "mkv"];
+
+fn check_output_format(output: &Path) -> Result<()> {
+    let ext = output.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    match ext {
+        Some(e) if OUTPUT_FORMATS.contains(&e.as_str()) => Ok(()),
+        _ => Err(Error::input(output, "unsupported output format: use .mp4, .m4v, .mov or .mkv")),
+    }
 }
 
 fn frame_bar(frames: u64) -> ProgressBar {
