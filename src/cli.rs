@@ -21,6 +21,8 @@ pub struct Cli {
 pub enum Command {
     /// Stylise one image.
     Run(RunArgs),
+    /// Stylise a video clip frame by frame (warm starts), keeping its audio.
+    Video(VideoArgs),
     /// List, show or save presets.
     #[command(subcommand)]
     Presets(PresetsCommand),
@@ -95,6 +97,33 @@ pub struct RunArgs {
     #[arg(short, long, value_name = "OUT.png")]
     pub output: Option<PathBuf>,
     /// JSON lines on stdout instead of a progress bar.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VideoArgs {
+    /// The clip: any file the system FFmpeg reads.
+    pub input: PathBuf,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+    /// Iterations of each warm-started frame after the first.
+    #[arg(long, value_name = "N")]
+    pub frame_iterations: Option<u32>,
+    /// previous: each frame after the first starts from the previous stylised frame;
+    /// none: every frame runs like the first.
+    #[arg(long, value_parser = ["previous", "none"])]
+    pub warm_start: Option<String>,
+    /// Weights file (default: $BRUSHWORK_WEIGHTS, else the installed default).
+    #[arg(long, env = "BRUSHWORK_WEIGHTS", value_name = "FILE")]
+    pub weights: Option<PathBuf>,
+    /// cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Output file (default: IN-STEM.PRESET.mp4 in the current folder).
+    #[arg(short, long, value_name = "OUT.mp4")]
+    pub output: Option<PathBuf>,
+    /// JSON lines on stdout (one `progress` event per frame) instead of a progress bar.
     #[arg(long)]
     pub json: bool,
 }

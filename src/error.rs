@@ -21,6 +21,9 @@ pub enum Error {
     /// Reading or writing a file failed. Exit code 1.
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    /// FFmpeg could not encode, mux or convert a video. Exit code 1.
+    #[error("{path}: {message}")]
+    Codec { path: PathBuf, message: String },
     /// The numeric engine failed. Exit code 1.
     #[error("engine: {}", first_line(.0))]
     Engine(#[from] candle_core::Error),
@@ -44,14 +47,17 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Input { .. } | Error::InputAt { .. } | Error::Usage(_) | Error::Weights(_) => 2,
-            Error::Io { .. } | Error::Engine(_) | Error::Cancelled => 1,
+            Error::Io { .. } | Error::Codec { .. } | Error::Engine(_) | Error::Cancelled => 1,
         }
     }
 
     /// The file this error is about, for `--json` error events.
     pub fn path(&self) -> Option<&std::path::Path> {
         match self {
-            Error::Input { path, .. } | Error::InputAt { path, .. } | Error::Io { path, .. } => Some(path),
+            Error::Input { path, .. }
+            | Error::InputAt { path, .. }
+            | Error::Io { path, .. }
+            | Error::Codec { path, .. } => Some(path),
             Error::Weights(w) => w.path(),
             _ => None,
         }

@@ -1,5 +1,5 @@
 //! brushwork: optimisation-based neural style transfer (Gatys, Ecker & Bethge 2015) on candle,
-//! with presets, a weights manager and the commands behind the `brushwork` binary.
+//! with presets, a weights manager, video mode and the commands behind the `brushwork` binary.
 //!
 //! `engine` knows nothing of terminals; `commands` turns engine events into terminal output.
 
@@ -10,6 +10,7 @@ pub mod error;
 pub mod fsutil;
 pub mod imageio;
 pub mod preset;
+pub mod video;
 pub mod weights;
 
 pub use error::{Error, Result};

@@ -8,6 +8,7 @@ pub mod presets;
 pub mod recipe;
 pub mod report;
 pub mod run;
+pub mod video;
 pub mod weights;
 
 use crate::cli::{Cli, Command};
@@ -17,6 +18,7 @@ use crate::error::{Error, Result};
 pub fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
         Some(Command::Run(args)) => run::run(&args),
+        Some(Command::Video(args)) => video::video(&args),
         Some(Command::Presets(cmd)) => presets::presets(&cmd),
         Some(Command::Weights(cmd)) => weights::weights(&cmd),
         Some(Command::Eval(args)) => eval::eval(&args),

@@ -109,7 +109,7 @@ pub fn default_output(content: &Path, preset: &str) -> PathBuf {
     PathBuf::from(format!("{stem}.{preset}.png"))
 }
 
-fn check_output_dir(output: &Path) -> Result<()> {
+pub(super) fn check_output_dir(output: &Path) -> Result<()> {
     let dir = match output.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -120,6 +120,6 @@ fn check_output_dir(output: &Path) -> Result<()> {
     Ok(())
 }
 
-fn absolute(p: &Path) -> PathBuf {
+pub(super) fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }

@@ -1,0 +1,185 @@
+//! Decoding a clip: the best video stream of any file the system FFmpeg reads, every frame
+//! converted to RGB at the output size with swscale (rows walked by stride), timestamps kept.
+
+use std::path::Path;
+
+use ffmpeg_next::format::Pixel;
+use ffmpeg_next::software::scaling;
+use ffmpeg_next::{codec, frame, media, Packet, Rational};
+use image::RgbImage;
+
+use super::{codec_error, even_fit, MAX_DIMENSION};
+use crate::error::{Error, Result};
+
+/// One decoded frame at the output size, with its presentation timestamp in the stream time base.
+pub struct Frame {
+    pub image: RgbImage,
+    pub pts: i64,
+}
+
+/// A decoded clip: its frames in presentation order and what the encoder needs to match it.
+pub struct Clip {
+    pub frames: Vec<Frame>,
+    /// Source size.
+    pub source_size: (u32, u32),
+    /// Output size (even width and height).
+    pub size: (u32, u32),
+    /// The video stream's time base; every `Frame::pts` is in it.
+    pub time_base: Rational,
+    /// The stream's average frame rate (or its base rate when the average is unknown).
+    pub frame_rate: Rational,
+}
+
+/// Decodes the best video stream of `path`, scaling each frame so its long side is `long` (both
+/// sides even). Bad input (not a video, no video stream, no frames, too large) is an input error.
+pub fn decode(path: &Path, long: u32) -> Result<Clip> {
+    check_file(path)?;
+    let mut input = ffmpeg_next::format::input(path).map_err(|e| match e {
+        ffmpeg_next::Error::Eof => Error::input(path, "the video has no frames (the file ends before any picture)"),
+        e => Error::input(path, format!("not a readable video ({e})")),
+    })?;
+    let demuxer = input.format().name().to_string();
+    if demuxer == "image2" || demuxer.ends_with("_pipe") {
+        return Err(Error::input(path, "is a still image, not a video (use `brushwork run` for images)"));
+    }
+    let stream = input
+        .streams()
+        .best(media::Type::Video)
+        .ok_or_else(|| Error::input(path, "no video stream (audio only, or not a video)"))?;
+    let index = stream.index();
+    let time_base = stream.time_base();
+    let frame_rate = [stream.avg_frame_rate(), stream.rate()]
+        .into_iter()
+        .find(|r| r.numerator() > 0 && r.denominator() > 0)
+        .unwrap_or(Rational(25, 1));
+    let context = codec::context::Context::from_parameters(stream.parameters())
+        .map_err(|e| Error::input(path, format!("unsupported video codec ({e})")))?;
+    let mut decoder =
+        context.decoder().video().map_err(|e| Error::input(path, format!("unsupported video codec ({e})")))?;
+    let (sw, sh) = (decoder.width(), decoder.height());
+    if sw == 0 || sh == 0 {
+        return Err(Error::input(path, "the video stream has no picture size"));
+    }
+    if sw > MAX_DIMENSION || sh > MAX_DIMENSION {
+        return Err(Error::input(
+            path,
+            format!("video is {sw}x{sh}, larger than {MAX_DIMENSION}x{MAX_DIMENSION} pixels (refused)"),
+        ));
+    }
+    let size = even_fit(sw, sh, long);
+    let step = frame_step(time_base, frame_rate);
+    let mut sink = FrameSink { path, size, scaler: None, frames: Vec::new(), step };
+    let mut damaged = 0usize;
+    let mut packet = Packet::empty();
+    loop {
+        match packet.read(&mut input) {
+            Ok(()) => {}
+            Err(ffmpeg_next::Error::Eof) => break,
+            Err(ffmpeg_next::Error::InvalidData) => {
+                damaged += 1;
+                continue;
+            }
+            Err(e) => return Err(Error::input(path, format!("cannot read the video (truncated or damaged?): {e}"))),
+        }
+        if packet.stream() != index {
+            continue;
+        }
+        if decoder.send_packet(&packet).is_err() {
+            damaged += 1;
+            continue;
+        }
+        sink.drain(&mut decoder)?;
+    }
+    // Flush: without this the decoder keeps its last frames.
+    let _ = decoder.send_eof();
+    sink.drain(&mut decoder)?;
+    if sink.frames.is_empty() {
+        let why = if damaged > 0 { " (the file is damaged or truncated)" } else { "" };
+        return Err(Error::input(path, format!("the video stream has no frames{why}")));
+    }
+    Ok(Clip { frames: sink.frames, source_size: (sw, sh), size, time_base, frame_rate })
+}
+
+/// Refuses what is not a regular, non-empty file, with the usual one-line messages.
+fn check_file(path: &Path) -> Result<()> {
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::input(path, "no such file"),
+        _ => Error::input(path, format!("cannot read: {e}")),
+    })?;
+    if meta.is_dir() {
+        return Err(Error::input(path, "is a directory, not a video"));
+    }
+    if meta.len() == 0 {
+        return Err(Error::input(path, "file is empty (0 bytes)"));
+    }
+    Ok(())
+}
+
+/// One frame's duration in time-base units (at least 1), for frames that carry no timestamp.
+pub(crate) fn frame_step(time_base: Rational, rate: Rational) -> i64 {
+    let (tn, td) = (time_base.numerator() as i64, time_base.denominator() as i64);
+    let (rn, rd) = (rate.numerator() as i64, rate.denominator() as i64);
+    if tn <= 0 || td <= 0 || rn <= 0 || rd <= 0 {
+        return 1;
+    }
+    ((td * rd) as f64 / (tn * rn) as f64).round().max(1.0) as i64
+}
+
+/// Receives decoded frames, converts them to RGB at the output size and keeps them.
+struct FrameSink<'a> {
+    path: &'a Path,
+    size: (u32, u32),
+    scaler: Option<(scaling::Context, (Pixel, u32, u32))>,
+    frames: Vec<Frame>,
+    step: i64,
+}
+
+impl FrameSink<'_> {
+    fn drain(&mut self, decoder: &mut ffmpeg_next::decoder::Video) -> Result<()> {
+        let mut decoded = frame::Video::empty();
+        while decoder.receive_frame(&mut decoded).is_ok() {
+            let image = self.convert(&decoded)?;
+            // Strictly increasing timestamps; a frame without one follows the previous by one frame.
+            let last = self.frames.last().map(|f| f.pts);
+            let pts = match (decoded.timestamp().or(decoded.pts()), last) {
+                (Some(t), Some(l)) if t <= l => l + 1,
+                (Some(t), _) => t,
+                (None, Some(l)) => l + self.step,
+                (None, None) => 0,
+            };
+            self.frames.push(Frame { image, pts });
+        }
+        Ok(())
+    }
+
+    fn convert(&mut self, decoded: &frame::Video) -> Result<RgbImage> {
+        let key = (decoded.format(), decoded.width(), decoded.height());
+        if key.1 > MAX_DIMENSION || key.2 > MAX_DIMENSION {
+            return Err(Error::input(self.path, format!("a frame is {}x{} (refused)", key.1, key.2)));
+        }
+        let (w, h) = self.size;
+        if self.scaler.as_ref().map(|(_, k)| *k) != Some(key) {
+            let ctx = scaling::Context::get(key.0, key.1, key.2, Pixel::RGB24, w, h, scaling::Flags::BICUBIC)
+                .map_err(|e| codec_error(self.path, "cannot convert the video's pixels to RGB", e))?;
+            self.scaler = Some((ctx, key));
+        }
+        let Some((scaler, _)) = self.scaler.as_mut() else {
+            return Err(codec_error(self.path, "scaler", "not created"));
+        };
+        let mut rgb = frame::Video::empty();
+        scaler.run(decoded, &mut rgb).map_err(|e| codec_error(self.path, "cannot convert a frame to RGB", e))?;
+        // Rows are padded: walk them by stride.
+        let stride = rgb.stride(0);
+        let data = rgb.data(0);
+        let row = 3 * w as usize;
+        let mut out = Vec::with_capacity(row * h as usize);
+        for y in 0..h as usize {
+            let start = y * stride;
+            let line = data
+                .get(start..start + row)
+                .ok_or_else(|| codec_error(self.path, "RGB frame", "shorter than its size"))?;
+            out.extend_from_slice(line);
+        }
+        RgbImage::from_raw(w, h, out).ok_or_else(|| codec_error(self.path, "RGB frame", "wrong size"))
+    }
+}

@@ -1,0 +1,211 @@
+//! Encoding the stylised frames: H.264 (libx264, yuv420p) at the source timestamps, with the
+//! source's audio streams copied packet for packet, written to a temporary name then renamed.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use ffmpeg_next::format::{self, Pixel};
+use ffmpeg_next::software::scaling;
+use ffmpeg_next::{codec, encoder, frame, media, Dictionary, Packet, Rational};
+use image::RgbImage;
+
+use super::codec_error;
+use super::decode::frame_step;
+use crate::error::{Error, Result};
+
+/// Encoders tried in order: libx264, then others Debian's FFmpeg has.
+const ENCODERS: [&str; 3] = ["libx264", "libopenh264", "mpeg4"];
+
+/// What the encoder needs to know about the source.
+pub struct EncodeSpec<'a> {
+    /// The source file: its audio streams are copied.
+    pub source: &'a Path,
+    /// Time base of the frames' timestamps (the source video stream's).
+    pub time_base: Rational,
+    pub frame_rate: Rational,
+}
+
+/// Writes `frames` (all the same even size, with strictly increasing `pts`) to `output` with the
+/// source's audio. Returns the encoder's name and any warnings (fallback encoder).
+pub fn encode(output: &Path, spec: &EncodeSpec, frames: &[(&RgbImage, i64)]) -> Result<(String, Vec<String>)> {
+    let tmp = temp_output(output);
+    let result = encode_to(&tmp, output, spec, frames);
+    match result {
+        Ok(done) => {
+            std::fs::rename(&tmp, output).map_err(|e| {
+                let _ = std::fs::remove_file(&tmp);
+                Error::io(output, e)
+            })?;
+            Ok(done)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+/// `.NAME.tmp-PID.EXT` next to `output`: hidden, unique, with the extension the muxer is chosen by.
+pub fn temp_output(output: &Path) -> PathBuf {
+    let stem = output.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let ext = output.extension().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "mp4".into());
+    output.with_file_name(format!(".{stem}.tmp-{}.{ext}", std::process::id()))
+}
+
+fn encode_to(
+    tmp: &Path,
+    output: &Path,
+    spec: &EncodeSpec,
+    frames: &[(&RgbImage, i64)],
+) -> Result<(String, Vec<String>)> {
+    let Some((first, _)) = frames.first() else {
+        return Err(codec_error(output, "encode", "no frames"));
+    };
+    let (w, h) = first.dimensions();
+    let mut input =
+        format::input(spec.source).map_err(|e| Error::input(spec.source, format!("cannot reopen the video: {e}")))?;
+    let mut octx = format::output(tmp)
+        .map_err(|e| Error::input(output, format!("unknown output format, use .mp4, .mkv or .mov ({e})")))?;
+    let global_header = octx.format().flags().contains(format::Flags::GLOBAL_HEADER);
+    let (mut video, name, warnings) = open_encoder(output, spec, (w, h), global_header)?;
+    let video_index = {
+        let mut ost =
+            octx.add_stream(encoder::find(codec::Id::None)).map_err(|e| codec_error(output, "add stream", e))?;
+        // Stream parameters from the opened encoder (with its SPS/PPS extradata).
+        ost.set_parameters(&video);
+        ost.index()
+    };
+    // Audio streams, copied: input index -> output index.
+    let mut audio_map = Vec::new();
+    for ist in input.streams() {
+        if ist.parameters().medium() != media::Type::Audio {
+            continue;
+        }
+        let mut ost =
+            octx.add_stream(encoder::find(codec::Id::None)).map_err(|e| codec_error(output, "add stream", e))?;
+        ost.set_parameters(ist.parameters());
+        // SAFETY: `ost` owns valid codec parameters; a zero tag lets the muxer pick its own, as a
+        // tag from another container may be invalid here. ffmpeg-next has no safe setter.
+        unsafe {
+            (*ost.parameters().as_mut_ptr()).codec_tag = 0;
+        }
+        audio_map.push((ist.index(), ist.time_base(), ost.index()));
+    }
+    octx.write_header().map_err(|e| codec_error(output, "write header", e))?;
+    // The muxer may change time bases in write_header: read them now.
+    let ost_tb = |octx: &format::context::Output, i: usize| octx.stream(i).map(|s| s.time_base());
+    let video_tb = ost_tb(&octx, video_index).ok_or_else(|| codec_error(output, "stream", "missing"))?;
+
+    let mut packets: Vec<(f64, Packet)> = Vec::new();
+    let mut scaler = scaling::Context::get(Pixel::RGB24, w, h, Pixel::YUV420P, w, h, scaling::Flags::BILINEAR)
+        .map_err(|e| codec_error(output, "colour conversion", e))?;
+    // Each frame lasts until the next one; the last for one frame at the average rate. Without
+    // durations the muxer's edit list ends at the last frame's start and players drop that frame.
+    let durations: HashMap<i64, i64> = frames
+        .iter()
+        .enumerate()
+        .map(|(k, (_, pts))| {
+            let next = frames.get(k + 1).map(|(_, n)| n - pts);
+            (*pts, next.unwrap_or_else(|| frame_step(spec.time_base, spec.frame_rate)))
+        })
+        .collect();
+    let collect = |video: &mut encoder::Video, packets: &mut Vec<(f64, Packet)>| {
+        let mut p = Packet::empty();
+        while video.receive_packet(&mut p).is_ok() {
+            if let Some(d) = p.pts().and_then(|t| durations.get(&t)) {
+                p.set_duration(*d);
+            }
+            p.set_stream(video_index);
+            p.rescale_ts(spec.time_base, video_tb);
+            packets.push((seconds(p.dts().or(p.pts()), video_tb), p));
+            p = Packet::empty();
+        }
+    };
+    for (image, pts) in frames {
+        let mut rgb = frame::Video::new(Pixel::RGB24, w, h);
+        let stride = rgb.stride(0);
+        let row = 3 * w as usize;
+        let data = rgb.data_mut(0);
+        for (y, line) in image.as_raw().chunks_exact(row).enumerate() {
+            data[y * stride..y * stride + row].copy_from_slice(line);
+        }
+        let mut yuv = frame::Video::empty();
+        scaler.run(&rgb, &mut yuv).map_err(|e| codec_error(output, "colour conversion", e))?;
+        yuv.set_pts(Some(*pts));
+        video.send_frame(&yuv).map_err(|e| codec_error(output, "encode a frame", e))?;
+        collect(&mut video, &mut packets);
+    }
+    // Flush: the encoder holds back its last frames until told the stream ended.
+    video.send_eof().map_err(|e| codec_error(output, "flush the encoder", e))?;
+    collect(&mut video, &mut packets);
+
+    let mut audio_tbs = Vec::new();
+    for (_, _, ost_index) in &audio_map {
+        audio_tbs.push(ost_tb(&octx, *ost_index).ok_or_else(|| codec_error(output, "stream", "missing"))?);
+    }
+    for (stream, mut p) in input.packets() {
+        let Some(k) = audio_map.iter().position(|(i, _, _)| *i == stream.index()) else {
+            continue;
+        };
+        let ((_, ist_tb, ost_index), tb) = (audio_map[k], audio_tbs[k]);
+        p.rescale_ts(ist_tb, tb);
+        p.set_position(-1);
+        p.set_stream(ost_index);
+        packets.push((seconds(p.dts().or(p.pts()), tb), p));
+    }
+    // Interleave by decoding time (stable: each stream keeps its order).
+    packets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for (_, p) in &packets {
+        p.write_interleaved(&mut octx).map_err(|e| codec_error(output, "write a packet", e))?;
+    }
+    octx.write_trailer().map_err(|e| codec_error(output, "finish the file", e))?;
+    Ok((name, warnings))
+}
+
+fn seconds(ts: Option<i64>, tb: Rational) -> f64 {
+    ts.unwrap_or(0) as f64 * f64::from(tb)
+}
+
+/// Opens the first encoder of [`ENCODERS`] that this FFmpeg has and accepts the settings.
+fn open_encoder(
+    output: &Path,
+    spec: &EncodeSpec,
+    (w, h): (u32, u32),
+    global_header: bool,
+) -> Result<(encoder::Video, String, Vec<String>)> {
+    let mut warnings = Vec::new();
+    let mut last_error = String::from("no H.264 or MPEG-4 encoder in this FFmpeg");
+    for name in ENCODERS {
+        let Some(codec) = encoder::find_by_name(name) else {
+            continue;
+        };
+        let Ok(mut enc) = codec::context::Context::new_with_codec(codec).encoder().video() else {
+            continue;
+        };
+        enc.set_width(w);
+        enc.set_height(h);
+        enc.set_format(Pixel::YUV420P);
+        enc.set_time_base(spec.time_base);
+        enc.set_frame_rate(Some(spec.frame_rate));
+        if global_header {
+            enc.set_flags(codec::Flags::GLOBAL_HEADER);
+        }
+        let mut options = Dictionary::new();
+        if name == "libx264" {
+            options.set("preset", "medium");
+            options.set("crf", "18");
+        } else {
+            enc.set_bit_rate(((w * h) as usize * 8).max(400_000));
+        }
+        match enc.open_with(options) {
+            Ok(opened) => {
+                if name != ENCODERS[0] {
+                    warnings.push(format!("libx264 is not available in this FFmpeg: encoded with {name} instead"));
+                }
+                return Ok((opened, name.to_string(), warnings));
+            }
+            Err(e) => last_error = format!("{name}: {e}"),
+        }
+    }
+    Err(codec_error(output, "no usable video encoder", last_error))
+}

@@ -1,0 +1,207 @@
+//! `brushwork video` end to end: clips made with the ffmpeg CLI, the real binary on a tiny random
+//! VGG-16, and the results checked with ffmpeg-next (frames, timestamps, rate, audio packets).
+
+mod cli_support;
+mod video_support;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+
+use cli_support::Fixture;
+use serde_json::Value;
+use video_support::{clip, ffmpeg, probe, Probe};
+
+/// `video IN -o OUT --json` on the fixture's tiny network; `--size 32 --iterations 4
+/// --frame-iterations 2` unless `extra` sets them.
+fn video_args<'a>(input: &'a str, output: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args =
+        vec!["video", input, "--style", "style.png", "--weights", "tiny.safetensors", "--json", "-o", output];
+    for (flag, default) in [("--size", "32"), ("--iterations", "4"), ("--frame-iterations", "2")] {
+        if !extra.contains(&flag) {
+            args.extend([flag, default]);
+        }
+    }
+    args.extend_from_slice(extra);
+    args
+}
+
+fn num(v: &Value, key: &str) -> f64 {
+    v.get(key).and_then(Value::as_f64).unwrap_or_else(|| panic!("`{key}` is not a number in {v}"))
+}
+
+fn rate(p: &Probe) -> f64 {
+    p.avg_frame_rate.0 as f64 / p.avg_frame_rate.1 as f64
+}
+
+/// Same frame count and rate, each timestamp and the duration within one frame.
+fn assert_same_timing(src: &Probe, out: &Probe) {
+    assert_eq!(out.times.len(), src.times.len(), "frame count: source {:?}, output {:?}", src.times, out.times);
+    assert!((rate(out) - rate(src)).abs() < 1e-6, "frame rate {} vs {}", rate(out), rate(src));
+    let frame = 1.0 / rate(src);
+    for (a, b) in src.times.iter().zip(&out.times) {
+        assert!((a - b).abs() < 0.5 * frame, "timestamps differ: source {:?}, output {:?}", src.times, out.times);
+    }
+    assert!((out.duration - src.duration).abs() <= frame + 1e-6, "duration {} vs {}", out.duration, src.duration);
+}
+
+#[test]
+fn video_keeps_frames_rate_duration_and_audio() {
+    let fx = Fixture::new("video-audio");
+    clip(&fx.join("clip.mp4"), 66, 50, 10, 1.0, true);
+    let r = fx.run(&video_args("clip.mp4", "out.mp4", &[]));
+    assert_eq!(r.code, Some(0), "{r}");
+    let events = r.events();
+    let (done, progress) = events.split_last().expect("no events");
+    assert_eq!(done["event"], "done", "{done}");
+    assert_eq!(progress.len(), 10, "one progress event per frame:\n{r}");
+    for (k, p) in progress.iter().enumerate() {
+        assert_eq!(p["event"], "progress");
+        assert_eq!(num(p, "frame"), (k + 1) as f64, "{p}");
+        assert_eq!(num(p, "frames"), 10.0, "{p}");
+        // Frame 1: the preset's full iterations; later frames warm-start with frame_iterations.
+        assert_eq!(num(p, "iteration"), if k == 0 { 4.0 } else { 2.0 }, "{p}");
+        for key in ["loss", "style", "content", "tv", "flicker", "seconds"] {
+            assert!(num(p, key).is_finite(), "{key} in {p}");
+        }
+    }
+    assert_eq!(num(done, "frames"), 10.0);
+    assert_eq!(fx.hidden_files(), Vec::<String>::new(), "temp files or the frames folder left behind");
+
+    let src = probe(&fx.join("clip.mp4"));
+    let out = probe(&fx.join("out.mp4"));
+    // 66x50 at 32: (32, round(50 * 32 / 66) = 24).
+    assert_eq!((out.width, out.height), (32, 24));
+    assert_eq!(out.video_codec, "h264");
+    assert_same_timing(&src, &out);
+    let (a, b) = (src.audio.expect("source audio"), out.audio.expect("no audio stream in the output"));
+    assert!(!a.is_empty());
+    assert!(a == b, "audio packets differ: {} source packets, {} output packets", a.len(), b.len());
+}
+
+#[test]
+fn odd_size_without_audio_gets_even_dimensions_and_no_audio() {
+    let fx = Fixture::new("video-odd");
+    // libx264 refuses odd sizes in yuv420p: FFV1 in Matroska.
+    let odd = fx.join("odd.mkv");
+    ffmpeg(&["-f", "lavfi", "-i", "testsrc=size=67x51:rate=10", "-t", "0.5", "-c:v", "ffv1", odd.to_str().unwrap()]);
+    let r = fx.run(&video_args("odd.mkv", "out.mp4", &["--size", "33"]));
+    assert_eq!(r.code, Some(0), "{r}");
+    let out = probe(&fx.join("out.mp4"));
+    // 67x51 at 33: (33, round(51 * 33 / 67) = 25), rounded down to even: 32x24.
+    assert_eq!((out.width, out.height), (32, 24));
+    assert!(out.audio.is_none(), "the output has an audio stream");
+    assert_same_timing(&probe(&odd), &out);
+}
+
+#[test]
+fn variable_frame_rate_keeps_timestamps() {
+    let fx = Fixture::new("video-vfr");
+    // Frames 0..9 of a 10 fps pattern, keeping 0,1,2,4,7,8: gaps of 0.1, 0.2 and 0.3 s.
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-t",
+        "1",
+        "-i",
+        "testsrc=size=48x36:rate=10",
+        "-vf",
+        "select='eq(n\\,0)+eq(n\\,1)+eq(n\\,2)+eq(n\\,4)+eq(n\\,7)+eq(n\\,8)'",
+        "-fps_mode",
+        "vfr",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        fx.join("vfr.mp4").to_str().unwrap(),
+    ]);
+    let src = probe(&fx.join("vfr.mp4"));
+    assert_eq!(src.times.len(), 6, "the generated clip: {src:?}");
+    let r = fx.run(&video_args("vfr.mp4", "out.mp4", &["--warm-start", "none"]));
+    assert_eq!(r.code, Some(0), "{r}");
+    let out = probe(&fx.join("out.mp4"));
+    assert_eq!(out.times.len(), 6);
+    for (a, b) in src.times.iter().zip(&out.times) {
+        assert!((a - b).abs() < 1e-3, "timestamps: source {:?}, output {:?}", src.times, out.times);
+    }
+    // With warm_start = "none" every frame runs the full iterations.
+    assert!(r.events().iter().filter(|e| e["event"] == "progress").all(|e| num(e, "iteration") == 4.0), "{r}");
+}
+
+/// Exit 2, one stderr line naming the file, nothing under the output name, no temp files.
+fn assert_refused(fx: &Fixture, file: &str, expect: &str) {
+    let r = fx.run(&video_args(file, "out.mp4", &[]));
+    assert_eq!(r.code, Some(2), "{file}: {r}");
+    let lines = r.stderr_lines();
+    assert_eq!(lines.len(), 1, "{file}: expected one stderr line:\n{r}");
+    assert!(lines[0].contains(file), "{file}: the error does not name the file: {}", lines[0]);
+    assert!(lines[0].contains(expect), "{file}: expected `{expect}` in: {}", lines[0]);
+    let error = r.events().pop().expect("an error event");
+    assert_eq!(error["event"], "error", "{r}");
+    assert!(!fx.join("out.mp4").exists(), "{file}: out.mp4 was written");
+    assert_eq!(fx.hidden_files(), Vec::<String>::new(), "{file}: temp files left behind");
+}
+
+#[test]
+fn bad_inputs_are_refused_with_exit_2() {
+    let fx = Fixture::new("video-bad");
+    std::fs::write(fx.join("text.mp4"), "this is not a video\n").unwrap();
+    assert_refused(&fx, "text.mp4", "not a readable video");
+    assert_refused(&fx, "missing.mp4", "no such file");
+    std::fs::write(fx.join("empty.mp4"), "").unwrap();
+    assert_refused(&fx, "empty.mp4", "empty");
+    // An image, even one FFmpeg could read as a one-frame stream.
+    assert_refused(&fx, "content.png", "still image");
+    let p = |n: &str| fx.join(n).to_str().unwrap().to_string();
+    ffmpeg(&["-f", "lavfi", "-t", "0.5", "-i", "sine=frequency=440:sample_rate=44100", "-c:a", "aac", &p("audio.mp4")]);
+    assert_refused(&fx, "audio.mp4", "no video stream");
+    // A video stream with no frames (a Matroska header only).
+    ffmpeg(&["-f", "lavfi", "-i", "testsrc=size=32x32:rate=10", "-frames:v", "0", "-c:v", "ffv1", &p("zero.mkv")]);
+    assert_refused(&fx, "zero.mkv", "no frames");
+    // Truncated: the first half of a good clip (its index, at the end, is missing).
+    clip(&fx.join("good.mp4"), 32, 32, 10, 1.0, false);
+    let bytes = std::fs::read(fx.join("good.mp4")).unwrap();
+    std::fs::write(fx.join("cut.mp4"), &bytes[..bytes.len() / 2]).unwrap();
+    assert_refused(&fx, "cut.mp4", "not a readable video");
+    // An output name whose container cannot hold H.264 is refused before any work.
+    clip(&fx.join("ok.mp4"), 32, 32, 10, 0.2, false);
+    let r = fx.run(&video_args("ok.mp4", "out.png", &[]));
+    assert_eq!(r.code, Some(2), "{r}");
+    assert!(r.stderr_lines().len() == 1 && r.stderr.contains("out.png"), "{r}");
+    assert!(!fx.join("out.png").exists());
+    // Over the 8192 px cap (lossless codec: a tiny file).
+    ffmpeg(&["-f", "lavfi", "-i", "color=size=8200x8:rate=1", "-frames:v", "1", "-c:v", "ffv1", &p("huge.mkv")]);
+    assert_refused(&fx, "huge.mkv", "8200x8");
+}
+
+#[test]
+fn a_killed_job_resumes_from_its_frames_folder() {
+    let fx = Fixture::new("video-resume");
+    clip(&fx.join("clip.mp4"), 48, 36, 20, 1.0, true);
+    let args = video_args("clip.mp4", "out.mp4", &["--iterations", "30", "--frame-iterations", "30"]);
+    let mut child = fx.command(&args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    for line in BufReader::new(stdout).lines() {
+        let v: Value = serde_json::from_str(&line.unwrap()).unwrap();
+        if v["event"] == "progress" && num(&v, "frame") >= 3.0 {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!fx.join("out.mp4").exists(), "the job finished before it was killed");
+    let work = fx.join(".out.mp4.frames");
+    let saved = std::fs::read_dir(&work)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "png"))
+        .count();
+    assert!((3..20).contains(&saved), "{saved} frames saved");
+
+    let r = fx.run(&args);
+    assert_eq!(r.code, Some(0), "{r}");
+    let first = r.events().into_iter().find(|e| e["event"] == "progress").expect("progress");
+    assert!(num(&first, "frame") as usize > saved, "did not resume after frame {saved}: {first}");
+    assert!(r.stderr.contains("resuming at frame"), "{r}");
+    assert!(!work.exists(), "the frames folder was not removed");
+    let out = probe(&fx.join("out.mp4"));
+    assert_same_timing(&probe(&fx.join("clip.mp4")), &out);
+}
