@@ -42,10 +42,12 @@ pub enum Optimizer {
 #[serde(rename_all = "lowercase")]
 pub enum LineSearch {
     /// A fixed step of `learning_rate` (as torch.optim.LBFGS without line_search_fn, which
-    /// jcjohnson/neural-style uses): one network evaluation per iteration.
-    #[default]
+    /// jcjohnson/neural-style uses): one network evaluation per iteration, and no guard against an
+    /// overshooting step.
     None,
-    /// Armijo backtracking: halve the step until the loss falls enough (at most 10 halvings).
+    /// Armijo backtracking (the default): take the step `learning_rate`, and only if the loss did
+    /// not fall enough halve it (at most 10 times). Accepted steps cost one evaluation, like `none`.
+    #[default]
     Backtracking,
 }
 
@@ -167,7 +169,7 @@ impl Default for Settings {
             optimizer: Optimizer::Lbfgs,
             learning_rate: None,
             lbfgs_history: 10,
-            line_search: LineSearch::None,
+            line_search: LineSearch::Backtracking,
             adam_beta1: 0.9,
             adam_beta2: 0.999,
             adam_epsilon: 1e-8,
