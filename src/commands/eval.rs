@@ -4,16 +4,16 @@
 use candle_core::DType;
 use serde_json::json;
 
+use super::inputs::load_network;
 use super::overrides::parse_style;
 use super::report::Reporter;
 use crate::cli::EvalArgs;
 use crate::engine::device::parse_device;
-use crate::engine::objective::{deepest_layer, Objective, StyleTargets};
+use crate::engine::objective::{Objective, StyleTargets};
 use crate::engine::stylize::style_tensors;
 use crate::engine::tensor_image::{resize, to_tensor};
-use crate::engine::vgg::read_header;
-use crate::engine::{StyleInput, Vgg};
-use crate::error::{Error, Result};
+use crate::engine::StyleInput;
+use crate::error::Result;
 use crate::imageio::load_rgb;
 use crate::preset;
 
@@ -34,10 +34,7 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
         .collect::<Result<Vec<_>>>()?;
     let device = parse_device(&args.device)?;
     let reporter = Reporter::new(true, 0);
-    let weights = super::weights::resolve_for_run(args.weights.as_deref(), raw.arch.required(), &reporter)?;
-    let header = read_header(&weights)?;
-    let deepest = deepest_layer(&raw, header.arch).map_err(|e| Error::input(&weights, e.to_string()))?;
-    let net = Vgg::load(&weights, &device, DType::F32, raw.pooling, Some(deepest))?;
+    let (net, _, header) = load_network(&raw, &preset.name, args.weights.as_deref(), &device, &reporter)?;
     let (w, h) = image.dimensions();
     let x = to_tensor(&image, &device, DType::F32)?;
     let content_t = to_tensor(&resize(&content, w, h), &device, DType::F32)?;

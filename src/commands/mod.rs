@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod eval;
+pub mod inputs;
 pub mod overrides;
 pub mod presets;
 pub mod recipe;

@@ -3,17 +3,15 @@
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
-use candle_core::DType;
 use serde_json::json;
 
+use super::inputs::{load_images, load_network, with_json_error};
 use super::overrides;
 use super::recipe::Recipe;
 use super::report::Reporter;
 use crate::cli::RunArgs;
 use crate::engine::device::parse_device;
-use crate::engine::objective::deepest_layer;
-use crate::engine::vgg::read_header;
-use crate::engine::{stylize, StyleInput, StylizeJob, Vgg};
+use crate::engine::{stylize, StylizeJob};
 use crate::error::{Error, Result};
 use crate::imageio::{load_rgb, save_image, RECIPE_KEY};
 
@@ -21,11 +19,7 @@ use crate::imageio::{load_rgb, save_image, RECIPE_KEY};
 pub const DEFAULT_PRESET: &str = "quick";
 
 pub fn run(args: &RunArgs) -> Result<()> {
-    let result = run_inner(args);
-    if let (Err(e), true) = (&result, args.json) {
-        println!("{}", super::report::json_error(e));
-    }
-    result
+    with_json_error(args.json, || run_inner(args))
 }
 
 fn run_inner(args: &RunArgs) -> Result<()> {
@@ -37,29 +31,10 @@ fn run_inner(args: &RunArgs) -> Result<()> {
     let output = args.output.clone().unwrap_or_else(|| default_output(&args.content, &preset.name));
     check_output_dir(&output)?;
     let content = load_rgb(&args.content)?;
-    let styles = settings
-        .styles
-        .iter()
-        .map(|s| Ok(StyleInput { image: load_rgb(&s.path)?, weight: s.weight }))
-        .collect::<Result<Vec<_>>>()?;
-    let init_image = match &settings.init_file {
-        Some(p) if settings.init == crate::engine::settings::Init::File => Some(load_rgb(p)?),
-        _ => None,
-    };
+    let (styles, init_image) = load_images(&settings)?;
     let device = parse_device(&args.device)?;
     let reporter = Reporter::new(args.json, (settings.iterations * settings.scales) as u64);
-    let weights = super::weights::resolve_for_run(args.weights.as_deref(), settings.arch.required(), &reporter)?;
-    let header = read_header(&weights)?;
-    if let Some(wanted) = settings.arch.required().filter(|a| *a != header.arch) {
-        reporter.note(&format!(
-            "note: preset `{}` asks for {wanted}; using the {} weights in {}",
-            preset.name,
-            header.arch,
-            weights.display()
-        ));
-    }
-    let deepest = deepest_layer(&settings, header.arch).map_err(|e| Error::input(&weights, e.to_string()))?;
-    let net = Vgg::load(&weights, &device, DType::F32, settings.pooling, Some(deepest))?;
+    let (net, weights, header) = load_network(&settings, &preset.name, args.weights.as_deref(), &device, &reporter)?;
     let job = StylizeJob { content: &content, styles: &styles, init_image: init_image.as_ref(), settings: &settings };
     let result = stylize(&net, &job, &mut |p, _| {
         reporter.progress(p);

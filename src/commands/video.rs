@@ -2,22 +2,19 @@
 
 use std::path::{Path, PathBuf};
 
-use candle_core::DType;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use serde_json::json;
 
+use super::inputs::{load_images, load_network, with_json_error};
 use super::overrides;
 use super::report::Reporter;
 use super::run::{absolute, check_output_dir};
 use crate::cli::VideoArgs;
 use crate::engine::device::parse_device;
-use crate::engine::objective::deepest_layer;
-use crate::engine::settings::{Init, WarmStart};
-use crate::engine::vgg::read_header;
-use crate::engine::{Settings, StyleInput, Vgg};
+use crate::engine::settings::WarmStart;
+use crate::engine::Settings;
 use crate::error::{Error, Result};
-use crate::imageio::load_rgb;
 use crate::video::job::{self, VideoEvent, VideoJob};
 use crate::video::{decode::decode, init};
 
@@ -37,11 +34,7 @@ struct WorkRecipe<'a> {
 }
 
 pub fn video(args: &VideoArgs) -> Result<()> {
-    let result = video_inner(args);
-    if let (Err(e), true) = (&result, args.json) {
-        println!("{}", super::report::json_error(e));
-    }
-    result
+    with_json_error(args.json, || video_inner(args))
 }
 
 fn video_inner(args: &VideoArgs) -> Result<()> {
@@ -62,24 +55,13 @@ fn video_inner(args: &VideoArgs) -> Result<()> {
     let output = args.output.clone().unwrap_or_else(|| default_output(&args.input, &preset.name));
     check_output_dir(&output)?;
     check_output_format(&output)?;
-    let styles = settings
-        .styles
-        .iter()
-        .map(|s| Ok(StyleInput { image: load_rgb(&s.path)?, weight: s.weight }))
-        .collect::<Result<Vec<_>>>()?;
-    let init_image = match &settings.init_file {
-        Some(p) if settings.init == Init::File => Some(load_rgb(p)?),
-        _ => None,
-    };
+    let (styles, init_image) = load_images(&settings)?;
     init()?;
     let clip = decode(&args.input, settings.size)?;
     let frames = clip.frames.len() as u64;
     let device = parse_device(&args.device)?;
     let reporter = if args.json { Reporter::Json } else { Reporter::Bar(frame_bar(frames)) };
-    let weights = super::weights::resolve_for_run(args.weights.as_deref(), settings.arch.required(), &reporter)?;
-    let header = read_header(&weights)?;
-    let deepest = deepest_layer(&settings, header.arch).map_err(|e| Error::input(&weights, e.to_string()))?;
-    let net = Vgg::load(&weights, &device, DType::F32, settings.pooling, Some(deepest))?;
+    let (net, weights, _) = load_network(&settings, &preset.name, args.weights.as_deref(), &device, &reporter)?;
     for s in &mut settings.styles {
         s.path = absolute(&s.path);
     }
