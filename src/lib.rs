@@ -10,6 +10,7 @@ pub mod error;
 pub mod fsutil;
 pub mod imageio;
 pub mod preset;
+pub mod session;
 pub mod video;
 pub mod weights;
 

@@ -35,7 +35,13 @@ fn run_inner(args: &RunArgs) -> Result<()> {
     let device = parse_device(&args.device)?;
     let reporter = Reporter::new(args.json, (settings.iterations * settings.scales) as u64);
     let (net, weights, header) = load_network(&settings, &preset.name, args.weights.as_deref(), &device, &reporter)?;
-    let job = StylizeJob { content: &content, styles: &styles, init_image: init_image.as_ref(), settings: &settings };
+    let job = StylizeJob {
+        content: &content,
+        styles: &styles,
+        init_image: init_image.as_ref(),
+        settings: &settings,
+        resume: None,
+    };
     let result = stylize(&net, &job, &mut |p, _| {
         reporter.progress(p);
         ControlFlow::Continue(())

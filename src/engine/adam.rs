@@ -38,6 +38,18 @@ impl Adam {
         (x - (update * self.learning_rate)?)?.clamp(0.0, 1.0)
     }
 
+    /// The step count and moments, for a checkpoint.
+    pub fn state(&self) -> (u32, Option<Tensor>, Option<Tensor>) {
+        (self.step, self.m.clone(), self.v.clone())
+    }
+
+    /// Restores what [`Adam::state`] returned.
+    pub fn restore(&mut self, step: u32, m: Option<Tensor>, v: Option<Tensor>) {
+        self.step = step;
+        self.m = m;
+        self.v = v;
+    }
+
     /// Forgets the moments (used when the image is resized between scales).
     pub fn reset(&mut self) {
         self.step = 0;

@@ -41,6 +41,19 @@ impl Lbfgs {
         !self.pairs.is_empty()
     }
 
+    /// The curvature pairs `(s, y, 1/yᵀs)`, oldest first, for a checkpoint.
+    pub fn pairs(&self) -> Vec<(Tensor, Tensor, f64)> {
+        self.pairs.iter().cloned().collect()
+    }
+
+    /// Restores what [`Lbfgs::pairs`] returned.
+    pub fn restore(&mut self, pairs: Vec<(Tensor, Tensor, f64)>) {
+        self.pairs = pairs.into_iter().collect();
+        while self.pairs.len() > self.history {
+            self.pairs.pop_front();
+        }
+    }
+
     /// Records a step `s` and the gradient change `y` it caused.
     pub fn update(&mut self, s: Tensor, y: Tensor) -> Result<()> {
         let ys = dot(&y, &s)?;

@@ -12,6 +12,7 @@ pub mod loss;
 pub mod objective;
 pub mod pool;
 pub mod preprocess;
+pub mod resume;
 pub mod rng;
 pub mod settings;
 pub mod stylize;
@@ -19,6 +20,7 @@ pub mod tapconv;
 pub mod tensor_image;
 pub mod vgg;
 
+pub use resume::ResumeState;
 pub use settings::Settings;
-pub use stylize::{stylize, stylize_cached, Progress, StyleCache, StyleInput, StylizeJob, StylizeOutput};
+pub use stylize::{stylize, stylize_cached, Progress, Snapshot, StyleCache, StyleInput, StylizeJob, StylizeOutput};
 pub use vgg::Vgg;

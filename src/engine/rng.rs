@@ -10,6 +10,11 @@ impl SplitMix64 {
         Self { state: seed }
     }
 
+    /// The internal state, for a checkpoint; `SplitMix64::new(state)` continues the sequence.
+    pub fn state(&self) -> u64 {
+        self.state
+    }
+
     pub fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.state;

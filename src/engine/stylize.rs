@@ -13,6 +13,7 @@ use super::adam::Adam;
 use super::color::{keep_content_colors, match_histogram};
 use super::lbfgs::Lbfgs;
 use super::objective::{LossParts, Objective, StyleTargets};
+use super::resume::ResumeState;
 use super::rng::SplitMix64;
 use super::settings::{ColorMode, Init, LineSearch, Optimizer, Settings};
 use super::tensor_image::{fit_long_side, resize, to_image, to_tensor};
@@ -33,6 +34,8 @@ pub struct StylizeJob<'a> {
     /// The start image for `init = "file"` (or a warm start); any size, it is resized.
     pub init_image: Option<&'a Rgb32FImage>,
     pub settings: &'a Settings,
+    /// Continue from a checkpoint instead of starting at the first iteration.
+    pub resume: Option<&'a ResumeState>,
 }
 
 /// One iteration's report.
@@ -57,9 +60,48 @@ pub struct StylizeOutput {
     pub iterations: u32,
 }
 
-/// Called after every iteration with the report and a way to get the current image (computed
-/// only when asked for). Returning `Break` cancels the run.
-pub type ProgressFn<'a> = dyn FnMut(&Progress, &dyn Fn() -> CResult<Rgb32FImage>) -> ControlFlow<()> + 'a;
+/// What a progress callback can ask for after an iteration; both are computed only when asked.
+pub trait Snapshot {
+    /// The current image at the current scale's size.
+    fn image(&self) -> CResult<Rgb32FImage>;
+    /// Everything needed to continue from this iteration (cheap: tensors are shared, not copied).
+    fn state(&self) -> ResumeState;
+}
+
+/// Called after every iteration with the report and a [`Snapshot`]. Returning `Break` stops the
+/// run with [`Error::Cancelled`] (a caller that wants to pause takes `state()` first).
+pub type ProgressFn<'a> = dyn FnMut(&Progress, &dyn Snapshot) -> ControlFlow<()> + 'a;
+
+struct IterationSnapshot<'a> {
+    image: &'a Tensor,
+    adam: &'a Adam,
+    lbfgs: &'a Lbfgs,
+    report: &'a Progress,
+    done_in_scale: u32,
+    rng: u64,
+}
+
+impl Snapshot for IterationSnapshot<'_> {
+    fn image(&self) -> CResult<Rgb32FImage> {
+        to_image(self.image)
+    }
+
+    fn state(&self) -> ResumeState {
+        let (adam_step, adam_m, adam_v) = self.adam.state();
+        ResumeState {
+            scale: self.report.scale,
+            done_in_scale: self.done_in_scale,
+            iteration: self.report.iteration,
+            seconds: self.report.seconds,
+            image: self.image.clone(),
+            adam_step,
+            adam_m,
+            adam_v,
+            lbfgs: self.lbfgs.pairs(),
+            rng: self.rng,
+        }
+    }
+}
 
 pub fn stylize(net: &Vgg, job: &StylizeJob, on_progress: &mut ProgressFn) -> Result<StylizeOutput> {
     stylize_cached(net, job, &mut StyleCache::default(), on_progress)
@@ -96,7 +138,17 @@ pub fn stylize_cached(
     let start = Instant::now();
     let sizes = settings.scale_sizes();
     let total = settings.iterations * sizes.len() as u32;
-    let mut rng = SplitMix64::new(settings.seed);
+    let resume = job.resume;
+    let seconds_before = resume.map_or(0.0, |r| r.seconds);
+    let mut rng = SplitMix64::new(resume.map_or(settings.seed, |r| r.rng));
+    if let Some(r) = resume {
+        if r.scale as usize >= sizes.len() || r.done_in_scale > settings.iterations {
+            return Err(Error::Usage(format!(
+                "the checkpoint is at scale {} iteration {}, beyond this preset's schedule",
+                r.scale, r.done_in_scale
+            )));
+        }
+    }
     let styles: Vec<StyleInput> = match settings.color {
         ColorMode::Histogram => job
             .styles
@@ -107,23 +159,39 @@ pub fn stylize_cached(
     };
     let (cw, ch) = job.content.dimensions();
     let mut x: Option<Tensor> = None;
-    let mut iteration = 0;
+    let mut iteration = resume.map_or(0, |r| r.iteration);
     let mut last = (LossParts::default(), (0, 0));
     for (scale, &size) in sizes.iter().enumerate() {
+        let resuming_here = resume.filter(|r| r.scale as usize == scale);
+        if resume.is_some_and(|r| (r.scale as usize) > scale) {
+            continue;
+        }
         let (w, h) = fit_long_side(cw, ch, size);
         let content_img = resize(job.content, w, h);
         let content = to_tensor(&content_img, device, dtype)?;
         let targets = cache.get(net, settings, &styles, size)?;
         let objective = Objective::new(net, settings, &content, targets)?;
-        let mut image = match x.take() {
-            Some(prev) => prev.upsample_bilinear2d(h as usize, w as usize, false)?,
-            None => initial_image(job, &content, &content_img, &mut rng)?,
-        };
-        let (mut parts, mut grad) = objective.evaluate(&image)?;
         let mut adam =
             Adam::new(settings.learning_rate(), settings.adam_beta1, settings.adam_beta2, settings.adam_epsilon);
         let mut lbfgs = Lbfgs::new(settings.lbfgs_history);
-        for _ in 0..settings.iterations {
+        let mut image = match (x.take(), resuming_here) {
+            (_, Some(r)) => {
+                if r.image.dims() != [1, 3, h as usize, w as usize] {
+                    return Err(Error::Usage(format!(
+                        "the checkpoint's image is {:?}, this scale needs {w}x{h}",
+                        r.image.dims()
+                    )));
+                }
+                adam.restore(r.adam_step, r.adam_m.clone(), r.adam_v.clone());
+                lbfgs.restore(r.lbfgs.clone());
+                r.image.to_device(device)?.to_dtype(dtype)?
+            }
+            (Some(prev), None) => prev.upsample_bilinear2d(h as usize, w as usize, false)?,
+            (None, None) => initial_image(job, &content, &content_img, &mut rng)?,
+        };
+        let (mut parts, mut grad) = objective.evaluate(&image)?;
+        let first = resuming_here.map_or(0, |r| r.done_in_scale);
+        for done_in_scale in first + 1..=settings.iterations {
             (image, parts, grad) = match settings.optimizer {
                 Optimizer::Adam => {
                     let next = adam.step(&image, &grad)?;
@@ -147,10 +215,17 @@ pub fn stylize_cached(
                 width: w,
                 height: h,
                 losses: parts,
-                seconds: start.elapsed().as_secs_f64(),
+                seconds: seconds_before + start.elapsed().as_secs_f64(),
             };
-            let current = &image;
-            if on_progress(&report, &|| to_image(current)).is_break() {
+            let snapshot = IterationSnapshot {
+                image: &image,
+                adam: &adam,
+                lbfgs: &lbfgs,
+                report: &report,
+                done_in_scale,
+                rng: rng.state(),
+            };
+            if on_progress(&report, &snapshot).is_break() {
                 return Err(Error::Cancelled);
             }
         }
@@ -165,7 +240,8 @@ pub fn stylize_cached(
         let (w, h) = last.1;
         out = keep_content_colors(&out, &resize(job.content, w, h));
     }
-    Ok(StylizeOutput { image: out, losses: last.0, seconds: start.elapsed().as_secs_f64(), iterations: iteration })
+    let seconds = seconds_before + start.elapsed().as_secs_f64();
+    Ok(StylizeOutput { image: out, losses: last.0, seconds, iterations: iteration })
 }
 
 /// The style images as tensors, each resized so its long side is `style_scale` times `output_long`.

@@ -123,7 +123,7 @@ pub fn run(net: &Vgg, clip: &Clip, job: &VideoJob, on_event: &mut dyn FnMut(Vide
         let content = image::DynamicImage::ImageRgb8(source.clone()).to_rgb32f();
         let warm_start = settings.warm_start == WarmStart::Previous && prev.is_some();
         let (s, init) = if warm_start { (&warm, prev.as_ref()) } else { (&settings, job.init_image) };
-        let sj = StylizeJob { content: &content, styles: job.styles, init_image: init, settings: s };
+        let sj = StylizeJob { content: &content, styles: job.styles, init_image: init, settings: s, resume: None };
         let frame = k as u32 + 1;
         let out = stylize_cached(net, &sj, &mut cache, &mut |p, _| {
             on_event(VideoEvent::Iteration { frame, frames, progress: p });

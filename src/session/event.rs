@@ -1,0 +1,51 @@
+//! What a scheduler tells its observers (the TUI, `serve`'s socket clients, a following `run`):
+//! small messages only. Images never travel in events; a `Preview` event says `preview.png` in
+//! the session folder was replaced (the folder is the latest-wins slot).
+
+use serde::{Deserialize, Serialize};
+
+use super::record::SessionRecord;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// One iteration finished. Field names follow the contract's `--json` progress event.
+    Progress {
+        id: String,
+        iteration: u32,
+        total: u32,
+        scale: u32,
+        loss: f64,
+        style: f64,
+        content: f64,
+        tv: f64,
+        seconds: f64,
+    },
+    /// A session was added or changed (status, error, progress summary, priority).
+    Session { record: Box<SessionRecord> },
+    /// A session was deleted.
+    Removed { id: String },
+    /// `preview.png` of this session was replaced.
+    Preview { id: String },
+    /// A warning or error for the log panel.
+    Log { level: LogLevel, message: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Info,
+    Warn,
+    Error,
+}
+
+impl Event {
+    /// The session the event is about, if any.
+    pub fn session_id(&self) -> Option<&str> {
+        match self {
+            Event::Progress { id, .. } | Event::Removed { id } | Event::Preview { id } => Some(id),
+            Event::Session { record } => Some(&record.id),
+            Event::Log { .. } => None,
+        }
+    }
+}
