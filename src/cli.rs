@@ -33,6 +33,54 @@ pub enum Command {
     Eval(EvalArgs),
     /// Time the engine on random weights of the real shapes (no download needed).
     Bench(BenchArgs),
+    /// List and control the sessions in the workspace.
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
+    /// Run the scheduler without a UI; the TUI and the CLI attach to it over a Unix socket.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// Every session: id, status, kind, progress, loss, name.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One session's record (session.toml) and files.
+    Show(SessionTarget),
+    /// Checkpoint and stop a running session, or hold a queued one.
+    Pause(SessionTarget),
+    /// Continue a paused or interrupted session from its checkpoint (in this terminal when no
+    /// `serve` owns the workspace).
+    Resume(SessionTarget),
+    /// Stop a session for good.
+    Cancel(SessionTarget),
+    /// Run a failed, cancelled or finished session again from the start.
+    Retry(SessionTarget),
+    /// Delete a session and its folder.
+    Rm(SessionTarget),
+}
+
+#[derive(Debug, Args)]
+pub struct SessionTarget {
+    /// The session's id, its number (`3`), or a unique prefix.
+    pub id: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Sessions run at the same time.
+    #[arg(long, default_value_t = 1)]
+    pub workers: usize,
+    /// Print every event as a JSON line on stdout (otherwise one line per status change on stderr).
+    #[arg(long)]
+    pub json: bool,
+    /// Exit once no session is queued or running (for scripts).
+    #[arg(long)]
+    pub exit_when_idle: bool,
 }
 
 /// Engine settings that can override a preset's fields.

@@ -27,6 +27,12 @@ pub enum Error {
     /// The numeric engine failed. Exit code 1.
     #[error("engine: {}", first_line(.0))]
     Engine(#[from] candle_core::Error),
+    /// Work that failed in another process (a `serve` this command talks to). Exit code 1.
+    #[error("{0}")]
+    Remote(String),
+    /// Stopped by a signal after a checkpoint; the message says how to continue. Exit code 130.
+    #[error("{0}")]
+    Interrupted(String),
     /// The run was cancelled by the caller. Exit code 1.
     #[error("cancelled")]
     Cancelled,
@@ -47,7 +53,8 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Input { .. } | Error::InputAt { .. } | Error::Usage(_) | Error::Weights(_) => 2,
-            Error::Io { .. } | Error::Codec { .. } | Error::Engine(_) | Error::Cancelled => 1,
+            Error::Io { .. } | Error::Codec { .. } | Error::Engine(_) | Error::Remote(_) | Error::Cancelled => 1,
+            Error::Interrupted(_) => 130,
         }
     }
 

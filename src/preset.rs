@@ -113,7 +113,7 @@ pub fn load_file(path: &Path) -> Result<Settings> {
     if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")) {
         let recipe = crate::imageio::read_png_text(path, crate::imageio::RECIPE_KEY)?
             .ok_or_else(|| Error::input(path, "this PNG has no brushwork recipe"))?;
-        let recipe: crate::commands::recipe::Recipe =
+        let recipe: crate::recipe::Recipe =
             toml::from_str(&recipe).map_err(|e| Error::input(path, format!("bad recipe: {}", e.message())))?;
         return Ok(recipe.settings);
     }

@@ -3,16 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use candle_core::{DType, Device};
-use image::Rgb32FImage;
+use candle_core::Device;
 
 use super::report::{json_error, Reporter};
-use crate::engine::objective::deepest_layer;
-use crate::engine::settings::Init;
-use crate::engine::vgg::{read_header, WeightsHeader};
-use crate::engine::{Settings, StyleInput, Vgg};
-use crate::error::{Error, Result};
-use crate::imageio::load_rgb;
+use crate::engine::vgg::WeightsHeader;
+use crate::engine::{Settings, Vgg};
+use crate::error::Result;
 
 /// Runs `f`; with `json`, a failure is also printed on stdout as the contract's error event.
 pub fn with_json_error(json: bool, f: impl FnOnce() -> Result<()>) -> Result<()> {
@@ -23,22 +19,9 @@ pub fn with_json_error(json: bool, f: impl FnOnce() -> Result<()>) -> Result<()>
     result
 }
 
-/// The preset's style images, and its init image when `init = "file"`.
-pub fn load_images(settings: &Settings) -> Result<(Vec<StyleInput>, Option<Rgb32FImage>)> {
-    let styles = settings
-        .styles
-        .iter()
-        .map(|s| Ok(StyleInput { image: load_rgb(&s.path)?, weight: s.weight }))
-        .collect::<Result<Vec<_>>>()?;
-    let init_image = match &settings.init_file {
-        Some(p) if settings.init == Init::File => Some(load_rgb(p)?),
-        _ => None,
-    };
-    Ok((styles, init_image))
-}
+pub use crate::network::load_images;
 
-/// Finds the weights (see `weights::resolve_for_run`) and loads the network, cut after the
-/// deepest layer `settings` uses. Says so when the file's arch is not the one the preset asks for.
+/// Finds the weights (see `weights::resolve_for_run`; may fetch them) and loads the network.
 pub fn load_network(
     settings: &Settings,
     preset_name: &str,
@@ -47,15 +30,6 @@ pub fn load_network(
     reporter: &Reporter,
 ) -> Result<(Vgg, PathBuf, WeightsHeader)> {
     let weights = super::weights::resolve_for_run(explicit_weights, settings.arch.required(), reporter)?;
-    let header = read_header(&weights)?;
-    if let Some(wanted) = settings.arch.required().filter(|a| *a != header.arch) {
-        reporter.note(&format!(
-            "note: preset `{preset_name}` asks for {wanted}; using the {} weights in {}",
-            header.arch,
-            weights.display()
-        ));
-    }
-    let deepest = deepest_layer(settings, header.arch).map_err(|e| Error::input(&weights, e.to_string()))?;
-    let net = Vgg::load(&weights, device, DType::F32, settings.pooling, Some(deepest))?;
+    let (net, header) = crate::network::load_network(settings, preset_name, &weights, device, &|m| reporter.note(m))?;
     Ok((net, weights, header))
 }

@@ -3,12 +3,16 @@
 
 pub mod bench;
 pub mod eval;
+pub mod follow;
+pub mod foreground;
 pub mod inputs;
 pub mod overrides;
 pub mod presets;
-pub mod recipe;
+
 pub mod report;
 pub mod run;
+pub mod serve;
+pub mod sessions;
 pub mod video;
 pub mod weights;
 
@@ -17,8 +21,11 @@ use crate::error::{Error, Result};
 
 /// Runs the parsed command line.
 pub fn dispatch(cli: Cli) -> Result<()> {
+    let workspace = cli.workspace.clone().unwrap_or_else(crate::session::Workspace::default_root);
     match cli.command {
-        Some(Command::Run(args)) => run::run(&args),
+        Some(Command::Run(args)) => run::run(&args, &workspace),
+        Some(Command::Sessions(cmd)) => sessions::sessions(&cmd, &workspace),
+        Some(Command::Serve(args)) => serve::serve(&args, &workspace),
         Some(Command::Video(args)) => video::video(&args),
         Some(Command::Presets(cmd)) => presets::presets(&cmd),
         Some(Command::Weights(cmd)) => weights::weights(&cmd),

@@ -44,6 +44,28 @@ impl Reporter {
         }
     }
 
+    /// A scheduler's progress event (no image size in it).
+    pub fn progress_event(&self, e: &crate::session::Event) {
+        let crate::session::Event::Progress { iteration, total, scale, loss, style, content, tv, seconds, .. } = *e
+        else {
+            return;
+        };
+        match self {
+            Reporter::Json => {
+                let line = json!({
+                    "event": "progress", "iteration": iteration, "total": total, "scale": scale,
+                    "loss": loss, "style": style, "content": content, "tv": tv, "seconds": seconds,
+                });
+                println!("{line}");
+            }
+            Reporter::Bar(bar) => {
+                bar.set_length(total as u64);
+                bar.set_position(iteration as u64);
+                bar.set_message(format!("scale {scale}  loss {loss:.4e} (style {style:.3e} content {content:.3e})"));
+            }
+        }
+    }
+
     /// A note for the user (stderr; kept off the JSON stream).
     pub fn note(&self, message: &str) {
         match self {

@@ -1,28 +1,30 @@
 //! `brushwork run`: stylise one image.
 
-use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
-use serde_json::json;
-
-use super::inputs::{load_images, load_network, with_json_error};
+use super::follow;
+use super::foreground::run_here;
+use super::inputs::{load_images, with_json_error};
 use super::overrides;
-use super::recipe::Recipe;
 use super::report::Reporter;
+use super::weights::resolve_for_run;
 use crate::cli::RunArgs;
 use crate::engine::device::parse_device;
-use crate::engine::{stylize, StylizeJob};
 use crate::error::{Error, Result};
-use crate::imageio::{load_rgb, save_image, RECIPE_KEY};
+use crate::imageio::load_rgb;
+use crate::session::owner::Owner;
+use crate::session::{Kind, SessionSpec, Workspace};
 
 /// The preset `run` uses when none is given.
 pub const DEFAULT_PRESET: &str = "quick";
 
-pub fn run(args: &RunArgs) -> Result<()> {
-    with_json_error(args.json, || run_inner(args))
+pub fn run(args: &RunArgs, workspace: &Path) -> Result<()> {
+    with_json_error(args.json, || run_inner(args, workspace))
 }
 
-fn run_inner(args: &RunArgs) -> Result<()> {
+/// Checks the inputs, records the job as a session in the workspace, and runs it: here, or in the
+/// `serve` that owns the workspace (following its progress).
+fn run_inner(args: &RunArgs, workspace: &Path) -> Result<()> {
     let preset = overrides::resolve(&args.settings, DEFAULT_PRESET)?;
     let mut settings = preset.settings;
     if settings.styles.is_empty() {
@@ -30,58 +32,41 @@ fn run_inner(args: &RunArgs) -> Result<()> {
     }
     let output = args.output.clone().unwrap_or_else(|| default_output(&args.content, &preset.name));
     check_output_dir(&output)?;
-    let content = load_rgb(&args.content)?;
-    let (styles, init_image) = load_images(&settings)?;
-    let device = parse_device(&args.device)?;
-    let reporter = Reporter::new(args.json, (settings.iterations * settings.scales) as u64);
-    let (net, weights, header) = load_network(&settings, &preset.name, args.weights.as_deref(), &device, &reporter)?;
-    let job = StylizeJob {
-        content: &content,
-        styles: &styles,
-        init_image: init_image.as_ref(),
-        settings: &settings,
-        resume: None,
-    };
-    let result = stylize(&net, &job, &mut |p, _| {
-        reporter.progress(p);
-        ControlFlow::Continue(())
-    });
-    reporter.finish();
-    let out = result?;
-    // Paths in the recipe are absolute so the result can be re-run from anywhere.
+    // Bad input is reported before a session is made for it.
+    load_rgb(&args.content)?;
+    load_images(&settings)?;
+    parse_device(&args.device)?;
+    // Paths are absolute so the session (and the recipe) work from any folder.
     for s in &mut settings.styles {
         s.path = absolute(&s.path);
     }
-    let recipe = Recipe {
-        brushwork: env!("CARGO_PKG_VERSION").to_string(),
+    if let Some(init) = &mut settings.init_file {
+        *init = absolute(init);
+    }
+    let mut spec = SessionSpec {
+        name: None,
+        kind: Kind::Image,
         content: absolute(&args.content),
-        weights: absolute(&weights),
-        arch: header.arch.to_string(),
-        preprocess: header.preprocess.to_string(),
-        seconds: out.seconds,
-        loss: out.losses.total,
+        export: Some(output),
+        weights: args.weights.clone(),
+        device: args.device.clone(),
+        preset: preset.name.clone(),
+        priority: 0,
         settings,
     };
-    save_image(&output, &out.image, &[(RECIPE_KEY, recipe.to_toml())])?;
-    if args.json {
-        let done = json!({
-            "event": "done", "output": output.display().to_string(), "seconds": out.seconds,
-            "loss": out.losses.total, "style": out.losses.style, "content": out.losses.content,
-            "tv": out.losses.tv, "iterations": out.iterations,
-        });
-        println!("{done}");
-    } else {
-        eprintln!(
-            "wrote {} ({}x{}, {} iterations, {:.1} s, loss {:.4e})",
-            output.display(),
-            out.image.width(),
-            out.image.height(),
-            out.iterations,
-            out.seconds,
-            out.losses.total
-        );
+    let ws = Workspace::open(workspace)?;
+    if let Some(server) = Owner::remote(&ws) {
+        // The server has its own working folder.
+        spec.export = spec.export.as_deref().map(absolute);
+        spec.weights = spec.weights.as_deref().map(absolute);
+        return follow::submit_and_follow(&*server, &ws, spec, args.json);
     }
-    Ok(())
+    let reporter = Reporter::new(args.json, 0);
+    let weights = resolve_for_run(args.weights.as_deref(), spec.settings.arch.required(), &reporter)?;
+    reporter.finish();
+    spec.weights = Some(weights);
+    let record = ws.create(spec)?;
+    run_here(&ws, &record.id, args.json)
 }
 
 /// `CONTENT-STEM.PRESET.png` in the current folder.

@@ -149,8 +149,10 @@ pub struct Settings {
     pub warm_start: WarmStart,
     /// Video: iterations per frame after the first.
     pub frame_iterations: u32,
-    /// Sessions: write a checkpoint every this many iterations.
+    /// Sessions: write a checkpoint every this many iterations (0: only by time)...
     pub checkpoint_every: u32,
+    /// ...or when this many seconds passed since the last one, whichever comes first (0: only by count).
+    pub checkpoint_seconds: f64,
 }
 
 impl Default for Settings {
@@ -188,6 +190,7 @@ impl Default for Settings {
             warm_start: WarmStart::Previous,
             frame_iterations: 100,
             checkpoint_every: 50,
+            checkpoint_seconds: 30.0,
         }
     }
 }
@@ -239,6 +242,7 @@ impl Settings {
             ("style_weight", self.style_weight),
             ("tv_weight", self.tv_weight),
             ("noise", self.noise),
+            ("checkpoint_seconds", self.checkpoint_seconds),
         ];
         for (field, v) in non_negative {
             if !v.is_finite() || v < 0.0 {

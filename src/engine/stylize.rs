@@ -110,12 +110,19 @@ pub fn stylize(net: &Vgg, job: &StylizeJob, on_progress: &mut ProgressFn) -> Res
 /// Style targets by output size, computed once and reused by every later call with the same cache
 /// (video frames, a watched folder with one preset). A cache belongs to one list of style images
 /// and one preset; with `color = "histogram"` the styles are matched to the first content seen.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct StyleCache {
     targets: HashMap<u32, StyleTargets>,
 }
 
 impl StyleCache {
+    /// Adds the sizes `other` has and this cache lacks.
+    pub fn merge(&mut self, other: StyleCache) {
+        for (size, t) in other.targets {
+            self.targets.entry(size).or_insert(t);
+        }
+    }
+
     fn get(&mut self, net: &Vgg, settings: &Settings, styles: &[StyleInput], size: u32) -> Result<StyleTargets> {
         if let Some(t) = self.targets.get(&size) {
             return Ok(t.clone());

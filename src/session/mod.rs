@@ -2,10 +2,23 @@
 //! workspace (`CONTRACT.md`), is run by a scheduler on worker threads, checkpoints its full
 //! optimiser state, and resumes exactly after a crash. No terminal code here.
 
+pub mod checkpoint;
+pub mod client;
+pub mod engines;
 pub mod event;
+pub mod lock;
+pub mod losses;
+pub mod owner;
 pub mod protocol;
 pub mod record;
+pub mod runner;
+pub mod scheduler;
+pub mod server;
+pub mod stop;
+pub mod workspace;
 
 pub use event::{Event, LogLevel};
 pub use protocol::{Control, Request, Response};
 pub use record::{Kind, ProgressSummary, SessionRecord, SessionSpec, Status};
+pub use scheduler::Scheduler;
+pub use workspace::Workspace;

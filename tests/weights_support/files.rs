@@ -46,7 +46,7 @@ pub fn safetensors(tensors: &[Tensor], metadata: &[(&str, &str)]) -> Vec<u8> {
         offset = end;
     }
     let mut json = serde_json::to_string(&header).unwrap();
-    while json.len() % 8 != 0 {
+    while !json.len().is_multiple_of(8) {
         json.push(' ');
     }
     let mut out = (json.len() as u64).to_le_bytes().to_vec();

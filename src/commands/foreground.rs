@@ -1,0 +1,86 @@
+//! Running one session in this process (`run`, and `sessions resume` when no `serve` owns the
+//! workspace), with a progress bar or JSON lines. Ctrl-C, SIGTERM and SIGHUP checkpoint the
+//! session and stop; `brushwork sessions resume ID` continues it. A second signal exits at once.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+use super::report::Reporter;
+use crate::error::{Error, Result};
+use crate::session::engines::Engines;
+use crate::session::losses::LossLog;
+use crate::session::runner::{run_session, Outcome};
+use crate::session::stop::{Stop, StopFlag};
+use crate::session::{Event, LogLevel, SessionRecord, Workspace};
+
+/// Runs session `id` here and reports it; `Ok` only when it finished.
+pub fn run_here(ws: &Workspace, id: &str, json: bool) -> Result<()> {
+    let record = ws.load(id)?;
+    let reporter = Reporter::new(json, record.total_iterations() as u64);
+    let stop = Arc::new(StopFlag::default());
+    stop_on_signals(stop.clone())?;
+    let engines = Engines::default();
+    let emit = |e: Event| match &e {
+        Event::Progress { .. } => reporter.progress_event(&e),
+        Event::Log { level: LogLevel::Warn | LogLevel::Error, message } => reporter.note(message),
+        _ => {}
+    };
+    let outcome = run_session(ws, id, &engines, &stop, &emit);
+    reporter.finish();
+    match outcome? {
+        Outcome::Done => {
+            report_done(ws, &ws.load(id)?, json);
+            Ok(())
+        }
+        Outcome::Cancelled => Err(Error::Cancelled),
+        Outcome::Paused | Outcome::Requeued => Err(Error::Interrupted(format!(
+            "interrupted: session {id} is checkpointed; continue it with `brushwork sessions resume {id}`"
+        ))),
+    }
+}
+
+fn stop_on_signals(stop: Arc<StopFlag>) -> Result<()> {
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .map_err(|e| Error::Usage(format!("cannot install signal handlers: {e}")))?;
+    std::thread::Builder::new()
+        .name("brushwork-signals".into())
+        .spawn(move || {
+            let mut seen = 0;
+            for _ in signals.forever() {
+                seen += 1;
+                if seen > 1 {
+                    std::process::exit(130);
+                }
+                stop.request(Stop::Pause);
+            }
+        })
+        .map_err(|e| Error::Usage(format!("cannot start the signal thread: {e}")))?;
+    Ok(())
+}
+
+/// The contract's `done` event, or a one-line summary.
+pub fn report_done(ws: &Workspace, record: &SessionRecord, json: bool) {
+    let output = record.export.clone().unwrap_or_else(|| ws.session_dir(&record.id).join("output.png"));
+    let last = LossLog::new(&ws.session_dir(&record.id)).read().last().copied();
+    let p = record.progress.unwrap_or_default();
+    if json {
+        let done = json!({
+            "event": "done", "output": output.display().to_string(), "seconds": p.seconds,
+            "loss": p.loss, "style": last.map(|r| r.style), "content": last.map(|r| r.content),
+            "tv": last.map(|r| r.tv), "iterations": p.iteration, "session": record.id,
+        });
+        println!("{done}");
+    } else {
+        eprintln!(
+            "wrote {} ({} iterations, {:.1} s, loss {:.4e}; session {})",
+            output.display(),
+            p.iteration,
+            p.seconds,
+            p.loss,
+            record.id
+        );
+    }
+}

@@ -1,0 +1,51 @@
+//! Loading what a stylisation needs besides the content photo: the style (and init) images and
+//! the network, cut after the deepest layer the preset uses. Shared by the commands and the
+//! session runner; finding or fetching the weights file is the caller's business.
+
+use std::path::Path;
+
+use candle_core::{DType, Device};
+use image::Rgb32FImage;
+
+use crate::engine::objective::deepest_layer;
+use crate::engine::settings::Init;
+use crate::engine::vgg::{read_header, WeightsHeader};
+use crate::engine::{Settings, StyleInput, Vgg};
+use crate::error::{Error, Result};
+use crate::imageio::load_rgb;
+
+/// The preset's style images, and its init image when `init = "file"`.
+pub fn load_images(settings: &Settings) -> Result<(Vec<StyleInput>, Option<Rgb32FImage>)> {
+    let styles = settings
+        .styles
+        .iter()
+        .map(|s| Ok(StyleInput { image: load_rgb(&s.path)?, weight: s.weight }))
+        .collect::<Result<Vec<_>>>()?;
+    let init_image = match &settings.init_file {
+        Some(p) if settings.init == Init::File => Some(load_rgb(p)?),
+        _ => None,
+    };
+    Ok((styles, init_image))
+}
+
+/// Loads the network in `weights`, cut after the deepest layer `settings` uses. Calls `note`
+/// when the file's arch is not the one the preset asks for.
+pub fn load_network(
+    settings: &Settings,
+    preset_name: &str,
+    weights: &Path,
+    device: &Device,
+    note: &dyn Fn(&str),
+) -> Result<(Vgg, WeightsHeader)> {
+    let header = read_header(weights)?;
+    if let Some(wanted) = settings.arch.required().filter(|a| *a != header.arch) {
+        note(&format!(
+            "note: preset `{preset_name}` asks for {wanted}; using the {} weights in {}",
+            header.arch,
+            weights.display()
+        ));
+    }
+    let deepest = deepest_layer(settings, header.arch).map_err(|e| Error::input(weights, e.to_string()))?;
+    let net = Vgg::load(weights, device, DType::F32, settings.pooling, Some(deepest))?;
+    Ok((net, header))
+}

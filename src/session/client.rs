@@ -1,0 +1,79 @@
+//! A client of a running `brushwork serve` (or a TUI that owns the workspace): the same
+//! [`Control`] as the scheduler, over the workspace's Unix socket.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{channel, Receiver};
+
+use super::event::Event;
+use super::protocol::{Control, Request, Response};
+use crate::error::{Error, Result};
+
+pub struct Client {
+    path: PathBuf,
+}
+
+impl Client {
+    /// Connects when a server answers on `socket`; `None` when none does.
+    pub fn connect(socket: &Path) -> Option<Client> {
+        UnixStream::connect(socket).ok()?;
+        Some(Client { path: socket.to_path_buf() })
+    }
+
+    fn open(&self, request: &Request) -> Result<(UnixStream, BufReader<UnixStream>)> {
+        let io = |e| Error::io(&self.path, e);
+        let mut stream = UnixStream::connect(&self.path).map_err(io)?;
+        let text = serde_json::to_string(request).map_err(|e| Error::Usage(e.to_string()))?;
+        writeln!(stream, "{text}").map_err(io)?;
+        let reader = BufReader::new(stream.try_clone().map_err(io)?);
+        Ok((stream, reader))
+    }
+}
+
+impl Control for Client {
+    fn request(&self, request: Request) -> Result<Response> {
+        let (_stream, mut reader) = self.open(&request)?;
+        let mut line = String::new();
+        reader.read_line(&mut line).map_err(|e| Error::io(&self.path, e))?;
+        if line.is_empty() {
+            return Err(Error::input(&self.path, "the server closed the connection"));
+        }
+        match serde_json::from_str::<Response>(&line) {
+            Ok(Response::Error { message, exit_code }) => Err(remote_error(message, exit_code)),
+            Ok(r) => Ok(r),
+            Err(e) => Err(Error::input(&self.path, format!("bad reply from the server: {e}"))),
+        }
+    }
+
+    fn subscribe(&self) -> Result<Receiver<Event>> {
+        let (stream, mut reader) = self.open(&Request::Subscribe)?;
+        let mut ack = String::new();
+        reader.read_line(&mut ack).map_err(|e| Error::io(&self.path, e))?;
+        let (tx, rx) = channel();
+        std::thread::Builder::new()
+            .name("brushwork-events".into())
+            .spawn(move || {
+                let _keep = stream;
+                for line in reader.lines() {
+                    let Ok(line) = line else { return };
+                    if let Ok(event) = serde_json::from_str::<Event>(&line) {
+                        if tx.send(event).is_err() {
+                            return;
+                        }
+                    }
+                }
+            })
+            .map_err(|e| Error::Usage(format!("cannot start the event thread: {e}")))?;
+        Ok(rx)
+    }
+}
+
+/// A server-side error, with the exit code the server gave it.
+fn remote_error(message: String, exit_code: i32) -> Error {
+    if exit_code == 2 {
+        Error::Usage(message)
+    } else {
+        Error::Remote(message)
+    }
+}

@@ -1,0 +1,238 @@
+//! Runs one session from its folder to its end: loads the inputs, continues from the checkpoint
+//! if there is one, appends to `losses.csv`, replaces `preview.png` about once a second, writes a
+//! checkpoint every `checkpoint_every` iterations or `checkpoint_seconds`, and on a stop request
+//! checkpoints before it returns. Status changes are saved in `session.toml` and sent as events.
+
+use std::ops::ControlFlow;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::checkpoint;
+use super::engines::Engines;
+use super::event::{Event, LogLevel};
+use super::lock::FileLock;
+use super::losses::{LossLog, LossRow};
+use super::record::{now, ProgressSummary, SessionRecord, Status};
+use super::stop::{Stop, StopFlag};
+use super::workspace::Workspace;
+use crate::engine::device::parse_device;
+use crate::engine::{stylize_cached, Progress, Snapshot, StylizeJob};
+use crate::error::{Error, Result};
+use crate::fsutil::write_atomic_with;
+use crate::imageio::{load_rgb, save_image, RECIPE_KEY};
+use crate::recipe::Recipe;
+
+/// How often `preview.png` is replaced at most.
+const PREVIEW_EVERY: Duration = Duration::from_millis(1000);
+
+/// How a run that did not fail ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    Paused,
+    Cancelled,
+    /// Checkpointed for a shutdown; the session is queued again.
+    Requeued,
+}
+
+/// Runs session `id` until it finishes or `stop` is raised. Failures are saved as status
+/// `failed` with the error line, and also returned.
+pub fn run_session(
+    ws: &Workspace,
+    id: &str,
+    engines: &Engines,
+    stop: &StopFlag,
+    emit: &dyn Fn(Event),
+) -> Result<Outcome> {
+    let dir = ws.session_dir(id);
+    let lock_path = dir.join("lock");
+    let Some(_lock) = FileLock::try_acquire(&lock_path)? else {
+        let pid = FileLock::holder(&lock_path).map(|p| format!(" (pid {p})")).unwrap_or_default();
+        return Err(Error::Usage(format!("session {id} is being run by another process{pid}")));
+    };
+    let mut record = ws.load(id)?;
+    record.status = Status::Running;
+    record.error = None;
+    record.started_at.get_or_insert_with(now);
+    save(ws, &record, emit)?;
+    match run_locked(ws, &dir, &mut record, engines, stop, emit) {
+        Ok(outcome) => Ok(outcome),
+        Err(e) => {
+            record.status = Status::Failed;
+            record.error = Some(e.to_string());
+            record.finished_at = Some(now());
+            emit(Event::Log { level: LogLevel::Error, message: format!("{}: {e}", record.id) });
+            save(ws, &record, emit)?;
+            Err(e)
+        }
+    }
+}
+
+fn run_locked(
+    ws: &Workspace,
+    dir: &Path,
+    record: &mut SessionRecord,
+    engines: &Engines,
+    stop: &StopFlag,
+    emit: &dyn Fn(Event),
+) -> Result<Outcome> {
+    let settings = record.settings.clone();
+    let device = parse_device(&record.device)?;
+    let weights = match &record.weights {
+        Some(w) => w.clone(),
+        None => installed_weights(&settings)?,
+    };
+    record.weights = Some(weights.clone());
+    let content = load_rgb(&record.content)?;
+    let (styles, init_image) = crate::network::load_images(&settings)?;
+    let note = |m: &str| emit(Event::Log { level: LogLevel::Warn, message: format!("{}: {m}", record.id) });
+    let (net, header) = engines.network(&settings, &record.preset, &weights, &device, &note)?;
+    let resume = checkpoint::load(dir, &device)?;
+    let losses = LossLog::new(dir);
+    losses.truncate_to(resume.as_ref().map_or(0, |r| r.iteration))?;
+    let job = StylizeJob {
+        content: &content,
+        styles: &styles,
+        init_image: init_image.as_ref(),
+        settings: &settings,
+        resume: resume.as_ref(),
+    };
+    let (style_key, mut cache) = engines.style_cache(&weights, &settings);
+    let mut last_checkpoint = (Instant::now(), resume.as_ref().map_or(0, |r| r.iteration));
+    let mut last_preview: Option<Instant> = None;
+    let mut io_error: Option<Error> = None;
+    let id = record.id.clone();
+    let result = stylize_cached(&net, &job, &mut cache, &mut |p: &Progress, snap: &dyn Snapshot| {
+        let step = (|| -> Result<ControlFlow<()>> {
+            losses.append(&[LossRow::from_progress(p)])?;
+            emit(progress_event(&id, p));
+            if last_preview.is_none_or(|t| t.elapsed() >= PREVIEW_EVERY) || p.iteration == p.total {
+                write_preview(dir, snap)?;
+                emit(Event::Preview { id: id.clone() });
+                last_preview = Some(Instant::now());
+            }
+            let stop_now = stop.get();
+            let due = (settings.checkpoint_every > 0 && p.iteration - last_checkpoint.1 >= settings.checkpoint_every)
+                || (settings.checkpoint_seconds > 0.0
+                    && last_checkpoint.0.elapsed().as_secs_f64() >= settings.checkpoint_seconds);
+            if (due || matches!(stop_now, Some(Stop::Pause | Stop::Shutdown))) && p.iteration < p.total {
+                checkpoint::save(dir, &snap.state())?;
+                last_checkpoint = (Instant::now(), p.iteration);
+                record.progress = Some(summary(p));
+                ws.save(record)?;
+            }
+            Ok(if stop_now.is_some() && p.iteration < p.total {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            })
+        })();
+        step.unwrap_or_else(|e| {
+            io_error = Some(e);
+            ControlFlow::Break(())
+        })
+    });
+    engines.keep_style_cache(style_key, cache);
+    if let Some(e) = io_error {
+        return Err(e);
+    }
+    let out = match result {
+        Ok(out) => out,
+        Err(Error::Cancelled) => return stopped(ws, dir, record, stop.get(), emit),
+        Err(e) => return Err(e),
+    };
+    let recipe = Recipe {
+        brushwork: env!("CARGO_PKG_VERSION").to_string(),
+        content: std::path::absolute(&record.content).unwrap_or_else(|_| record.content.clone()),
+        weights: std::path::absolute(&weights).unwrap_or(weights),
+        arch: header.arch.to_string(),
+        preprocess: header.preprocess.to_string(),
+        seconds: out.seconds,
+        loss: out.losses.total,
+        settings: settings.clone(),
+    };
+    let chunks = [(RECIPE_KEY, recipe.to_toml())];
+    save_image(&dir.join("output.png"), &out.image, &chunks)?;
+    if let Some(export) = &record.export {
+        save_image(export, &out.image, &chunks)?;
+    }
+    checkpoint::remove(dir)?;
+    record.status = Status::Done;
+    record.finished_at = Some(now());
+    record.progress = Some(ProgressSummary {
+        iteration: out.iterations,
+        total: record.total_iterations(),
+        loss: out.losses.total,
+        seconds: out.seconds,
+    });
+    save(ws, record, emit)?;
+    Ok(Outcome::Done)
+}
+
+/// The run stopped on request: record why. A cancel drops the checkpoint.
+fn stopped(
+    ws: &Workspace,
+    dir: &Path,
+    record: &mut SessionRecord,
+    why: Option<Stop>,
+    emit: &dyn Fn(Event),
+) -> Result<Outcome> {
+    let outcome = match why {
+        Some(Stop::Pause) | None => (Status::Paused, Outcome::Paused),
+        Some(Stop::Shutdown) => (Status::Queued, Outcome::Requeued),
+        Some(Stop::Cancel) => {
+            checkpoint::remove(dir)?;
+            record.finished_at = Some(now());
+            (Status::Cancelled, Outcome::Cancelled)
+        }
+    };
+    record.status = outcome.0;
+    save(ws, record, emit)?;
+    Ok(outcome.1)
+}
+
+fn save(ws: &Workspace, record: &SessionRecord, emit: &dyn Fn(Event)) -> Result<()> {
+    ws.save(record)?;
+    emit(Event::Session { record: Box::new(record.clone()) });
+    Ok(())
+}
+
+fn write_preview(dir: &Path, snap: &dyn Snapshot) -> Result<()> {
+    let image = snap.image()?;
+    let rgb = image::DynamicImage::ImageRgb32F(image).to_rgb8();
+    let path = dir.join("preview.png");
+    write_atomic_with(&path, |f| {
+        rgb.write_to(&mut std::io::BufWriter::new(f), image::ImageFormat::Png).map_err(std::io::Error::other)
+    })
+}
+
+fn summary(p: &Progress) -> ProgressSummary {
+    ProgressSummary { iteration: p.iteration, total: p.total, loss: p.losses.total, seconds: p.seconds }
+}
+
+fn progress_event(id: &str, p: &Progress) -> Event {
+    Event::Progress {
+        id: id.to_string(),
+        iteration: p.iteration,
+        total: p.total,
+        scale: p.scale,
+        loss: p.losses.total,
+        style: p.losses.style,
+        content: p.losses.content,
+        tv: p.losses.tv,
+        seconds: p.seconds,
+    }
+}
+
+/// The installed weights for this preset's arch; sessions never download (the CLI does that
+/// before it creates a session).
+fn installed_weights(settings: &crate::engine::Settings) -> Result<std::path::PathBuf> {
+    if let Some(path) = std::env::var_os("BRUSHWORK_WEIGHTS").filter(|p| !p.is_empty()) {
+        return Ok(path.into());
+    }
+    let store = crate::weights::Store::open_default()?;
+    match store.entry_for(settings.arch.required())? {
+        Some(entry) => Ok(entry.path),
+        None => Err(Error::Usage("no VGG weights installed: run `brushwork weights fetch` once".into())),
+    }
+}

@@ -1,0 +1,309 @@
+//! The scheduler: worker threads that take queued sessions in order (priority, then age), and
+//! the answers to every [`Request`]. Observers subscribe to a stream of [`Event`]s.
+//!
+//! The scheduler must be the workspace's only writer (its owner holds the workspace lock). On
+//! start, sessions left `running` by a process that died are queued again and continue from
+//! their checkpoint. [`Scheduler::shutdown`] checkpoints running sessions and queues them, so the
+//! next start continues them.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::checkpoint;
+use super::engines::Engines;
+use super::event::{Event, LogLevel};
+use super::lock::FileLock;
+use super::protocol::{Control, Request, Response};
+use super::record::{SessionRecord, Status};
+use super::runner::run_session;
+use super::stop::{Stop, StopFlag};
+use super::workspace::{Listed, Workspace};
+use crate::error::{Error, Result};
+
+pub struct Scheduler {
+    shared: Arc<Shared>,
+    workers: Mutex<Vec<JoinHandle<()>>>,
+}
+
+struct Shared {
+    ws: Workspace,
+    engines: Engines,
+    state: Mutex<State>,
+    wake: Condvar,
+    subscribers: Mutex<Vec<Sender<Event>>>,
+}
+
+#[derive(Default)]
+struct State {
+    records: BTreeMap<String, SessionRecord>,
+    running: HashMap<String, Arc<StopFlag>>,
+    shutting_down: bool,
+}
+
+impl Scheduler {
+    /// Loads the workspace and starts `workers` worker threads (0: answer requests only).
+    pub fn start(ws: Workspace, workers: usize) -> Result<Scheduler> {
+        let shared = Arc::new(Shared {
+            ws,
+            engines: Engines::default(),
+            state: Mutex::new(State::default()),
+            wake: Condvar::new(),
+            subscribers: Mutex::new(Vec::new()),
+        });
+        shared.load()?;
+        let handles = (0..workers)
+            .map(|i| {
+                let s = shared.clone();
+                std::thread::Builder::new()
+                    .name(format!("brushwork-worker-{i}"))
+                    .spawn(move || s.work())
+                    .map_err(|e| Error::Usage(format!("cannot start a worker thread: {e}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Scheduler { shared, workers: Mutex::new(handles) })
+    }
+
+    pub fn workspace(&self) -> &Workspace {
+        &self.shared.ws
+    }
+
+    /// Asks running sessions to checkpoint and stop (they are queued again), then waits for the
+    /// workers. Idempotent.
+    pub fn shutdown(&self) {
+        {
+            let mut st = self.shared.lock();
+            st.shutting_down = true;
+            for flag in st.running.values() {
+                flag.request(Stop::Shutdown);
+            }
+        }
+        self.shared.wake.notify_all();
+        let handles: Vec<_> = std::mem::take(&mut *self.workers.lock().unwrap_or_else(|p| p.into_inner()));
+        for h in handles {
+            let _ = h.join();
+        }
+    }
+
+    /// Whether any session is queued or running (for `serve --exit-when-idle` and tests).
+    pub fn is_idle(&self) -> bool {
+        let st = self.shared.lock();
+        st.running.is_empty() && !st.records.values().any(|r| r.status == Status::Queued)
+    }
+}
+
+impl Drop for Scheduler {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl Control for Scheduler {
+    fn request(&self, request: Request) -> Result<Response> {
+        self.shared.handle(request)
+    }
+
+    fn subscribe(&self) -> Result<Receiver<Event>> {
+        let (tx, rx) = channel();
+        self.shared.subscribers.lock().unwrap_or_else(|p| p.into_inner()).push(tx);
+        Ok(rx)
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn emit(&self, event: Event) {
+        if let Event::Session { record } = &event {
+            self.lock().records.insert(record.id.clone(), (**record).clone());
+        }
+        self.subscribers.lock().unwrap_or_else(|p| p.into_inner()).retain(|tx| tx.send(event.clone()).is_ok());
+    }
+
+    fn log(&self, level: LogLevel, message: String) {
+        self.emit(Event::Log { level, message });
+    }
+
+    fn load(&self) -> Result<()> {
+        let mut loaded = BTreeMap::new();
+        for entry in self.ws.list() {
+            let mut record = match entry {
+                Listed::Ok(r) => *r,
+                Listed::Damaged { id, error } => self.ws.damaged_record(&id, &error),
+            };
+            let held = FileLock::is_held(&self.ws.session_dir(&record.id).join("lock"));
+            if record.status == Status::Running && !held {
+                // Its process died: continue from the last checkpoint.
+                record.status = Status::Queued;
+                self.ws.save(&record)?;
+            }
+            loaded.insert(record.id.clone(), record);
+        }
+        self.lock().records = loaded;
+        Ok(())
+    }
+
+    /// A worker: run the best queued session, repeat until shutdown.
+    fn work(self: Arc<Self>) {
+        loop {
+            let (id, flag) = {
+                let mut st = self.lock();
+                loop {
+                    if st.shutting_down {
+                        return;
+                    }
+                    if let Some(id) = next_queued(&st) {
+                        let flag = Arc::new(StopFlag::default());
+                        st.running.insert(id.clone(), flag.clone());
+                        break (id, flag);
+                    }
+                    st = self.wake.wait(st).unwrap_or_else(|p| p.into_inner());
+                }
+            };
+            let emit = |e: Event| self.emit(e);
+            if let Err(e) = run_session(&self.ws, &id, &self.engines, &flag, &emit) {
+                self.log(LogLevel::Error, format!("{id}: {e}"));
+                if let Ok(record) = self.ws.load(&id) {
+                    self.emit(Event::Session { record: Box::new(record) });
+                }
+            }
+            self.lock().running.remove(&id);
+            self.wake.notify_all();
+        }
+    }
+
+    fn handle(&self, request: Request) -> Result<Response> {
+        match request {
+            Request::List => Ok(Response::Sessions { sessions: self.lock().records.values().cloned().collect() }),
+            Request::Show { id } => Ok(Response::Session { record: Box::new(self.record(&id)?) }),
+            Request::Submit { spec } => {
+                let record = self.ws.create(*spec)?;
+                self.emit(Event::Session { record: Box::new(record.clone()) });
+                self.wake.notify_all();
+                Ok(Response::Session { record: Box::new(record) })
+            }
+            Request::Pause { id } => self.change(&id, |st, r| match r.status {
+                Status::Running => stop_running(st, r, Stop::Pause),
+                Status::Queued => Ok(Some(Status::Paused)),
+                Status::Paused => Ok(None),
+                s => Err(Error::Usage(format!("session {} is {s}; only queued or running sessions pause", r.id))),
+            }),
+            Request::Resume { id } => self.change(&id, |_, r| match r.status {
+                Status::Paused => Ok(Some(Status::Queued)),
+                Status::Queued | Status::Running => Ok(None),
+                s => Err(Error::Usage(format!("session {} is {s}; use retry to run it again", r.id))),
+            }),
+            Request::Cancel { id } => self.change(&id, |st, r| match r.status {
+                Status::Running => stop_running(st, r, Stop::Cancel),
+                Status::Queued | Status::Paused => Ok(Some(Status::Cancelled)),
+                s => Err(Error::Usage(format!("session {} is already {s}", r.id))),
+            }),
+            Request::Retry { id } => self.change(&id, |_, r| match r.status {
+                Status::Failed | Status::Cancelled | Status::Done => {
+                    r.error = None;
+                    r.progress = None;
+                    r.started_at = None;
+                    r.finished_at = None;
+                    Ok(Some(Status::Queued))
+                }
+                s => Err(Error::Usage(format!("session {} is {s}; only finished sessions can be retried", r.id))),
+            }),
+            Request::SetPriority { id, priority } => self.change(&id, |_, r| {
+                r.priority = priority;
+                Ok(Some(r.status))
+            }),
+            Request::Remove { id } => self.remove(&id),
+            Request::Subscribe => Err(Error::Usage("subscribe is answered by a stream, not a reply".into())),
+        }
+    }
+
+    fn record(&self, query: &str) -> Result<SessionRecord> {
+        let id = self.resolve(query)?;
+        self.lock().records.get(&id).cloned().ok_or_else(|| Error::Usage(format!("no session `{query}`")))
+    }
+
+    fn resolve(&self, query: &str) -> Result<String> {
+        if self.lock().records.contains_key(query) {
+            return Ok(query.to_string());
+        }
+        self.ws.resolve_id(query)
+    }
+
+    /// Applies `f` to the record under the state lock; `Some(status)` saves it with that status.
+    fn change(
+        &self,
+        query: &str,
+        f: impl FnOnce(&State, &mut SessionRecord) -> Result<Option<Status>>,
+    ) -> Result<Response> {
+        let id = self.resolve(query)?;
+        let record = {
+            let st = self.lock();
+            let mut record = st.records.get(&id).cloned().ok_or_else(|| Error::Usage(format!("no session `{id}`")))?;
+            match f(&st, &mut record)? {
+                Some(status) => {
+                    record.status = status;
+                    if status == Status::Cancelled {
+                        record.finished_at = Some(super::record::now());
+                        checkpoint::remove(&self.ws.session_dir(&id))?;
+                    }
+                    if status == Status::Queued && record.progress.is_none() {
+                        checkpoint::remove(&self.ws.session_dir(&id))?;
+                    }
+                    self.ws.save(&record)?;
+                    record
+                }
+                None => record,
+            }
+        };
+        self.emit(Event::Session { record: Box::new(record.clone()) });
+        self.wake.notify_all();
+        Ok(Response::Session { record: Box::new(record) })
+    }
+
+    fn remove(&self, query: &str) -> Result<Response> {
+        let id = self.resolve(query)?;
+        let flag = self.lock().running.get(&id).cloned();
+        if let Some(flag) = flag {
+            flag.request(Stop::Cancel);
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while self.lock().running.contains_key(&id) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        let lock_path = self.ws.session_dir(&id).join("lock");
+        if FileLock::is_held(&lock_path) {
+            return Err(Error::Usage(format!("session {id} is being run by another process; stop it first")));
+        }
+        self.ws.remove(&id)?;
+        self.lock().records.remove(&id);
+        self.emit(Event::Removed { id });
+        Ok(Response::Ok)
+    }
+}
+
+/// Asks the worker running `r` to stop; it saves the new status itself.
+fn stop_running(st: &State, r: &SessionRecord, stop: Stop) -> Result<Option<Status>> {
+    match st.running.get(&r.id) {
+        Some(flag) => {
+            flag.request(stop);
+            Ok(None)
+        }
+        None => Err(Error::Usage(format!(
+            "session {} is being run by another process (`brushwork run`); stop it there with Ctrl-C",
+            r.id
+        ))),
+    }
+}
+
+/// The queued session to run next: highest priority, then oldest.
+fn next_queued(st: &State) -> Option<String> {
+    st.records
+        .values()
+        .filter(|r| r.status == Status::Queued && !st.running.contains_key(&r.id))
+        .max_by(|a, b| a.priority.cmp(&b.priority).then(b.created_at.cmp(&a.created_at)).then(b.id.cmp(&a.id)))
+        .map(|r| r.id.clone())
+}
