@@ -174,7 +174,7 @@ fn bad_inputs_are_refused_with_exit_2() {
 }
 
 #[test]
-fn a_killed_job_resumes_from_its_frames_folder() {
+fn a_killed_job_resumes_from_its_sessions_frames_folder() {
     let fx = Fixture::new("video-resume");
     clip(&fx.join("clip.mp4"), 48, 36, 20, 1.0, true);
     let args = video_args("clip.mp4", "out.mp4", &["--iterations", "30", "--frame-iterations", "30"]);
@@ -189,7 +189,10 @@ fn a_killed_job_resumes_from_its_frames_folder() {
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(!fx.join("out.mp4").exists(), "the job finished before it was killed");
-    let work = fx.join(".out.mp4.frames");
+    // The finished frames are kept in the session's folder.
+    let sessions = fx.join("home/.local/share/brushwork/sessions");
+    let session = std::fs::read_dir(&sessions).unwrap().next().expect("a session").unwrap().path();
+    let work = session.join("frames");
     let saved = std::fs::read_dir(&work)
         .unwrap()
         .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "png"))
@@ -201,7 +204,11 @@ fn a_killed_job_resumes_from_its_frames_folder() {
     let first = r.events().into_iter().find(|e| e["event"] == "progress").expect("progress");
     assert!(num(&first, "frame") as usize > saved, "did not resume after frame {saved}: {first}");
     assert!(r.stderr.contains("resuming at frame"), "{r}");
-    assert!(!work.exists(), "the frames folder was not removed");
+    let kept = std::fs::read_dir(&work)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "png"))
+        .count();
+    assert_eq!(kept, 20, "every frame is kept in the session");
     let out = probe(&fx.join("out.mp4"));
     assert_same_timing(&probe(&fx.join("clip.mp4")), &out);
 }

@@ -14,7 +14,8 @@ use crate::session::engines::Engines;
 use crate::session::losses::LossLog;
 use crate::session::runner::{run_session, Outcome};
 use crate::session::stop::{Stop, StopFlag};
-use crate::session::{Event, LogLevel, SessionRecord, Workspace};
+use crate::session::video_runner::read_flicker;
+use crate::session::{Event, Kind, SessionRecord, Workspace};
 
 /// Runs session `id` here and reports it; `Ok` only when it finished.
 pub fn run_here(ws: &Workspace, id: &str, json: bool) -> Result<()> {
@@ -25,7 +26,7 @@ pub fn run_here(ws: &Workspace, id: &str, json: bool) -> Result<()> {
     let engines = Engines::default();
     let emit = |e: Event| match &e {
         Event::Progress { .. } => reporter.progress_event(&e),
-        Event::Log { level: LogLevel::Warn | LogLevel::Error, message } => reporter.note(message),
+        Event::Log { message, .. } => reporter.note(message),
         _ => {}
     };
     let outcome = run_session(ws, id, &engines, &stop, &emit);
@@ -66,6 +67,27 @@ pub fn report_done(ws: &Workspace, record: &SessionRecord, json: bool) {
     let output = record.export.clone().unwrap_or_else(|| ws.session_dir(&record.id).join("output.png"));
     let last = LossLog::new(&ws.session_dir(&record.id)).read().last().copied();
     let p = record.progress.unwrap_or_default();
+    if record.kind == Kind::Video {
+        let flicker = read_flicker(&ws.session_dir(&record.id));
+        let later: Vec<f64> = flicker.iter().filter(|(f, _)| *f > 1).map(|(_, x)| *x).collect();
+        let mean = if later.is_empty() { 0.0 } else { later.iter().sum::<f64>() / later.len() as f64 };
+        if json {
+            let done = json!({
+                "event": "done", "output": output.display().to_string(), "seconds": p.seconds, "loss": p.loss,
+                "frames": p.total, "flicker": mean, "session": record.id,
+            });
+            println!("{done}");
+        } else {
+            eprintln!(
+                "wrote {} ({} frames, {:.1} s, mean flicker {mean:+.4}; session {})",
+                output.display(),
+                p.total,
+                p.seconds,
+                record.id
+            );
+        }
+        return;
+    }
     if json {
         let done = json!({
             "event": "done", "output": output.display().to_string(), "seconds": p.seconds,

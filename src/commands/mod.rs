@@ -26,7 +26,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Some(Command::Run(args)) => run::run(&args, &workspace),
         Some(Command::Sessions(cmd)) => sessions::sessions(&cmd, &workspace),
         Some(Command::Serve(args)) => serve::serve(&args, &workspace),
-        Some(Command::Video(args)) => video::video(&args),
+        Some(Command::Video(args)) => video::video(&args, &workspace),
         Some(Command::Presets(cmd)) => presets::presets(&cmd),
         Some(Command::Weights(cmd)) => weights::weights(&cmd),
         Some(Command::Eval(args)) => eval::eval(&args),

@@ -44,21 +44,53 @@ impl Reporter {
         }
     }
 
-    /// A scheduler's progress event (no image size in it).
+    /// A scheduler's progress event. Video sessions report one JSON line per finished frame
+    /// (with `frame`, `frames`, `flicker`), not per iteration.
     pub fn progress_event(&self, e: &crate::session::Event) {
-        let crate::session::Event::Progress { iteration, total, scale, loss, style, content, tv, seconds, .. } = *e
+        let crate::session::Event::Progress {
+            iteration,
+            total,
+            scale,
+            loss,
+            style,
+            content,
+            tv,
+            seconds,
+            frame,
+            frames,
+            flicker,
+            ..
+        } = *e
         else {
             return;
         };
-        match self {
-            Reporter::Json => {
+        match (self, frame, frames) {
+            (Reporter::Json, Some(frame), Some(frames)) => {
+                if let Some(flicker) = flicker {
+                    let line = json!({
+                        "event": "progress", "frame": frame, "frames": frames, "iteration": iteration,
+                        "total": total, "scale": scale, "loss": loss, "style": style, "content": content,
+                        "tv": tv, "flicker": flicker, "seconds": seconds,
+                    });
+                    println!("{line}");
+                }
+            }
+            (Reporter::Json, _, _) => {
                 let line = json!({
                     "event": "progress", "iteration": iteration, "total": total, "scale": scale,
                     "loss": loss, "style": style, "content": content, "tv": tv, "seconds": seconds,
                 });
                 println!("{line}");
             }
-            Reporter::Bar(bar) => {
+            (Reporter::Bar(bar), Some(frame), Some(frames)) => {
+                bar.set_length(frames as u64);
+                bar.set_position(frame as u64 - u64::from(flicker.is_none()));
+                match flicker {
+                    Some(f) => bar.set_message(format!("frame {frame} done: loss {loss:.4e}, flicker {f:+.4}")),
+                    None => bar.set_message(format!("frame {frame}: it {iteration}/{total}  loss {loss:.4e}")),
+                }
+            }
+            (Reporter::Bar(bar), _, _) => {
                 bar.set_length(total as u64);
                 bar.set_position(iteration as u64);
                 bar.set_message(format!("scale {scale}  loss {loss:.4e} (style {style:.3e} content {content:.3e})"));

@@ -12,8 +12,10 @@ use crate::cli::RunArgs;
 use crate::engine::device::parse_device;
 use crate::error::{Error, Result};
 use crate::imageio::load_rgb;
+use crate::session::lock::FileLock;
 use crate::session::owner::Owner;
-use crate::session::{Kind, SessionSpec, Workspace};
+use crate::session::workspace::Listed;
+use crate::session::{Kind, SessionRecord, SessionSpec, Status, Workspace};
 
 /// The preset `run` uses when none is given.
 pub const DEFAULT_PRESET: &str = "quick";
@@ -65,8 +67,34 @@ fn run_inner(args: &RunArgs, workspace: &Path) -> Result<()> {
     let weights = resolve_for_run(args.weights.as_deref(), spec.settings.arch.required(), &reporter)?;
     reporter.finish();
     spec.weights = Some(weights);
-    let record = ws.create(spec)?;
-    run_here(&ws, &record.id, args.json)
+    let id = reuse_or_create(&ws, spec, args.json)?;
+    run_here(&ws, &id, args.json)
+}
+
+/// The session to run for `spec`: an unfinished one made from the same spec (the same command run
+/// again after an interruption continues it), else a new one.
+pub(super) fn reuse_or_create(ws: &Workspace, spec: SessionSpec, json: bool) -> Result<String> {
+    let same = |r: &SessionRecord| {
+        r.kind == spec.kind
+            && r.content == spec.content
+            && r.export == spec.export
+            && r.settings == spec.settings
+            && r.device == spec.device
+            && matches!((&r.weights, &spec.weights), (Some(a), Some(b)) if a == b)
+            && matches!(r.status, Status::Paused | Status::Queued | Status::Running)
+            && !FileLock::is_held(&ws.session_dir(&r.id).join("lock"))
+    };
+    let existing = ws.list().into_iter().rev().find_map(|l| match l {
+        Listed::Ok(r) if same(&r) => Some(r.id),
+        _ => None,
+    });
+    if let Some(id) = existing {
+        if !json {
+            eprintln!("continuing session {id} where it stopped");
+        }
+        return Ok(id);
+    }
+    Ok(ws.create(spec)?.id)
 }
 
 /// `CONTENT-STEM.PRESET.png` in the current folder.

@@ -20,6 +20,14 @@ pub enum Event {
         content: f64,
         tv: f64,
         seconds: f64,
+        /// Video: the frame (1-based) these iterations belong to, of `frames`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        frame: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        frames: Option<u32>,
+        /// Video, once a frame is finished: its flicker (see `video::flicker`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        flicker: Option<f64>,
     },
     /// A session was added or changed (status, error, progress summary, priority).
     Session { record: Box<SessionRecord> },

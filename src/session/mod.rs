@@ -15,6 +15,7 @@ pub mod runner;
 pub mod scheduler;
 pub mod server;
 pub mod stop;
+pub mod video_runner;
 pub mod workspace;
 
 pub use event::{Event, LogLevel};

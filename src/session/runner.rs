@@ -12,7 +12,7 @@ use super::engines::Engines;
 use super::event::{Event, LogLevel};
 use super::lock::FileLock;
 use super::losses::{LossLog, LossRow};
-use super::record::{now, ProgressSummary, SessionRecord, Status};
+use super::record::{now, Kind, ProgressSummary, SessionRecord, Status};
 use super::stop::{Stop, StopFlag};
 use super::workspace::Workspace;
 use crate::engine::device::parse_device;
@@ -83,6 +83,9 @@ fn run_locked(
         None => installed_weights(&settings)?,
     };
     record.weights = Some(weights.clone());
+    if record.kind == Kind::Video {
+        return super::video_runner::run_video(ws, dir, record, engines, stop, emit, weights);
+    }
     let content = load_rgb(&record.content)?;
     let (styles, init_image) = crate::network::load_images(&settings)?;
     let note = |m: &str| emit(Event::Log { level: LogLevel::Warn, message: format!("{}: {m}", record.id) });
@@ -170,7 +173,7 @@ fn run_locked(
 }
 
 /// The run stopped on request: record why. A cancel drops the checkpoint.
-fn stopped(
+pub(super) fn stopped(
     ws: &Workspace,
     dir: &Path,
     record: &mut SessionRecord,
@@ -191,7 +194,7 @@ fn stopped(
     Ok(outcome.1)
 }
 
-fn save(ws: &Workspace, record: &SessionRecord, emit: &dyn Fn(Event)) -> Result<()> {
+pub(super) fn save(ws: &Workspace, record: &SessionRecord, emit: &dyn Fn(Event)) -> Result<()> {
     ws.save(record)?;
     emit(Event::Session { record: Box::new(record.clone()) });
     Ok(())
@@ -221,6 +224,9 @@ fn progress_event(id: &str, p: &Progress) -> Event {
         content: p.losses.content,
         tv: p.losses.tv,
         seconds: p.seconds,
+        frame: None,
+        frames: None,
+        flicker: None,
     }
 }
 

@@ -34,6 +34,10 @@ pub struct VideoJob<'a> {
     pub init_image: Option<&'a Rgb32FImage>,
     /// Text naming the inputs and settings; a work folder made from another recipe is started over.
     pub recipe: String,
+    /// Where finished frames are kept (see [`work_dir`] for the default next to the output).
+    pub work_dir: PathBuf,
+    /// Keep the frames after the video is written (a session keeps them in its `frames/`).
+    pub keep_frames: bool,
 }
 
 /// What a running job reports.
@@ -42,8 +46,8 @@ pub enum VideoEvent<'a> {
     Started { frames: u32, resumed: u32, size: (u32, u32), work_dir: &'a Path },
     /// One optimiser iteration of frame `frame` (1-based).
     Iteration { frame: u32, frames: u32, progress: &'a Progress },
-    /// A frame is finished and saved.
-    Frame(FrameReport),
+    /// A frame is finished and saved (the stylised frame as 8-bit RGB).
+    Frame(FrameReport, &'a RgbImage),
     /// A message for the user (encoder fallback).
     Note(String),
 }
@@ -90,7 +94,14 @@ fn frame_path(dir: &Path, k: usize) -> PathBuf {
 }
 
 /// Stylises every frame of `clip` and writes the video. See the module doc for the work folder.
-pub fn run(net: &Vgg, clip: &Clip, job: &VideoJob, on_event: &mut dyn FnMut(VideoEvent)) -> Result<VideoOutput> {
+/// `on_event` returning `Break` (on an iteration) stops the job with [`Error::Cancelled`]; the
+/// finished frames stay in the work folder for a resume.
+pub fn run(
+    net: &Vgg,
+    clip: &Clip,
+    job: &VideoJob,
+    on_event: &mut dyn FnMut(VideoEvent) -> ControlFlow<()>,
+) -> Result<VideoOutput> {
     let start = Instant::now();
     let n = clip.frames.len();
     let frames = n as u32;
@@ -99,7 +110,7 @@ pub fn run(net: &Vgg, clip: &Clip, job: &VideoJob, on_event: &mut dyn FnMut(Vide
     let mut warm = settings.clone();
     warm.iterations = settings.frame_iterations;
     warm.scales = 1;
-    let dir = work_dir(job.output);
+    let dir = job.work_dir.clone();
     let done = prepare_work_dir(&dir, &job.recipe)?;
     let mut outs: Vec<RgbImage> = Vec::with_capacity(n);
     let mut prev: Option<Rgb32FImage> = None;
@@ -113,7 +124,7 @@ pub fn run(net: &Vgg, clip: &Clip, job: &VideoJob, on_event: &mut dyn FnMut(Vide
         }
     }
     let resumed = outs.len();
-    on_event(VideoEvent::Started { frames, resumed: resumed as u32, size: clip.size, work_dir: &dir });
+    let _ = on_event(VideoEvent::Started { frames, resumed: resumed as u32, size: clip.size, work_dir: &dir });
     let mut cache = StyleCache::default();
     let mut losses = LossParts::default();
     let mut flickers = Vec::new();
@@ -126,8 +137,7 @@ pub fn run(net: &Vgg, clip: &Clip, job: &VideoJob, on_event: &mut dyn FnMut(Vide
         let sj = StylizeJob { content: &content, styles: job.styles, init_image: init, settings: s, resume: None };
         let frame = k as u32 + 1;
         let out = stylize_cached(net, &sj, &mut cache, &mut |p, _| {
-            on_event(VideoEvent::Iteration { frame, frames, progress: p });
-            ControlFlow::Continue(())
+            on_event(VideoEvent::Iteration { frame, frames, progress: p })
         })?;
         save_png(&frame_path(&dir, k), &out.image, &[])?;
         let rgb = to_rgb8(&out.image);
@@ -141,7 +151,7 @@ pub fn run(net: &Vgg, clip: &Clip, job: &VideoJob, on_event: &mut dyn FnMut(Vide
             flickers.push(f);
         }
         losses = out.losses;
-        on_event(VideoEvent::Frame(FrameReport {
+        let report = FrameReport {
             frame,
             frames,
             iterations: out.iterations,
@@ -149,7 +159,8 @@ pub fn run(net: &Vgg, clip: &Clip, job: &VideoJob, on_event: &mut dyn FnMut(Vide
             flicker: f,
             seconds: frame_start.elapsed().as_secs_f64(),
             elapsed: start.elapsed().as_secs_f64(),
-        }));
+        };
+        let _ = on_event(VideoEvent::Frame(report, &rgb));
         outs.push(rgb);
         prev = Some(out.image);
     }
@@ -157,9 +168,11 @@ pub fn run(net: &Vgg, clip: &Clip, job: &VideoJob, on_event: &mut dyn FnMut(Vide
     let list: Vec<(&RgbImage, i64)> = outs.iter().zip(&clip.frames).map(|(o, f)| (o, f.pts)).collect();
     let (encoder, warnings) = encode(job.output, &spec, &list)?;
     for w in warnings {
-        on_event(VideoEvent::Note(w));
+        let _ = on_event(VideoEvent::Note(w));
     }
-    std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    if !job.keep_frames {
+        std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    }
     let mean_flicker = if flickers.is_empty() { 0.0 } else { flickers.iter().sum::<f64>() / flickers.len() as f64 };
     Ok(VideoOutput {
         frames,
