@@ -1,11 +1,14 @@
 //! The `brushwork` binary: parse the command line, run it, report errors as one line.
 
+use std::io::Write;
+
 use clap::Parser;
 
 fn main() {
     let cli = brushwork::cli::Cli::parse();
     if let Err(e) = brushwork::commands::dispatch(cli) {
-        eprintln!("brushwork: {e}");
+        // Not eprintln!: it panics when stderr is gone (a dropped SSH session).
+        let _ = writeln!(std::io::stderr(), "brushwork: {e}");
         std::process::exit(e.exit_code());
     }
 }

@@ -109,6 +109,8 @@ fn wait_for_iteration(child: &mut Child, at: u64) -> u64 {
             }
         }
     }
+    // Keep reading so the child never writes into a closed pipe.
+    std::thread::spawn(move || lines.for_each(drop));
     seen
 }
 
@@ -344,4 +346,30 @@ fn kill_9_while_a_checkpoint_or_the_output_is_being_written() {
         }
         assert_eq!(pixels(&fx.join(&out)), ref_pixels, "{what}: {resumed}");
     }
+}
+
+#[test]
+fn sigterm_to_a_foreground_run_checkpoints_and_says_how_to_continue() {
+    let fx = fixture("sessions-sigterm-run");
+    let reference = fx.run(&run_args("ref.png").iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(reference.code, Some(0), "{reference}");
+    let mut child = spawn(&fx, &run_args("out.png"));
+    let seen = wait_for_iteration(&mut child, 6);
+    sigterm(&child);
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(130), "killed after {seen}: {stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(lines[0].contains("brushwork sessions resume"), "{stderr}");
+    let id = session_for(&fx, "out.png");
+    assert_eq!(show_json(&fx, &id)["status"], "paused");
+    assert!(!fx.join("out.png").exists());
+    // Running the same command again continues the same session.
+    let again = fx.run(&run_args("out.png").iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(again.code, Some(0), "{again}");
+    let first = again.events().into_iter().find(|e| e["event"] == "progress").unwrap();
+    assert!(first["iteration"].as_u64().unwrap() > 1, "started over: {first}");
+    assert_eq!(session_for(&fx, "out.png"), id);
+    assert_eq!(pixels(&fx.join("out.png")), pixels(&fx.join("ref.png")));
 }

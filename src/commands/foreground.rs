@@ -8,7 +8,7 @@ use serde_json::json;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-use super::report::Reporter;
+use super::report::{err_line, out_line, Reporter};
 use crate::error::{Error, Result};
 use crate::session::engines::Engines;
 use crate::session::losses::LossLog;
@@ -76,15 +76,15 @@ pub fn report_done(ws: &Workspace, record: &SessionRecord, json: bool) {
                 "event": "done", "output": output.display().to_string(), "seconds": p.seconds, "loss": p.loss,
                 "frames": p.total, "flicker": mean, "session": record.id,
             });
-            println!("{done}");
+            out_line(&done.to_string());
         } else {
-            eprintln!(
+            err_line(&format!(
                 "wrote {} ({} frames, {:.1} s, mean flicker {mean:+.4}; session {})",
                 output.display(),
                 p.total,
                 p.seconds,
                 record.id
-            );
+            ));
         }
         return;
     }
@@ -94,15 +94,15 @@ pub fn report_done(ws: &Workspace, record: &SessionRecord, json: bool) {
             "loss": p.loss, "style": last.map(|r| r.style), "content": last.map(|r| r.content),
             "tv": last.map(|r| r.tv), "iterations": p.iteration, "session": record.id,
         });
-        println!("{done}");
+        out_line(&done.to_string());
     } else {
-        eprintln!(
+        err_line(&format!(
             "wrote {} ({} iterations, {:.1} s, loss {:.4e}; session {})",
             output.display(),
             p.iteration,
             p.seconds,
             p.loss,
             record.id
-        );
+        ));
     }
 }

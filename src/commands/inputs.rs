@@ -14,7 +14,7 @@ use crate::error::Result;
 pub fn with_json_error(json: bool, f: impl FnOnce() -> Result<()>) -> Result<()> {
     let result = f();
     if let (Err(e), true) = (&result, json) {
-        println!("{}", json_error(e));
+        super::report::out_line(&json_error(e));
     }
     result
 }

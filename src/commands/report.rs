@@ -32,7 +32,7 @@ impl Reporter {
                     "loss": p.losses.total, "style": p.losses.style, "content": p.losses.content,
                     "tv": p.losses.tv, "seconds": p.seconds,
                 });
-                println!("{line}");
+                out_line(&line.to_string());
             }
             Reporter::Bar(bar) => {
                 bar.set_position(p.iteration as u64);
@@ -72,7 +72,7 @@ impl Reporter {
                         "total": total, "scale": scale, "loss": loss, "style": style, "content": content,
                         "tv": tv, "flicker": flicker, "seconds": seconds,
                     });
-                    println!("{line}");
+                    out_line(&line.to_string());
                 }
             }
             (Reporter::Json, _, _) => {
@@ -80,7 +80,7 @@ impl Reporter {
                     "event": "progress", "iteration": iteration, "total": total, "scale": scale,
                     "loss": loss, "style": style, "content": content, "tv": tv, "seconds": seconds,
                 });
-                println!("{line}");
+                out_line(&line.to_string());
             }
             (Reporter::Bar(bar), Some(frame), Some(frames)) => {
                 bar.set_length(frames as u64);
@@ -101,7 +101,7 @@ impl Reporter {
     /// A note for the user (stderr; kept off the JSON stream).
     pub fn note(&self, message: &str) {
         match self {
-            Reporter::Json => eprintln!("{message}"),
+            Reporter::Json => err_line(message),
             Reporter::Bar(bar) => bar.println(message),
         }
     }
@@ -121,4 +121,17 @@ pub fn json_error(e: &Error) -> String {
         "path": e.path().map(|p| p.display().to_string()),
     })
     .to_string()
+}
+
+/// A line on stdout; a closed pipe or a vanished terminal (SSH dropped) is not an error worth
+/// dying for in the middle of a job, so write failures are ignored.
+pub fn out_line(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
+}
+
+/// A line on stderr, ignoring write failures (see [`out_line`]).
+pub fn err_line(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
 }

@@ -85,6 +85,8 @@ impl Scheduler {
         for h in handles {
             let _ = h.join();
         }
+        // End every event stream, so observers (socket clients, a printer) see the end.
+        self.shared.subscribers.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
     /// Whether any session is queued or running (for `serve --exit-when-idle` and tests).
@@ -106,6 +108,9 @@ impl Control for Scheduler {
     }
 
     fn subscribe(&self) -> Result<Receiver<Event>> {
+        if self.shared.lock().shutting_down {
+            return Err(Error::Usage("the scheduler is shutting down".into()));
+        }
         let (tx, rx) = channel();
         self.shared.subscribers.lock().unwrap_or_else(|p| p.into_inner()).push(tx);
         Ok(rx)
