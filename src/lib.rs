@@ -11,6 +11,7 @@ pub mod fsutil;
 pub mod imageio;
 pub mod preset;
 pub mod video;
+pub mod watch;
 pub mod weights;
 
 pub use error::{Error, Result};
