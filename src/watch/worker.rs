@@ -41,7 +41,7 @@ impl Worker {
     }
 
     pub(super) fn run(mut self, inputs: Receiver<Input>) {
-        self.scan(&self.filter.root().to_path_buf());
+        self.scan_everything();
         let mut last_poll = Instant::now();
         while self.listening {
             let received = if self.settler.is_idle() {
@@ -71,7 +71,7 @@ impl Worker {
         if event.need_rescan() {
             // Events were lost (queue overflow): close events may be among them.
             self.settler.forget_writers();
-            self.scan(&self.filter.root().to_path_buf());
+            self.scan_everything();
         }
         let paths = event.paths;
         match event.kind {
@@ -132,6 +132,11 @@ impl Worker {
         let mut events: Vec<WatchEvent> = self.settler.removed(path).into_iter().collect();
         events.extend(self.settler.removed_under(path));
         events.into_iter().for_each(|event| self.send(event));
+    }
+
+    fn scan_everything(&mut self) {
+        let root = self.filter.root().to_path_buf();
+        self.scan(&root);
     }
 
     /// Marks every candidate in `dir` (the root, or a folder that just appeared) as pending.
