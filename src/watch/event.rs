@@ -38,7 +38,9 @@ pub enum WatchEvent {
     Ready(ReadyFile),
     /// A candidate disappeared (deleted or moved away) before it was complete; for logging only.
     Gone(PathBuf),
-    /// The watcher had a problem (event queue overflow, unreadable folder, fell back to polling).
-    /// The watcher keeps going; this is for the log.
+    /// The watcher had a problem: a folder or candidate file that cannot be read (reported once the
+    /// file has been unchanged for the grace period; a later change makes it a candidate again), a
+    /// notify error, or native events unavailable so the folder is polled. One line; the watcher
+    /// keeps going; this is for the log.
     Error(String),
 }

@@ -2,13 +2,11 @@
 //!
 //! [`FolderWatcher::start`] starts notify's recommended (native) watcher on the folder, or notify's
 //! `PollWatcher` when asked to poll (network mounts, where native events do not arrive) or when the
-//! native watcher cannot start (inotify limits reached). One worker thread owns the state: it first
-//! scans the folder, so images that arrived while brushwork was not running are candidates too
-//! (the watcher is started before the scan, so nothing falls between them), then turns raw events
-//! into calls on the [`Settler`] and polls it while anything is pending. Raw events only say
-//! "look at this path"; the settler decides from the file on disk, which batches and de-duplicates
-//! the many events one copy produces. Dropping the [`FolderWatcher`] stops notify and joins the
-//! worker, which then drops the sender, so the receiver sees the channel close.
+//! native watcher cannot start (inotify limits reached). The watcher is started before the worker
+//! thread scans the folder, so no file falls between the scan and the first event. The worker (see
+//! `worker.rs`) owns all state; the caller only sees [`WatchEvent`]s on a channel. Dropping the
+//! [`FolderWatcher`] stops notify, then asks the worker to stop and joins it; the worker's sender
+//! goes with it, so the receiver sees the channel close.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, Sender};
