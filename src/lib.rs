@@ -14,6 +14,7 @@ pub mod preset;
 pub mod recipe;
 pub mod session;
 pub mod video;
+pub mod watch;
 pub mod weights;
 
 pub use error::{Error, Result};
