@@ -11,6 +11,7 @@ pub mod fsutil;
 pub mod imageio;
 pub mod preset;
 pub mod session;
+pub mod tui;
 pub mod video;
 pub mod weights;
 
