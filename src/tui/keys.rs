@@ -9,7 +9,6 @@ use crate::preset::Origin;
 use crate::session::Request;
 
 pub const SESSIONS_KEYS: &[(&str, &str)] = &[
-    ("↑↓", "select"),
     ("Enter", "detail"),
     ("n", "new"),
     ("p", "pause"),
@@ -18,9 +17,10 @@ pub const SESSIONS_KEYS: &[(&str, &str)] = &[
     ("d", "delete"),
     ("R", "retry"),
     ("D", "duplicate"),
-    ("+/-", "priority"),
     ("s", "sort"),
     ("Tab", "panel"),
+    ("↑↓", "select"),
+    ("+/-", "priority"),
     ("?", "help"),
     ("q", "quit"),
 ];
@@ -38,10 +38,10 @@ pub const DETAIL_KEYS: &[(&str, &str)] = &[
 ];
 
 pub const FORM_KEYS: &[(&str, &str)] = &[
+    ("^S", "submit"),
     ("↑↓/Tab", "field"),
     ("←→", "choose"),
     ("Enter", "browse file"),
-    ("^S", "submit"),
     ("^P", "save preset"),
     ("^D", "delete preset"),
     ("^U", "clear"),

@@ -30,7 +30,7 @@ enum UiMsg {
     Scheduler(Event),
     SchedulerGone,
     Decoded(Decoded),
-    Signal(i32),
+    Signal,
 }
 
 fn spawn_input(tx: Sender<UiMsg>, stop: Arc<AtomicBool>) -> std::io::Result<()> {
@@ -77,7 +77,7 @@ fn apply(app: &mut App, control: &dyn Control, images: &mut ImageStore, msg: UiM
         UiMsg::Scheduler(e) => app.apply_event(e),
         UiMsg::SchedulerGone => app.report_error("lost the connection to the scheduler: restart brushwork"),
         UiMsg::Decoded(d) => images.accept(d),
-        UiMsg::Signal(_) => app.quit = true,
+        UiMsg::Signal => app.quit = true,
     }
     true
 }
@@ -89,14 +89,15 @@ pub fn run_tui(control: Arc<dyn Control>, workspace_root: PathBuf, options: TuiO
     let events = control.subscribe()?;
     let (guard, mut terminal) = TerminalGuard::enter()?;
     let picker = graphics::pick(options.graphics);
-    let halfblocks = picker.protocol_type() == ProtocolType::Halfblocks;
+    let protocol = picker.protocol_type();
+    let halfblocks = protocol == ProtocolType::Halfblocks;
     let (tx, rx) = mpsc::channel::<UiMsg>();
     let stop = Arc::new(AtomicBool::new(false));
     spawn_input(tx.clone(), stop.clone()).map_err(terminal_error)?;
     spawn_forwarder(events, tx.clone()).map_err(terminal_error)?;
     let signal_tx = tx.clone();
-    let _signals = SignalWatch::start(guard.restorer.clone(), move |s| {
-        let _ = signal_tx.send(UiMsg::Signal(s));
+    let _signals = SignalWatch::start(guard.restorer.clone(), move |_| {
+        let _ = signal_tx.send(UiMsg::Signal);
     })
     .map_err(terminal_error)?;
     let (job_tx, job_rx) = mpsc::channel();
@@ -106,7 +107,7 @@ pub fn run_tui(control: Arc<dyn Control>, workspace_root: PathBuf, options: TuiO
 
     let start_dir = options.start_dir.clone().unwrap_or_else(|| PathBuf::from("."));
     let mut app = App::new(workspace_root, start_dir, options.preset_dir.clone());
-    app.push_log(LogLevel::Info, format!("previews: {:?}", picker_name(halfblocks)));
+    app.push_log(LogLevel::Info, format!("previews drawn with {}", protocol_name(protocol)));
     perform_all(&mut app, &*control, vec![Effect::Request(Request::List), Effect::ReloadPresets]);
     let mut images = ImageStore::default();
     let mut last_screen = app.screen.clone();
@@ -150,10 +151,11 @@ pub fn run_tui(control: Arc<dyn Control>, workspace_root: PathBuf, options: TuiO
     result
 }
 
-fn picker_name(halfblocks: bool) -> &'static str {
-    if halfblocks {
-        "half blocks"
-    } else {
-        "terminal graphics"
+fn protocol_name(p: ProtocolType) -> &'static str {
+    match p {
+        ProtocolType::Halfblocks => "half blocks",
+        ProtocolType::Sixel => "sixel",
+        ProtocolType::Kitty => "kitty graphics",
+        ProtocolType::Iterm2 => "iTerm2 images",
     }
 }

@@ -204,7 +204,7 @@ impl Harness {
 /// A small picture that differs per file, so half-block output is deterministic but not blank.
 fn gradient(path: &Path) -> DynamicImage {
     let seed = path.to_string_lossy().len() as u32;
-    let img = RgbImage::from_fn(32, 24, |x, y| Rgb([(x * 8) as u8, (y * 10) as u8, (seed * 20 % 256) as u8]));
+    let img = RgbImage::from_fn(640, 480, |x, y| Rgb([(x / 3) as u8, (y / 2) as u8, (seed * 20 % 256) as u8]));
     DynamicImage::ImageRgb8(img)
 }
 

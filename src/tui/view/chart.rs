@@ -4,7 +4,7 @@
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Style, Stylize};
 use ratatui::symbols::Marker;
-use ratatui::text::Line;
+use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph};
 use ratatui::Frame;
 
@@ -13,7 +13,7 @@ use crate::tui::losses::LossRow;
 /// `1e5`, `100`, `0.01`: a power of ten as a reader expects it.
 fn power_label(exp: i32) -> String {
     match exp {
-        -2..=4 => {
+        -2..=3 => {
             let v = 10f64.powi(exp);
             if exp < 0 {
                 format!("{v}")
@@ -30,13 +30,19 @@ fn series(rows: &[LossRow], pick: fn(&LossRow) -> f64) -> Vec<(f64, f64)> {
 }
 
 pub fn draw(frame: &mut Frame, rows: &[LossRow], total_iterations: u32, area: Rect) {
-    let block = Block::bordered().title(" Loss (log scale) ");
     let lines = [
         ("total", Color::White, series(rows, |r| r.loss)),
         ("style", Color::Magenta, series(rows, |r| r.style)),
         ("content", Color::Cyan, series(rows, |r| r.content)),
         ("tv", Color::Yellow, series(rows, |r| r.tv)),
     ];
+    // The legend sits in the title: the chart area is too small for ratatui's boxed legend.
+    let mut title = vec![Span::raw(" Loss (log scale): ")];
+    for (name, color, _) in &lines {
+        title.push(Span::styled(format!("{name} "), Style::new().fg(*color)));
+    }
+    title.push(Span::styled("│ new scale ", Style::new().fg(Color::DarkGray)));
+    let block = Block::bordered().title(Line::from(title));
     let all = lines.iter().flat_map(|(_, _, s)| s.iter().map(|p| p.1));
     let (lo, hi) = all.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
     if !lo.is_finite() {
@@ -56,15 +62,9 @@ pub fn draw(frame: &mut Frame, rows: &[LossRow], total_iterations: u32, area: Re
         .collect();
     let mut datasets: Vec<Dataset> = markers
         .iter()
-        .enumerate()
-        .map(|(i, m)| {
+        .map(|m| {
             let d = Dataset::default().marker(Marker::Braille).graph_type(GraphType::Line).data(m);
-            let d = d.style(Style::new().fg(Color::DarkGray));
-            if i == 0 {
-                d.name("scale")
-            } else {
-                d
-            }
+            d.style(Style::new().fg(Color::DarkGray))
         })
         .collect();
     for (name, color, points) in &lines {
@@ -86,6 +86,7 @@ pub fn draw(frame: &mut Frame, rows: &[LossRow], total_iterations: u32, area: Re
     let chart = Chart::new(datasets)
         .block(block)
         .x_axis(Axis::default().title("iteration").bounds([0.0, x1]).labels(x_labels))
-        .y_axis(Axis::default().bounds([y0, y1]).labels(y_labels));
+        .y_axis(Axis::default().bounds([y0, y1]).labels(y_labels))
+        .legend_position(None);
     frame.render_widget(chart, area);
 }

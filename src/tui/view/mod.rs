@@ -36,7 +36,7 @@ pub fn draw(frame: &mut Frame, app: &App, images: &mut ImageStore) {
     if let Some(message) = &app.status {
         frame.render_widget(Paragraph::new(message.as_str()).yellow(), status);
     }
-    frame.render_widget(help_bar(current_keys(app)), help);
+    frame.render_widget(help_bar(current_keys(app), help.width), help);
     if app.help {
         overlay::help(frame, frame.area());
     }
@@ -64,9 +64,23 @@ fn draw_header(frame: &mut Frame, app: &App, area: Rect) {
     frame.render_widget(Paragraph::new(line), area);
 }
 
-fn help_bar(keys: &[(&str, &str)]) -> Paragraph<'static> {
+/// The keys that fit in `width`. The last two (help and quit, or cancel) always stay; keys before
+/// them are dropped from the end when the line is too long — the `?` overlay lists them all.
+fn help_bar(keys: &[(&str, &str)], width: u16) -> Paragraph<'static> {
+    let cost = |k: &(&str, &str)| k.0.chars().count() + k.1.chars().count() + 3;
+    let tail = keys.len().saturating_sub(2);
+    let mut used: usize = keys[tail..].iter().map(cost).sum();
+    let mut shown: Vec<&(&str, &str)> = Vec::new();
+    for k in &keys[..tail] {
+        if used + cost(k) > width as usize {
+            break;
+        }
+        used += cost(k);
+        shown.push(k);
+    }
+    shown.extend(&keys[tail..]);
     let mut spans = Vec::new();
-    for (key, what) in keys {
+    for (key, what) in shown {
         spans.push(Span::styled(format!(" {key}"), Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD)));
         spans.push(Span::raw(format!(" {what} ")));
     }
