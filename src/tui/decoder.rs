@@ -64,3 +64,34 @@ fn run(picker: Picker, jobs: Receiver<DecodeJob>, deliver: impl Fn(Decoded) -> b
 fn ready_at(last: &HashMap<PathBuf, Instant>, path: &PathBuf) -> Option<Instant> {
     last.get(path).map(|t| *t + MIN_INTERVAL)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc::channel;
+
+    use ratatui::layout::Size;
+
+    use super::*;
+
+    /// A burst of jobs for one file decodes the first at once and then only the latest.
+    #[test]
+    fn bursts_are_coalesced_latest_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("preview.png");
+        image::RgbImage::from_pixel(20, 10, image::Rgb([1, 2, 3])).save(&path).unwrap();
+        let (jobs_tx, jobs_rx) = channel();
+        let (out_tx, out_rx) = channel();
+        let handle = spawn(Picker::halfblocks(), jobs_rx, move |d| out_tx.send(d.job.generation).is_ok()).unwrap();
+        for generation in 0..20 {
+            jobs_tx.send(DecodeJob { path: path.clone(), size: Size::new(8, 4), generation }).unwrap();
+        }
+        let mut decoded = vec![out_rx.recv_timeout(Duration::from_secs(5)).unwrap()];
+        while let Ok(g) = out_rx.recv_timeout(Duration::from_millis(600)) {
+            decoded.push(g);
+        }
+        drop(jobs_tx);
+        handle.join().unwrap();
+        assert_eq!(decoded.last(), Some(&19), "the latest job is decoded in the end: {decoded:?}");
+        assert!(decoded.len() <= 3, "20 jobs for one file, decoded {decoded:?}");
+    }
+}

@@ -37,7 +37,15 @@ impl std::fmt::Debug for Decoded {
 
 /// Reads the file and encodes it for the terminal, fitted into `job.size` cells.
 pub fn decode(picker: &Picker, job: DecodeJob) -> Decoded {
-    let result = crate::imageio::load_rgb(&job.path).map_err(|e| e.to_string()).and_then(|rgb| {
+    // The message alone: the path is long and the screen says which picture this is.
+    let message = |e: crate::Error| match e {
+        crate::Error::Input { message, .. } => message,
+        other => other.to_string(),
+    };
+    if !job.path.exists() {
+        return Decoded { job, result: Err("not written yet".into()) };
+    }
+    let result = crate::imageio::load_rgb(&job.path).map_err(message).and_then(|rgb| {
         let image = DynamicImage::ImageRgb32F(rgb).into_rgb8();
         picker.new_protocol(DynamicImage::ImageRgb8(image), job.size, Resize::Fit(None)).map_err(|e| e.to_string())
     });

@@ -210,5 +210,21 @@ fn decoder_reads_a_real_file_as_half_blocks() {
         generation: 0,
     };
     let decoded = crate::tui::images::decode(&ratatui_image::picker::Picker::halfblocks(), missing);
-    assert!(decoded.result.err().unwrap().contains("no such file"));
+    assert_eq!(decoded.result.err().unwrap(), "not written yet");
+}
+
+#[test]
+fn preview_event_asks_for_the_new_picture_once() {
+    let mut h = Harness::new(mixed_sessions(), 100, 30);
+    h.key(KeyCode::Enter);
+    h.render();
+    h.images.take_requests();
+    h.render();
+    assert!(h.images.take_requests().is_empty(), "nothing changed: nothing asked");
+    h.control.push(crate::session::Event::Preview { id: "s1".into() });
+    h.pump();
+    h.render();
+    let asked = h.images.take_requests();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert!(asked[0].path.ends_with("sessions/s1/preview.png") && asked[0].generation == 1, "{asked:?}");
 }

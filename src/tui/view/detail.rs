@@ -78,8 +78,10 @@ fn draw_pictures(frame: &mut Frame, app: &App, r: &SessionRecord, area: Rect, im
     let block = Block::bordered().title(" Preview · content · style ");
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let [preview, thumbs] = Layout::horizontal([Constraint::Percentage(65), Constraint::Percentage(35)]).areas(inner);
-    let [content, style] = Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(thumbs);
+    let [preview, thumbs] =
+        Layout::horizontal([Constraint::Percentage(65), Constraint::Percentage(35)]).spacing(1).areas(inner);
+    let [content, style] =
+        Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).spacing(1).areas(thumbs);
     let generation = app.preview_generation.get(&r.id).copied().unwrap_or(0);
     let preview_file = app.session_dir(&r.id).join("preview.png");
     let shown =
