@@ -1,5 +1,4 @@
-//! What each key does, per screen, and the help text that lists them (the help bar shows the
-//! current screen's line, `?` shows every group).
+//! What each key does, per screen. The lists shown to the user are in `key_help.rs`.
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
@@ -7,72 +6,6 @@ use super::app::{App, Confirm, Detail, Effect, Panel, Screen};
 use super::form::{Form, FormOutcome};
 use crate::preset::Origin;
 use crate::session::Request;
-
-pub const SESSIONS_KEYS: &[(&str, &str)] = &[
-    ("Enter", "detail"),
-    ("n", "new"),
-    ("p", "pause"),
-    ("r", "resume"),
-    ("c", "cancel"),
-    ("d", "delete"),
-    ("R", "retry"),
-    ("D", "duplicate"),
-    ("s", "sort"),
-    ("Tab", "panel"),
-    ("↑↓", "select"),
-    ("+/-", "priority"),
-    ("?", "help"),
-    ("q", "quit"),
-];
-
-pub const DETAIL_KEYS: &[(&str, &str)] = &[
-    ("Esc", "back"),
-    ("p", "pause"),
-    ("r", "resume"),
-    ("c", "cancel"),
-    ("d", "delete"),
-    ("R", "retry"),
-    ("D", "duplicate"),
-    ("?", "help"),
-    ("q", "quit"),
-];
-
-pub const FORM_KEYS: &[(&str, &str)] = &[
-    ("^S", "submit"),
-    ("↑↓/Tab", "field"),
-    ("←→", "choose"),
-    ("Enter", "browse file"),
-    ("^P", "save preset"),
-    ("^D", "delete preset"),
-    ("^U", "clear"),
-    ("F1", "help"),
-    ("Esc", "cancel"),
-];
-
-pub const BROWSER_KEYS: &[(&str, &str)] =
-    &[("↑↓", "select"), ("Enter/→", "open/pick"), ("Bksp/←", "up"), ("m", "media/"), (".", "start"), ("Esc", "close")];
-
-pub const LOG_KEYS: &[(&str, &str)] = &[("↑↓", "scroll log"), ("Tab", "panel"), ("?", "help"), ("q", "quit")];
-
-/// Every group, for the help overlay.
-pub const ALL_GROUPS: &[(&str, &[(&str, &str)])] = &[
-    ("Sessions", SESSIONS_KEYS),
-    ("Session detail", DETAIL_KEYS),
-    ("New session form", FORM_KEYS),
-    ("File browser", BROWSER_KEYS),
-    ("Log panel", LOG_KEYS),
-];
-
-/// The keys of what has focus now.
-pub fn current_keys(app: &App) -> &'static [(&'static str, &'static str)] {
-    match &app.screen {
-        Screen::Sessions if app.panel == Panel::Log => LOG_KEYS,
-        Screen::Sessions => SESSIONS_KEYS,
-        Screen::Detail(_) => DETAIL_KEYS,
-        Screen::Form if app.form.as_ref().is_some_and(|f| f.browser.is_some()) => BROWSER_KEYS,
-        Screen::Form => FORM_KEYS,
-    }
-}
 
 impl App {
     pub fn handle_key(&mut self, key: KeyEvent) -> Vec<Effect> {

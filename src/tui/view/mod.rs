@@ -16,7 +16,7 @@ use ratatui::Frame;
 
 use super::app::{App, Screen};
 use super::images::ImageStore;
-use super::keys::current_keys;
+use super::key_help::current_keys;
 use crate::session::Status;
 
 pub fn draw(frame: &mut Frame, app: &App, images: &mut ImageStore) {

@@ -7,7 +7,7 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::centered;
-use crate::tui::keys::ALL_GROUPS;
+use crate::tui::key_help::ALL_GROUPS;
 
 pub fn help(frame: &mut Frame, area: Rect) {
     let mut lines = Vec::new();
