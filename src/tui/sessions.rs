@@ -95,7 +95,7 @@ pub fn eta(r: &SessionRecord, since_progress: Duration) -> Option<Duration> {
         return None;
     }
     let left = p.seconds / p.iteration as f64 * (p.total - p.iteration) as f64;
-    Some(Duration::from_secs_f64(left).saturating_sub(since_progress))
+    Duration::try_from_secs_f64(left).ok().map(|d| d.saturating_sub(since_progress))
 }
 
 /// `45s`, `3m05s`, `2h07m`.
@@ -133,5 +133,29 @@ mod tests {
         assert_eq!(format_duration(Duration::from_secs(7620)), "2h07m");
         assert_eq!(format_loss(123456.0), "1.23e5");
         assert_eq!(format_loss(12.5), "12.50");
+    }
+
+    #[test]
+    fn eta_counts_down_and_survives_nonsense() {
+        let spec = crate::session::SessionSpec {
+            name: None,
+            kind: Default::default(),
+            content: "c.png".into(),
+            export: None,
+            weights: None,
+            device: "cpu".into(),
+            preset: "quick".into(),
+            priority: 0,
+            settings: Default::default(),
+        };
+        let mut r = SessionRecord::new("s1".into(), spec);
+        r.status = Status::Running;
+        r.progress = Some(crate::session::ProgressSummary { iteration: 10, total: 30, loss: 1.0, seconds: 5.0 });
+        assert_eq!(eta(&r, Duration::ZERO), Some(Duration::from_secs(10)));
+        assert_eq!(eta(&r, Duration::from_secs(4)), Some(Duration::from_secs(6)));
+        r.progress = Some(crate::session::ProgressSummary { iteration: 1, total: 30, loss: 1.0, seconds: f64::MAX });
+        assert_eq!(eta(&r, Duration::ZERO), None);
+        r.status = Status::Paused;
+        assert_eq!(eta(&r, Duration::ZERO), None);
     }
 }

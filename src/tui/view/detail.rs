@@ -39,7 +39,7 @@ fn draw_info(frame: &mut Frame, app: &App, r: &SessionRecord, area: Rect) {
             p.iteration,
             p.total,
             format_loss(p.loss),
-            format_duration(std::time::Duration::from_secs_f64(p.seconds.max(0.0)))
+            std::time::Duration::try_from_secs_f64(p.seconds).map_or("-".into(), format_duration)
         )
     });
     let eta = app.eta(r).map_or(String::new(), |d| format!(" · ETA {}", format_duration(d)));
