@@ -13,6 +13,10 @@ pub struct Cli {
     /// Log level for the log file (error, warn, info, debug).
     #[arg(long, global = true, default_value = "info")]
     pub log_level: String,
+    /// How the dashboard draws previews: auto (ask the terminal; half blocks inside tmux), sixel,
+    /// kitty, iterm2 or halfblocks.
+    #[arg(long, global = true, default_value = "auto", value_parser = ["auto", "sixel", "kitty", "iterm2", "halfblocks"])]
+    pub graphics: String,
     #[command(subcommand)]
     pub command: Option<Command>,
 }

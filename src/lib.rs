@@ -13,6 +13,7 @@ pub mod network;
 pub mod preset;
 pub mod recipe;
 pub mod session;
+pub mod tui;
 pub mod video;
 pub mod watch;
 pub mod weights;

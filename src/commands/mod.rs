@@ -2,6 +2,7 @@
 //! with its code.
 
 pub mod bench;
+pub mod dashboard;
 pub mod eval;
 pub mod follow;
 pub mod foreground;
@@ -17,7 +18,7 @@ pub mod video;
 pub mod weights;
 
 use crate::cli::{Cli, Command};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Runs the parsed command line.
 pub fn dispatch(cli: Cli) -> Result<()> {
@@ -25,14 +26,12 @@ pub fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
         Some(Command::Run(args)) => run::run(&args, &workspace),
         Some(Command::Sessions(cmd)) => sessions::sessions(&cmd, &workspace),
-        Some(Command::Serve(args)) => serve::serve(&args, &workspace),
+        Some(Command::Serve(args)) => serve::serve(&args, &workspace, &cli.log_level),
         Some(Command::Video(args)) => video::video(&args, &workspace),
         Some(Command::Presets(cmd)) => presets::presets(&cmd),
         Some(Command::Weights(cmd)) => weights::weights(&cmd),
         Some(Command::Eval(args)) => eval::eval(&args),
         Some(Command::Bench(args)) => bench::bench(&args),
-        None => Err(Error::Usage(
-            "the dashboard is not part of this build yet; use a subcommand (see `brushwork --help`)".into(),
-        )),
+        None => dashboard::dashboard(&workspace, &cli.graphics, &cli.log_level),
     }
 }

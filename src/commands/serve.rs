@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::session::owner::Owner;
 use crate::session::{Event, Workspace};
 
-pub fn serve(args: &ServeArgs, workspace: &Path) -> Result<()> {
+pub fn serve(args: &ServeArgs, workspace: &Path, log_level: &str) -> Result<()> {
     let ws = Workspace::open(workspace)?;
     let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])
         .map_err(|e| Error::Usage(format!("cannot install signal handlers: {e}")))?;
@@ -20,6 +20,13 @@ pub fn serve(args: &ServeArgs, workspace: &Path) -> Result<()> {
         return Err(Error::Usage(format!("{}: a brushwork serve already owns this workspace", ws.root().display())));
     };
     let events = crate::session::Control::subscribe(&**scheduler)?;
+    let level = crate::session::logfile::parse_level(log_level)
+        .ok_or_else(|| Error::Usage(format!("--log-level `{log_level}`: expected error, warn, info or debug")))?;
+    let log = crate::session::logfile::spawn(
+        crate::session::Control::subscribe(&**scheduler)?,
+        ws.root().join("brushwork.log"),
+        level,
+    );
     eprintln!(
         "brushwork serve: workspace {} ({} worker(s)); socket {}",
         ws.root().display(),
@@ -45,6 +52,7 @@ pub fn serve(args: &ServeArgs, workspace: &Path) -> Result<()> {
     owner.shutdown();
     drop(owner);
     let _ = printer.join();
+    let _ = log.join();
     Ok(())
 }
 

@@ -7,6 +7,7 @@ pub mod client;
 pub mod engines;
 pub mod event;
 pub mod lock;
+pub mod logfile;
 pub mod losses;
 pub mod owner;
 pub mod protocol;

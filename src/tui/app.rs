@@ -1,0 +1,281 @@
+//! The dashboard's state. No terminal, no threads, no tensors: keys and scheduler events go in
+//! ([`App::handle_key`] in `keys.rs`, [`App::apply_event`]), [`Effect`]s come out for the runner
+//! to carry out, and the views read it. Tests drive it directly.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::form::Form;
+use super::losses::{self, LossRow};
+use super::sessions::{self, SortKey};
+use crate::engine::Settings;
+use crate::preset::Preset;
+use crate::session::{Event, LogLevel, ProgressSummary, Request, Response, SessionRecord};
+
+/// Work the state cannot do itself: talk to the scheduler or touch files.
+#[derive(Debug, Clone)]
+pub enum Effect {
+    Request(Request),
+    /// Read `losses.csv` of this session for the detail chart.
+    LoadLosses(String),
+    SavePreset {
+        name: String,
+        settings: Box<Settings>,
+    },
+    DeletePreset(PathBuf),
+    ReloadPresets,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Screen {
+    Sessions,
+    Detail(String),
+    Form,
+}
+
+/// The focused panel of the sessions screen; `Tab` cycles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Panel {
+    Sessions,
+    Watched,
+    Log,
+}
+
+/// A yes/no question; `y` carries out the effect.
+#[derive(Debug, Clone)]
+pub struct Confirm {
+    pub question: String,
+    pub effect: Effect,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogEntry {
+    pub level: LogLevel,
+    pub message: String,
+}
+
+/// The session the detail screen shows, with its loss history.
+#[derive(Debug, Clone)]
+pub struct Detail {
+    pub id: String,
+    pub losses: Vec<LossRow>,
+    /// Video sessions: (frame, flicker) of each finished frame.
+    pub flicker: Vec<(u32, f64)>,
+}
+
+/// Log entries kept; older ones are dropped.
+const LOG_LIMIT: usize = 500;
+
+#[derive(Debug)]
+pub struct App {
+    pub workspace: PathBuf,
+    /// Where the file browser opens.
+    pub start_dir: PathBuf,
+    /// Where "save preset" writes (`None`: the user's preset folder).
+    pub preset_dir: Option<PathBuf>,
+    pub sessions: Vec<SessionRecord>,
+    /// When each session's latest progress arrived, to count ETAs down between events.
+    pub progress_at: HashMap<String, Instant>,
+    /// Bumped by each `Preview` event: the image cache reloads a preview whose generation is old.
+    pub preview_generation: HashMap<String, u64>,
+    pub sort: SortKey,
+    pub selected: Option<String>,
+    pub panel: Panel,
+    pub screen: Screen,
+    pub detail: Option<Detail>,
+    pub form: Option<Form>,
+    pub presets: Vec<Preset>,
+    pub log: Vec<LogEntry>,
+    /// Lines scrolled up from the newest log entry.
+    pub log_scroll: usize,
+    pub help: bool,
+    pub confirm: Option<Confirm>,
+    /// One line at the bottom: the last action's result or error.
+    pub status: Option<String>,
+    /// Set at each tick; "now" for ETAs, so that drawing is a pure function of the state.
+    pub now: Instant,
+    pub quit: bool,
+}
+
+impl App {
+    pub fn new(workspace: PathBuf, start_dir: PathBuf, preset_dir: Option<PathBuf>) -> Self {
+        App {
+            workspace,
+            start_dir,
+            preset_dir,
+            sessions: Vec::new(),
+            progress_at: HashMap::new(),
+            preview_generation: HashMap::new(),
+            sort: SortKey::default(),
+            selected: None,
+            panel: Panel::Sessions,
+            screen: Screen::Sessions,
+            detail: None,
+            form: None,
+            presets: Vec::new(),
+            log: Vec::new(),
+            log_scroll: 0,
+            help: false,
+            confirm: None,
+            status: None,
+            now: Instant::now(),
+            quit: false,
+        }
+    }
+
+    pub fn tick(&mut self, now: Instant) {
+        self.now = now;
+    }
+
+    pub fn session(&self, id: &str) -> Option<&SessionRecord> {
+        self.sessions.iter().find(|r| r.id == id)
+    }
+
+    pub fn session_dir(&self, id: &str) -> PathBuf {
+        self.workspace.join("sessions").join(id)
+    }
+
+    /// Sessions in display order.
+    pub fn ordered(&self) -> Vec<&SessionRecord> {
+        sessions::sorted_order(&self.sessions, self.sort).into_iter().map(|i| &self.sessions[i]).collect()
+    }
+
+    pub fn selected_record(&self) -> Option<&SessionRecord> {
+        self.selected.as_deref().and_then(|id| self.session(id))
+    }
+
+    pub fn eta(&self, r: &SessionRecord) -> Option<Duration> {
+        let since = self.progress_at.get(&r.id).map_or(Duration::ZERO, |t| self.now.saturating_duration_since(*t));
+        sessions::eta(r, since)
+    }
+
+    pub fn any_running(&self) -> bool {
+        self.sessions.iter().any(|r| r.status == crate::session::Status::Running)
+    }
+
+    pub fn push_log(&mut self, level: LogLevel, message: impl Into<String>) {
+        self.log.push(LogEntry { level, message: message.into() });
+        if self.log.len() > LOG_LIMIT {
+            self.log.drain(..self.log.len() - LOG_LIMIT);
+        }
+    }
+
+    /// Shows an error in the status line and keeps it in the log.
+    pub fn report_error(&mut self, message: impl Into<String>) {
+        let message = message.into();
+        self.status = Some(message.clone());
+        self.push_log(LogLevel::Error, message);
+    }
+
+    fn keep_selection_valid(&mut self) {
+        let valid = self.selected.as_deref().is_some_and(|id| self.session(id).is_some());
+        if !valid {
+            self.selected = self.ordered().first().map(|r| r.id.clone());
+        }
+    }
+
+    pub fn set_sessions(&mut self, records: Vec<SessionRecord>) {
+        self.sessions = records;
+        self.keep_selection_valid();
+    }
+
+    pub fn upsert(&mut self, record: SessionRecord) {
+        match self.sessions.iter_mut().find(|r| r.id == record.id) {
+            Some(r) => *r = record,
+            None => self.sessions.push(record),
+        }
+        self.keep_selection_valid();
+    }
+
+    pub fn set_presets(&mut self, presets: Vec<Preset>) {
+        self.presets = presets;
+    }
+
+    pub fn set_flicker(&mut self, id: &str, rows: Vec<(u32, f64)>) {
+        if let Some(d) = self.detail.as_mut().filter(|d| d.id == id) {
+            let live = std::mem::take(&mut d.flicker);
+            d.flicker = rows;
+            losses::merge_flicker(&mut d.flicker, live);
+        }
+    }
+
+    pub fn set_losses(&mut self, id: &str, rows: Vec<LossRow>) {
+        if let Some(d) = self.detail.as_mut().filter(|d| d.id == id) {
+            let live = std::mem::take(&mut d.losses);
+            d.losses = rows;
+            losses::merge(&mut d.losses, live);
+        }
+    }
+
+    /// A scheduler event. Events about sessions this view has not listed yet are applied too.
+    pub fn apply_event(&mut self, event: Event) {
+        match event {
+            Event::Session { record } => self.upsert(*record),
+            Event::Removed { id } => {
+                self.sessions.retain(|r| r.id != id);
+                self.progress_at.remove(&id);
+                if self.screen == Screen::Detail(id.clone()) {
+                    self.screen = Screen::Sessions;
+                    self.detail = None;
+                }
+                self.keep_selection_valid();
+            }
+            Event::Preview { id } => *self.preview_generation.entry(id).or_default() += 1,
+            Event::Log { level, message } => self.push_log(level, message),
+            Event::Progress {
+                id,
+                iteration,
+                total,
+                scale,
+                loss,
+                style,
+                content,
+                tv,
+                seconds,
+                frame,
+                frames,
+                flicker,
+            } => {
+                // Video sessions progress by frames; their chart is the flicker per finished frame.
+                let summary = match (frame, frames) {
+                    (Some(f), Some(n)) => {
+                        ProgressSummary { iteration: f - u32::from(flicker.is_none()), total: n, loss, seconds }
+                    }
+                    _ => ProgressSummary { iteration, total, loss, seconds },
+                };
+                if let Some(r) = self.sessions.iter_mut().find(|r| r.id == id) {
+                    r.progress = Some(summary);
+                }
+                self.progress_at.insert(id.clone(), self.now);
+                if let Some(d) = self.detail.as_mut().filter(|d| d.id == id) {
+                    match (frame, flicker) {
+                        (Some(f), Some(x)) => losses::merge_flicker(&mut d.flicker, [(f, x)]),
+                        (Some(_), None) => {}
+                        _ => {
+                            let row = LossRow { iteration, scale, loss, style, content, tv, seconds };
+                            losses::merge(&mut d.losses, [row]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The scheduler's answer to a request this app sent.
+    pub fn apply_response(&mut self, request: &Request, response: crate::Result<Response>) {
+        match response {
+            Ok(Response::Sessions { sessions }) => self.set_sessions(sessions),
+            Ok(Response::Session { record }) => {
+                if matches!(request, Request::Submit { .. }) {
+                    self.status = Some(format!("queued `{}` ({})", record.name, record.id));
+                    self.selected = Some(record.id.clone());
+                }
+                self.upsert(*record);
+            }
+            Ok(Response::Ok) => {}
+            Ok(Response::Error { message, .. }) => self.report_error(message),
+            Err(e) => self.report_error(e.to_string()),
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! A small file browser for picking content and style images: folders first, then image files.
+//! It reads folders directly (listing a folder is cheap and keeps navigation instant).
+
+use std::path::{Component, Path, PathBuf};
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent};
+
+const IMAGE_EXTENSIONS: [&str; 7] = ["png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp"];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub name: String,
+    pub is_dir: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Browser {
+    /// Where it opened, for the "back to start" key.
+    pub start: PathBuf,
+    pub dir: PathBuf,
+    pub entries: Vec<Entry>,
+    pub selected: usize,
+    /// Why the folder could not be read, shown instead of the list.
+    pub error: Option<String>,
+}
+
+/// What a key did in the browser.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BrowserOutcome {
+    Stay,
+    Picked(PathBuf),
+    Closed,
+}
+
+pub fn is_image(path: &Path) -> bool {
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_lowercase().as_str()))
+}
+
+/// The parent folder, worked out on the text of the path so relative paths stay relative
+/// (`media` → `.`, `.` → `..`, `../x` → `..`).
+fn parent_of(dir: &Path) -> PathBuf {
+    let mut p = dir.to_path_buf();
+    match p.components().next_back() {
+        Some(Component::Normal(_)) => {
+            p.pop();
+            if p.as_os_str().is_empty() {
+                p.push(".");
+            }
+        }
+        Some(Component::RootDir) | Some(Component::Prefix(_)) => {}
+        Some(Component::CurDir) => p = PathBuf::from(".."),
+        _ => p.push(".."),
+    }
+    p
+}
+
+impl Browser {
+    pub fn open(start: &Path) -> Self {
+        let mut b = Browser {
+            start: start.to_path_buf(),
+            dir: start.to_path_buf(),
+            entries: Vec::new(),
+            selected: 0,
+            error: None,
+        };
+        b.read();
+        b
+    }
+
+    fn read(&mut self) {
+        self.entries.clear();
+        self.selected = 0;
+        self.error = None;
+        let listing = match std::fs::read_dir(&self.dir) {
+            Ok(l) => l,
+            Err(e) => {
+                self.error = Some(format!("{}: {e}", self.dir.display()));
+                return;
+            }
+        };
+        let mut entries: Vec<Entry> = listing
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let is_dir = e.path().is_dir();
+                (!name.starts_with('.') && (is_dir || is_image(&e.path()))).then_some(Entry { name, is_dir })
+            })
+            .collect();
+        entries.sort_by(|a, b| b.is_dir.cmp(&a.is_dir).then_with(|| a.name.cmp(&b.name)));
+        if self.dir.parent().is_some() {
+            entries.insert(0, Entry { name: "..".into(), is_dir: true });
+        }
+        self.entries = entries;
+    }
+
+    fn go(&mut self, dir: PathBuf) {
+        self.dir = dir;
+        self.read();
+    }
+
+    fn up(&mut self) {
+        let parent = parent_of(&self.dir);
+        self.go(parent);
+    }
+
+    pub fn handle_key(&mut self, key: KeyEvent) -> BrowserOutcome {
+        match key.code {
+            KeyCode::Esc => return BrowserOutcome::Closed,
+            KeyCode::Up | KeyCode::Char('k') => self.selected = self.selected.saturating_sub(1),
+            KeyCode::Down | KeyCode::Char('j') => {
+                self.selected = (self.selected + 1).min(self.entries.len().saturating_sub(1))
+            }
+            KeyCode::PageUp => self.selected = self.selected.saturating_sub(10),
+            KeyCode::PageDown => self.selected = (self.selected + 10).min(self.entries.len().saturating_sub(1)),
+            KeyCode::Backspace | KeyCode::Left | KeyCode::Char('h') => self.up(),
+            KeyCode::Char('m') => self.go(self.start.join("media")),
+            KeyCode::Char('.') => self.go(self.start.clone()),
+            KeyCode::Enter | KeyCode::Right | KeyCode::Char('l') => {
+                let Some(entry) = self.entries.get(self.selected).cloned() else { return BrowserOutcome::Stay };
+                if entry.name == ".." {
+                    self.up();
+                } else if entry.is_dir {
+                    self.go(self.dir.join(&entry.name));
+                } else {
+                    return BrowserOutcome::Picked(self.dir.join(&entry.name));
+                }
+            }
+            _ => {}
+        }
+        BrowserOutcome::Stay
+    }
+}

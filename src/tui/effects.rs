@@ -1,0 +1,92 @@
+//! Carrying out [`Effect`]s: requests go to the scheduler, presets and loss files are read and
+//! written here, and every result goes back into the [`App`]. Shared by the terminal loop and the
+//! tests, so the tests exercise the same path the dashboard takes.
+
+use std::path::{Path, PathBuf};
+
+use super::app::{App, Effect};
+use super::losses;
+use crate::preset::{self, Origin, Preset};
+use crate::session::{Control, LogLevel};
+
+/// Every preset reachable by name, plus those in the folder presets are saved to (when that is
+/// not one of the usual folders), so a preset saved from the form shows up in its list.
+pub fn preset_catalog(extra_dir: Option<&Path>) -> crate::Result<Vec<Preset>> {
+    let mut presets = preset::list()?;
+    let Some(dir) = extra_dir.filter(|d| !preset::search_dirs().iter().any(|s| s == d)) else { return Ok(presets) };
+    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(presets) };
+    let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    paths.sort();
+    for path in paths.into_iter().filter(|p| p.extension().is_some_and(|e| e == "toml")) {
+        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        if presets.iter().any(|p| p.name == name) {
+            continue;
+        }
+        let settings = preset::load_file(&path)?;
+        presets.push(Preset { name, origin: Origin::File(path), settings });
+    }
+    Ok(presets)
+}
+
+pub fn perform(app: &mut App, control: &dyn Control, effect: Effect) {
+    match effect {
+        Effect::Request(request) => {
+            let response = control.request(request.clone());
+            app.apply_response(&request, response);
+        }
+        Effect::LoadLosses(id) => {
+            let path = app.session_dir(&id).join("losses.csv");
+            match losses::read_csv(&path) {
+                Ok(rows) => app.set_losses(&id, rows),
+                Err(e) => app.report_error(format!("{}: {e}", path.display())),
+            }
+            let flicker = crate::session::video_runner::read_flicker(&app.session_dir(&id));
+            app.set_flicker(&id, flicker);
+        }
+        Effect::SavePreset { name, settings } => match preset::save(&name, &settings, app.preset_dir.as_deref()) {
+            Ok(path) => {
+                let message = format!("saved preset `{name}` to {}", path.display());
+                app.push_log(LogLevel::Info, message.clone());
+                if let Some(form) = app.form.as_mut() {
+                    form.preset_name = name;
+                    form.message = Some(message);
+                }
+                reload_presets(app);
+            }
+            Err(e) => report_in_form(app, e.to_string()),
+        },
+        Effect::DeletePreset(path) => match std::fs::remove_file(&path) {
+            Ok(()) => {
+                let message = format!("deleted preset {}", path.display());
+                app.push_log(LogLevel::Info, message.clone());
+                if let Some(form) = app.form.as_mut() {
+                    form.message = Some(message);
+                }
+                reload_presets(app);
+            }
+            Err(e) => report_in_form(app, format!("{}: {e}", path.display())),
+        },
+        Effect::ReloadPresets => reload_presets(app),
+    }
+}
+
+fn reload_presets(app: &mut App) {
+    match preset_catalog(app.preset_dir.as_deref()) {
+        Ok(list) => app.set_presets(list),
+        Err(e) => app.report_error(e.to_string()),
+    }
+}
+
+fn report_in_form(app: &mut App, message: String) {
+    if let Some(form) = app.form.as_mut() {
+        form.message = Some(message.clone());
+    }
+    app.report_error(message);
+}
+
+/// Carries out effects in order.
+pub fn perform_all(app: &mut App, control: &dyn Control, effects: Vec<Effect>) {
+    for effect in effects {
+        perform(app, control, effect);
+    }
+}

@@ -1,0 +1,161 @@
+//! The sessions table's model: sort order, selection by id (stable while records change), and the
+//! derived columns (progress fraction, ETA) computed from the progress summary.
+
+use std::cmp::Ordering;
+use std::time::Duration;
+
+use crate::session::{SessionRecord, Status};
+
+/// The column the table is sorted by; `s` cycles through them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortKey {
+    /// Oldest first, as the scheduler lists them.
+    #[default]
+    Created,
+    Name,
+    Status,
+    Progress,
+    Loss,
+}
+
+impl SortKey {
+    pub fn next(self) -> Self {
+        match self {
+            SortKey::Created => SortKey::Name,
+            SortKey::Name => SortKey::Status,
+            SortKey::Status => SortKey::Progress,
+            SortKey::Progress => SortKey::Loss,
+            SortKey::Loss => SortKey::Created,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            SortKey::Created => "created",
+            SortKey::Name => "name",
+            SortKey::Status => "status",
+            SortKey::Progress => "progress",
+            SortKey::Loss => "loss",
+        }
+    }
+}
+
+/// Running first, then queued, paused and the finished ones.
+fn status_rank(s: Status) -> u8 {
+    match s {
+        Status::Running => 0,
+        Status::Queued => 1,
+        Status::Paused => 2,
+        Status::Failed => 3,
+        Status::Cancelled => 4,
+        Status::Done => 5,
+    }
+}
+
+/// Iterations done over the total, in [0, 1].
+pub fn fraction(r: &SessionRecord) -> f64 {
+    if r.status == Status::Done {
+        return 1.0;
+    }
+    match r.progress {
+        Some(p) if p.total > 0 => (p.iteration as f64 / p.total as f64).clamp(0.0, 1.0),
+        _ => 0.0,
+    }
+}
+
+pub fn compare(a: &SessionRecord, b: &SessionRecord, key: SortKey) -> Ordering {
+    let by = match key {
+        SortKey::Created => a.created_at.cmp(&b.created_at),
+        SortKey::Name => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
+        SortKey::Status => status_rank(a.status).cmp(&status_rank(b.status)),
+        SortKey::Progress => fraction(b).total_cmp(&fraction(a)),
+        SortKey::Loss => {
+            let loss = |r: &SessionRecord| r.progress.map_or(f64::INFINITY, |p| p.loss);
+            loss(a).total_cmp(&loss(b))
+        }
+    };
+    by.then_with(|| a.created_at.cmp(&b.created_at)).then_with(|| a.id.cmp(&b.id))
+}
+
+/// Indices of `records` in display order.
+pub fn sorted_order(records: &[SessionRecord], key: SortKey) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..records.len()).collect();
+    order.sort_by(|&i, &j| compare(&records[i], &records[j], key));
+    order
+}
+
+/// Time left for a running session: seconds per iteration so far times the iterations left, less
+/// the time since that progress arrived (so the tick can count it down between events).
+pub fn eta(r: &SessionRecord, since_progress: Duration) -> Option<Duration> {
+    if r.status != Status::Running {
+        return None;
+    }
+    let p = r.progress?;
+    if p.iteration == 0 || p.total < p.iteration || !p.seconds.is_finite() || p.seconds < 0.0 {
+        return None;
+    }
+    let left = p.seconds / p.iteration as f64 * (p.total - p.iteration) as f64;
+    Duration::try_from_secs_f64(left).ok().map(|d| d.saturating_sub(since_progress))
+}
+
+/// `45s`, `3m05s`, `2h07m`.
+pub fn format_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    if s < 60 {
+        format!("{s}s")
+    } else if s < 3600 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    }
+}
+
+/// A loss in a few characters: `1.23e5`.
+pub fn format_loss(v: f64) -> String {
+    if !v.is_finite() {
+        return "-".into();
+    }
+    if v != 0.0 && (v.abs() >= 1e4 || v.abs() < 1e-2) {
+        format!("{v:.2e}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(format_duration(Duration::from_secs(45)), "45s");
+        assert_eq!(format_duration(Duration::from_secs(185)), "3m05s");
+        assert_eq!(format_duration(Duration::from_secs(7620)), "2h07m");
+        assert_eq!(format_loss(123456.0), "1.23e5");
+        assert_eq!(format_loss(12.5), "12.50");
+    }
+
+    #[test]
+    fn eta_counts_down_and_survives_nonsense() {
+        let spec = crate::session::SessionSpec {
+            name: None,
+            kind: Default::default(),
+            content: "c.png".into(),
+            export: None,
+            weights: None,
+            device: "cpu".into(),
+            preset: "quick".into(),
+            priority: 0,
+            settings: Default::default(),
+        };
+        let mut r = SessionRecord::new("s1".into(), spec);
+        r.status = Status::Running;
+        r.progress = Some(crate::session::ProgressSummary { iteration: 10, total: 30, loss: 1.0, seconds: 5.0 });
+        assert_eq!(eta(&r, Duration::ZERO), Some(Duration::from_secs(10)));
+        assert_eq!(eta(&r, Duration::from_secs(4)), Some(Duration::from_secs(6)));
+        r.progress = Some(crate::session::ProgressSummary { iteration: 1, total: 30, loss: 1.0, seconds: f64::MAX });
+        assert_eq!(eta(&r, Duration::ZERO), None);
+        r.status = Status::Paused;
+        assert_eq!(eta(&r, Duration::ZERO), None);
+    }
+}

@@ -1,0 +1,265 @@
+//! Key-driven flows: what the user does, what the scheduler receives, what the screen shows.
+
+use ratatui::crossterm::event::KeyCode;
+
+use super::support::{mixed_sessions, record, Harness};
+use crate::engine::settings::Optimizer;
+use crate::session::{Kind, Request, Status};
+
+#[test]
+fn form_submits_the_spec_the_user_typed() {
+    let mut h = Harness::new(Vec::new(), 100, 30);
+    h.key(KeyCode::Char('n'));
+    h.type_text("evening");
+    h.focus_field("Content");
+    h.type_text("media/content/tubingen.jpg");
+    h.focus_field("Style");
+    h.type_text("media/style/starry.jpg");
+    h.focus_field("Size (px)");
+    h.ctrl('u');
+    h.type_text("128");
+    h.focus_field("Iterations");
+    h.ctrl('u');
+    h.type_text("20");
+    h.focus_field("Optimizer");
+    h.key(KeyCode::Right);
+    h.focus_field("Seed");
+    h.ctrl('u');
+    h.type_text("42");
+    h.ctrl('s');
+
+    let requests = h.control.requests();
+    let Some(Request::Submit { spec }) = requests.last() else { panic!("no submit: {requests:?}") };
+    assert_eq!(spec.name.as_deref(), Some("evening"));
+    assert_eq!(spec.content, std::path::Path::new("media/content/tubingen.jpg"));
+    assert_eq!(spec.preset, "quick");
+    assert_eq!(spec.kind, Kind::Image);
+    let s = &spec.settings;
+    assert_eq!((s.size, s.iterations, s.seed, s.optimizer), (128, 20, 42, Optimizer::Adam));
+    assert_eq!(s.styles.len(), 1);
+    assert_eq!(s.styles[0].path, std::path::Path::new("media/style/starry.jpg"));
+
+    let screen = h.render();
+    assert!(screen.contains("evening"), "{screen}");
+    assert!(screen.contains("queued `evening` (s1)"), "{screen}");
+}
+
+#[test]
+fn form_refuses_to_submit_without_inputs() {
+    let mut h = Harness::new(Vec::new(), 100, 30);
+    h.key(KeyCode::Char('n'));
+    h.focus_field("Size (px)");
+    h.type_text("x");
+    h.ctrl('s');
+    assert!(h.control.requests().iter().all(|r| !matches!(r, Request::Submit { .. })));
+    let screen = h.render();
+    assert!(screen.contains("Content: pick a content image"), "{screen}");
+}
+
+#[test]
+fn pause_sends_pause_and_shows_the_new_status() {
+    let mut h = Harness::new(vec![record("s1", "tubingen", Status::Running, Kind::Image, 50, 1e5)], 100, 30);
+    h.key(KeyCode::Char('p'));
+    assert!(matches!(h.control.requests().last(), Some(Request::Pause { id }) if id == "s1"));
+    let screen = h.render();
+    assert!(screen.contains("paused"), "{screen}");
+}
+
+#[test]
+fn delete_asks_first() {
+    let mut h = Harness::new(mixed_sessions(), 100, 30);
+    h.key(KeyCode::Down);
+    h.key(KeyCode::Char('d'));
+    let screen = h.render();
+    assert!(screen.contains("Delete session `clip-frames` and its folder?"), "{screen}");
+    h.key(KeyCode::Char('n'));
+    assert!(!h.control.requests().iter().any(|r| matches!(r, Request::Remove { .. })));
+    h.key(KeyCode::Char('d'));
+    h.key(KeyCode::Char('y'));
+    assert!(matches!(h.control.requests().last(), Some(Request::Remove { id }) if id == "s2"));
+}
+
+#[test]
+fn duplicate_opens_the_form_prefilled() {
+    let mut h = Harness::new(mixed_sessions(), 100, 30);
+    h.key(KeyCode::Char('D'));
+    let screen = h.render();
+    assert!(screen.contains("Duplicate session") && screen.contains("tubingen copy"), "{screen}");
+    h.focus_field("Iterations");
+    h.ctrl('u');
+    h.type_text("10");
+    h.ctrl('s');
+    let requests = h.control.requests();
+    let Some(Request::Submit { spec }) = requests.last() else { panic!("no submit: {requests:?}") };
+    assert_eq!(spec.content, std::path::Path::new("media/content/tubingen.jpg"));
+    assert_eq!(spec.settings.iterations, 10);
+    assert_eq!(spec.settings.scales, 2);
+    assert_eq!(spec.settings.styles[0].path, std::path::Path::new("media/style/starry.jpg"));
+}
+
+#[test]
+fn save_and_delete_a_preset() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = Harness::new(Vec::new(), 100, 30);
+    h.app.preset_dir = Some(dir.path().to_path_buf());
+    h.key(KeyCode::Char('n'));
+    h.focus_field("Size (px)");
+    h.ctrl('u');
+    h.type_text("320");
+    h.ctrl('p');
+    h.type_text("mine");
+    h.key(KeyCode::Enter);
+
+    let file = dir.path().join("mine.toml");
+    assert!(file.is_file());
+    assert_eq!(crate::preset::load_file(&file).unwrap().size, 320);
+    assert!(h.app.presets.iter().any(|p| p.name == "mine"));
+    assert_eq!(h.app.form.as_ref().unwrap().preset_name, "mine");
+
+    h.ctrl('d');
+    let screen = h.render();
+    assert!(screen.contains("Delete preset file"), "{screen}");
+    h.key(KeyCode::Char('y'));
+    assert!(!file.exists());
+    assert!(!h.app.presets.iter().any(|p| p.name == "mine"));
+}
+
+#[test]
+fn built_in_presets_cannot_be_deleted() {
+    let mut h = Harness::new(Vec::new(), 100, 30);
+    h.key(KeyCode::Char('n'));
+    h.ctrl('d');
+    assert!(h.app.confirm.is_none());
+    assert!(h.render().contains("`quick` is not a user preset"));
+}
+
+#[test]
+fn preset_choice_loads_its_fields() {
+    let mut h = Harness::new(Vec::new(), 100, 30);
+    h.key(KeyCode::Char('n'));
+    h.focus_field("Preset");
+    h.key(KeyCode::Right);
+    let form = h.app.form.as_ref().unwrap();
+    let gatys = super::support::builtin_presets().into_iter().find(|p| p.name == form.preset_name).unwrap();
+    assert_eq!(form.value(crate::tui::form_fields::Field::Size), gatys.settings.size.to_string());
+}
+
+#[test]
+fn file_browser_picks_from_media() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("media/content")).unwrap();
+    image::RgbImage::new(4, 4).save(dir.path().join("media/content/cat.png")).unwrap();
+    std::fs::write(dir.path().join("media/content/notes.txt"), "x").unwrap();
+    let mut h = Harness::new(Vec::new(), 100, 30);
+    h.app.start_dir = dir.path().to_path_buf();
+    h.key(KeyCode::Char('n'));
+    h.focus_field("Content");
+    h.key(KeyCode::Enter);
+    h.key(KeyCode::Char('m'));
+    let screen = h.render();
+    assert!(screen.contains("content/") && !screen.contains("notes.txt"), "{screen}");
+    h.key(KeyCode::Down);
+    h.key(KeyCode::Enter);
+    h.key(KeyCode::Down);
+    h.key(KeyCode::Enter);
+    let form = h.app.form.as_ref().unwrap();
+    assert!(form.browser.is_none());
+    assert_eq!(
+        form.value(crate::tui::form_fields::Field::Content),
+        dir.path().join("media/content/cat.png").display().to_string()
+    );
+}
+
+#[test]
+fn progress_events_update_the_list_and_chart() {
+    let mut h = Harness::new(vec![record("s1", "tubingen", Status::Running, Kind::Image, 10, 1e6)], 100, 30);
+    h.key(KeyCode::Enter);
+    for i in 11..=15 {
+        let e = crate::session::Event::Progress {
+            id: "s1".into(),
+            iteration: i,
+            total: 200,
+            scale: 0,
+            loss: 1e6 / i as f64,
+            style: 9e5 / i as f64,
+            content: 1e5,
+            tv: 0.0,
+            seconds: i as f64,
+            frame: None,
+            frames: None,
+            flicker: None,
+        };
+        h.control.push(e);
+    }
+    h.pump();
+    assert_eq!(h.app.detail.as_ref().unwrap().losses.len(), 5);
+    let screen = h.render();
+    assert!(screen.contains("15/200"), "{screen}");
+    h.key(KeyCode::Esc);
+    assert!(h.render().contains("15/200"));
+}
+
+/// A video session: progress counts frames, and the detail chart is the flicker per frame.
+#[test]
+fn video_progress_counts_frames_and_charts_flicker() {
+    let mut h = Harness::new(vec![record("v1", "clip", Status::Running, Kind::Video, 0, 1e6)], 100, 30);
+    h.key(KeyCode::Enter);
+    for f in 1..=6u32 {
+        // Iterations of frame f, then the frame's finished event with its flicker.
+        for (it, flicker) in [(1, None), (2, Some(0.01 * f as f64 - 0.03))] {
+            h.control.push(crate::session::Event::Progress {
+                id: "v1".into(),
+                iteration: it,
+                total: 2,
+                scale: 0,
+                loss: 1e5,
+                style: 9e4,
+                content: 1e4,
+                tv: 0.0,
+                seconds: f as f64,
+                frame: Some(f),
+                frames: Some(24),
+                flicker,
+            });
+        }
+    }
+    h.pump();
+    assert_eq!(h.app.detail.as_ref().unwrap().flicker.len(), 6);
+    assert!(h.app.detail.as_ref().unwrap().losses.is_empty(), "per-iteration video events are not loss rows");
+    let screen = h.render();
+    assert!(screen.contains("Flicker per frame"), "{screen}");
+    assert!(screen.contains("6/24"), "{screen}");
+}
+
+#[test]
+fn decoder_reads_a_real_file_as_half_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("preview.png");
+    image::RgbImage::from_pixel(40, 20, image::Rgb([200, 10, 10])).save(&path).unwrap();
+    let job = crate::tui::images::DecodeJob { path, size: ratatui::layout::Size::new(10, 5), generation: 1 };
+    let decoded = crate::tui::images::decode(&ratatui_image::picker::Picker::halfblocks(), job);
+    assert!(decoded.result.is_ok());
+    let missing = crate::tui::images::DecodeJob {
+        path: dir.path().join("none.png"),
+        size: ratatui::layout::Size::new(10, 5),
+        generation: 0,
+    };
+    let decoded = crate::tui::images::decode(&ratatui_image::picker::Picker::halfblocks(), missing);
+    assert_eq!(decoded.result.err().unwrap(), "not written yet");
+}
+
+#[test]
+fn preview_event_asks_for_the_new_picture_once() {
+    let mut h = Harness::new(mixed_sessions(), 100, 30);
+    h.key(KeyCode::Enter);
+    h.render();
+    h.images.take_requests();
+    h.render();
+    assert!(h.images.take_requests().is_empty(), "nothing changed: nothing asked");
+    h.control.push(crate::session::Event::Preview { id: "s1".into() });
+    h.pump();
+    h.render();
+    let asked = h.images.take_requests();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert!(asked[0].path.ends_with("sessions/s1/preview.png") && asked[0].generation == 1, "{asked:?}");
+}

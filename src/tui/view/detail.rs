@@ -1,0 +1,102 @@
+//! One session: its settings, inputs, output and error on the left, the live preview with content
+//! and style thumbnails on the right, the loss chart below.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style, Stylize};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Wrap};
+use ratatui::Frame;
+
+use super::{chart, status_style};
+use crate::session::SessionRecord;
+use crate::tui::app::App;
+use crate::tui::images::ImageStore;
+use crate::tui::sessions::{format_duration, format_loss};
+
+pub fn draw(frame: &mut Frame, app: &App, id: &str, area: Rect, images: &mut ImageStore) {
+    let Some(record) = app.session(id) else {
+        frame.render_widget(Paragraph::new(format!("session {id} is gone")), area);
+        return;
+    };
+    let chart_height = if area.height >= 30 { area.height / 2 } else { area.height * 2 / 5 };
+    let [top, chart_area] = Layout::vertical([Constraint::Min(6), Constraint::Length(chart_height)]).areas(area);
+    let [info, pictures] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(top);
+    draw_info(frame, app, record, info);
+    draw_pictures(frame, app, record, pictures, images);
+    let detail = app.detail.as_ref().filter(|d| d.id == id);
+    if record.kind == crate::session::Kind::Video {
+        let points = detail.map_or(&[][..], |d| &d.flicker[..]);
+        let frames = record.progress.map_or(0, |p| p.total);
+        chart::draw_flicker(frame, points, frames, chart_area);
+    } else {
+        let rows = detail.map_or(&[][..], |d| &d.losses[..]);
+        chart::draw(frame, rows, record.total_iterations(), chart_area);
+    }
+}
+
+fn field(label: &str, value: String) -> Line<'static> {
+    Line::from(vec![Span::styled(format!("{label:<9}"), Style::new().fg(Color::DarkGray)), Span::raw(value)])
+}
+
+fn draw_info(frame: &mut Frame, app: &App, r: &SessionRecord, area: Rect) {
+    let s = &r.settings;
+    let progress = r.progress.map_or("-".to_string(), |p| {
+        format!(
+            "{}/{} · loss {} · {}",
+            p.iteration,
+            p.total,
+            format_loss(p.loss),
+            std::time::Duration::try_from_secs_f64(p.seconds).map_or("-".into(), format_duration)
+        )
+    });
+    let eta = app.eta(r).map_or(String::new(), |d| format!(" · ETA {}", format_duration(d)));
+    let styles: Vec<String> = s.styles.iter().map(|st| st.path.display().to_string()).collect();
+    let output = r.export.clone().unwrap_or_else(|| app.session_dir(&r.id).join("output.png"));
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled(r.name.clone(), Style::new().add_modifier(Modifier::BOLD)),
+            Span::raw(" "),
+            Span::styled(r.status.as_str(), status_style(r.status)),
+            Span::raw(format!(" · {} · {}", r.kind.as_str(), r.id)),
+        ]),
+        field("progress", format!("{progress}{eta}")),
+        field(
+            "preset",
+            format!("{} · {}px · {}×{} it · {:?}", r.preset, s.size, s.scales, s.iterations, s.optimizer)
+                .to_lowercase(),
+        ),
+        field("weights", format!("style {} · content {} · tv {}", s.style_weight, s.content_weight, s.tv_weight)),
+        field("init", format!("{:?} · colour {:?} · seed {}", s.init, s.color, s.seed).to_lowercase()),
+        field("content", r.content.display().to_string()),
+        field("style", styles.join(", ")),
+        field("output", output.display().to_string()),
+    ];
+    if let Some(export) = &r.export {
+        lines.push(field("export", export.display().to_string()));
+    }
+    if let Some(error) = &r.error {
+        lines.push(Line::from(Span::styled(format!("error: {error}"), Style::new().fg(Color::Red))));
+    }
+    let block = Block::bordered().title(" Session ");
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), area);
+}
+
+fn draw_pictures(frame: &mut Frame, app: &App, r: &SessionRecord, area: Rect, images: &mut ImageStore) {
+    let block = Block::bordered().title(" Preview · content · style ");
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let [preview, thumbs] =
+        Layout::horizontal([Constraint::Percentage(65), Constraint::Percentage(35)]).spacing(1).areas(inner);
+    let [content, style] =
+        Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).spacing(1).areas(thumbs);
+    let generation = app.preview_generation.get(&r.id).copied().unwrap_or(0);
+    let preview_file = app.session_dir(&r.id).join("preview.png");
+    let shown =
+        if preview_file.is_file() || generation > 0 { preview_file } else { app.session_dir(&r.id).join("output.png") };
+    images.show(frame, preview, &shown, generation, "preview");
+    images.show(frame, content, &r.content, 0, "content");
+    match r.settings.styles.first() {
+        Some(st) => images.show(frame, style, &st.path, 0, "style"),
+        None => frame.render_widget(Paragraph::new("no style").dim(), style),
+    }
+}

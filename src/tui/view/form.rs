@@ -1,0 +1,94 @@
+//! The new-session form, with the file browser or the save-preset prompt over it when open.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style, Stylize};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, List, ListItem, ListState, Paragraph, Wrap};
+use ratatui::Frame;
+
+use super::centered;
+use crate::tui::app::App;
+use crate::tui::browser::Browser;
+use crate::tui::form::Form;
+use crate::tui::form_fields::{FieldKind, FIELDS};
+
+pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
+    let Some(form) = &app.form else { return };
+    let title = if form.template.is_some() { " Duplicate session " } else { " New session " };
+    let block = Block::bordered().title(title);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let [fields, message] = Layout::vertical([Constraint::Min(0), Constraint::Length(2)]).areas(inner);
+    let lines: Vec<Line> = FIELDS.iter().enumerate().map(|(i, f)| field_line(form, i, *f)).collect();
+    // Keep the focused field visible when the form is taller than the screen.
+    let scroll = (form.focus + 1).saturating_sub(fields.height as usize) as u16;
+    frame.render_widget(Paragraph::new(lines).scroll((scroll, 0)), fields);
+    if let Some(m) = &form.message {
+        frame.render_widget(Paragraph::new(m.as_str()).yellow().wrap(Wrap { trim: true }), message);
+    }
+    if let Some((field, browser)) = &form.browser {
+        draw_browser(frame, browser, field.label(), area);
+    }
+    if let Some(name) = &form.save_prompt {
+        let popup = centered(area, 50, 4);
+        frame.render_widget(Clear, popup);
+        let block = Block::bordered().title(" Save preset as ");
+        let text = vec![Line::from(format!("{name}▏")), Line::from("Enter: save   Esc: cancel").dim()];
+        frame.render_widget(Paragraph::new(text).block(block), popup);
+    }
+}
+
+fn field_line(form: &Form, index: usize, field: crate::tui::form_fields::Field) -> Line<'static> {
+    let focused = index == form.focus;
+    let marker = if focused { "▶ " } else { "  " };
+    let value = &form.values[index];
+    let value_style = if focused { Style::new().add_modifier(Modifier::REVERSED) } else { Style::new() };
+    let shown = match field.kind() {
+        FieldKind::Button => {
+            let style = Style::new().fg(Color::Green).add_modifier(Modifier::BOLD);
+            let style = if focused { style.add_modifier(Modifier::REVERSED) } else { style };
+            return Line::from(vec![Span::raw(marker), Span::styled("[ Submit (^S) ]", style)]);
+        }
+        FieldKind::Choice(_) => format!("◀ {value} ▶"),
+        FieldKind::Preset => format!("◀ {} ▶", form.preset_name),
+        FieldKind::File if value.is_empty() => "(Enter to browse)".to_string(),
+        FieldKind::Text | FieldKind::File => {
+            if focused {
+                format!("{value}▏")
+            } else {
+                value.clone()
+            }
+        }
+    };
+    Line::from(vec![
+        Span::raw(marker),
+        Span::styled(format!("{:<15}", field.label()), Style::new().fg(Color::DarkGray)),
+        Span::styled(shown, value_style),
+    ])
+}
+
+fn draw_browser(frame: &mut Frame, browser: &Browser, label: &str, area: Rect) {
+    let popup = centered(area, 70, area.height.saturating_sub(2).max(8));
+    frame.render_widget(Clear, popup);
+    let block = Block::bordered().title(format!(" {label}: {} ", browser.dir.display()));
+    if let Some(e) = &browser.error {
+        frame.render_widget(Paragraph::new(e.as_str()).red().wrap(Wrap { trim: true }).block(block), popup);
+        return;
+    }
+    let items: Vec<ListItem> = browser
+        .entries
+        .iter()
+        .map(|e| {
+            if e.is_dir {
+                ListItem::new(format!("{}/", e.name)).style(Style::new().fg(Color::Blue))
+            } else {
+                ListItem::new(e.name.clone())
+            }
+        })
+        .collect();
+    let items = if items.is_empty() { vec![ListItem::new("(no images here)")] } else { items };
+    let list = List::new(items).block(block).highlight_style(Style::new().add_modifier(Modifier::REVERSED));
+    let mut state = ListState::default();
+    state.select(Some(browser.selected));
+    frame.render_stateful_widget(list, popup, &mut state);
+}

@@ -1,0 +1,75 @@
+//! The sessions screen: the table on top, the watched-folders and log panels below.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Cell, Row, Table, TableState};
+use ratatui::Frame;
+
+use super::{border_style, panels, status_style};
+use crate::tui::app::{App, Panel};
+use crate::tui::sessions::{format_duration, format_loss, fraction};
+
+pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
+    let bottom = if area.height >= 20 { 8 } else { 6 };
+    let [table_area, lower] = Layout::vertical([Constraint::Min(4), Constraint::Length(bottom)]).areas(area);
+    let [watched, log] = Layout::horizontal([Constraint::Percentage(35), Constraint::Percentage(65)]).areas(lower);
+    draw_table(frame, app, table_area);
+    panels::watched(frame, app, watched);
+    panels::log(frame, app, log);
+}
+
+/// `[#####.....]  45%` in `width` cells.
+fn progress_bar(f: f64, width: usize) -> String {
+    let bar = width.saturating_sub(5).max(1);
+    let filled = ((f * bar as f64).round() as usize).min(bar);
+    format!("{}{} {:>3}%", "█".repeat(filled), "░".repeat(bar - filled), (f * 100.0).round() as u32)
+}
+
+fn draw_table(frame: &mut Frame, app: &App, area: Rect) {
+    let order = app.ordered();
+    let header = Row::new(["Name", "Status", "Kind", "Progress", "Iter", "Loss", "ETA"])
+        .style(Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED));
+    let rows: Vec<Row> = order
+        .iter()
+        .map(|r| {
+            let (iteration, total) = r.progress.map_or((0, r.total_iterations()), |p| (p.iteration, p.total));
+            let loss = r.progress.map_or("-".to_string(), |p| format_loss(p.loss));
+            let eta = app.eta(r).map_or("-".to_string(), format_duration);
+            Row::new(vec![
+                Cell::from(r.name.clone()),
+                Cell::from(r.status.as_str()).style(status_style(r.status)),
+                Cell::from(r.kind.as_str()),
+                Cell::from(progress_bar(fraction(r), 12)),
+                Cell::from(format!("{iteration}/{total}")),
+                Cell::from(loss),
+                Cell::from(eta),
+            ])
+        })
+        .collect();
+    let widths = [
+        Constraint::Min(10),
+        Constraint::Length(9),
+        Constraint::Length(7),
+        Constraint::Length(12),
+        Constraint::Length(9),
+        Constraint::Length(8),
+        Constraint::Length(6),
+    ];
+    let focused = app.panel == Panel::Sessions;
+    let title = format!(" Sessions (sort: {}) ", app.sort.label());
+    let block = Block::bordered().title(title).border_style(border_style(focused));
+    let mut state = TableState::default();
+    state.select(app.selected.as_deref().and_then(|id| order.iter().position(|r| r.id == id)));
+    let table = if rows.is_empty() {
+        Table::new(vec![Row::new([Line::from("no sessions yet: press n to start one")])], [Constraint::Min(10)])
+    } else {
+        Table::new(rows, widths).header(header)
+    };
+    let table = table
+        .block(block)
+        .column_spacing(1)
+        .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED))
+        .highlight_symbol("▶ ");
+    frame.render_stateful_widget(table, area, &mut state);
+}
