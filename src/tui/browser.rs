@@ -1,4 +1,5 @@
-//! A small file browser for picking content and style images: folders first, then image files.
+//! A small file browser for picking content (an image or a video clip) and style images: folders
+//! first, then the files that can be picked.
 //! It reads folders directly (listing a folder is cheap and keeps navigation instant).
 
 use std::path::{Component, Path, PathBuf};
@@ -6,6 +7,8 @@ use std::path::{Component, Path, PathBuf};
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 
 const IMAGE_EXTENSIONS: [&str; 7] = ["png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp"];
+/// Clips the content field accepts; picking one makes a video session.
+const VIDEO_EXTENSIONS: [&str; 8] = ["mp4", "m4v", "mov", "mkv", "webm", "avi", "mpg", "gif"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -22,6 +25,8 @@ pub struct Browser {
     pub selected: usize,
     /// Why the folder could not be read, shown instead of the list.
     pub error: Option<String>,
+    /// Also list video clips (the content field).
+    pub videos: bool,
 }
 
 /// What a key did in the browser.
@@ -34,6 +39,10 @@ pub enum BrowserOutcome {
 
 pub fn is_image(path: &Path) -> bool {
     path.extension().and_then(|e| e.to_str()).is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_lowercase().as_str()))
+}
+
+pub fn is_video(path: &Path) -> bool {
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| VIDEO_EXTENSIONS.contains(&e.to_lowercase().as_str()))
 }
 
 /// The parent folder, worked out on the text of the path so relative paths stay relative
@@ -56,12 +65,18 @@ fn parent_of(dir: &Path) -> PathBuf {
 
 impl Browser {
     pub fn open(start: &Path) -> Self {
+        Self::open_with(start, false)
+    }
+
+    /// A browser that also lists video clips when `videos` is set.
+    pub fn open_with(start: &Path, videos: bool) -> Self {
         let mut b = Browser {
             start: start.to_path_buf(),
             dir: start.to_path_buf(),
             entries: Vec::new(),
             selected: 0,
             error: None,
+            videos,
         };
         b.read();
         b
@@ -83,7 +98,8 @@ impl Browser {
             .filter_map(|e| {
                 let name = e.file_name().to_string_lossy().into_owned();
                 let is_dir = e.path().is_dir();
-                (!name.starts_with('.') && (is_dir || is_image(&e.path()))).then_some(Entry { name, is_dir })
+                let pickable = is_image(&e.path()) || (self.videos && is_video(&e.path()));
+                (!name.starts_with('.') && (is_dir || pickable)).then_some(Entry { name, is_dir })
             })
             .collect();
         entries.sort_by(|a, b| b.is_dir.cmp(&a.is_dir).then_with(|| a.name.cmp(&b.name)));

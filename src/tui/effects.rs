@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::app::{App, Effect};
 use super::losses;
 use crate::preset::{self, Origin, Preset};
-use crate::session::{Control, LogLevel};
+use crate::session::{Control, LogLevel, Request};
 
 /// Every preset reachable by name, plus those in the folder presets are saved to (when that is
 /// not one of the usual folders), so a preset saved from the form shows up in its list.
@@ -31,6 +31,7 @@ pub fn preset_catalog(extra_dir: Option<&Path>) -> crate::Result<Vec<Preset>> {
 pub fn perform(app: &mut App, control: &dyn Control, effect: Effect) {
     match effect {
         Effect::Request(request) => {
+            let request = with_absolute_paths(request);
             let response = control.request(request.clone());
             app.apply_response(&request, response);
         }
@@ -88,5 +89,25 @@ fn report_in_form(app: &mut App, message: String) {
 pub fn perform_all(app: &mut App, control: &dyn Control, effects: Vec<Effect>) {
     for effect in effects {
         perform(app, control, effect);
+    }
+}
+
+/// The scheduler may be a `serve` started in another folder: submit absolute paths.
+fn with_absolute_paths(request: Request) -> Request {
+    let abs = |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    match request {
+        Request::Submit { mut spec } => {
+            spec.content = abs(&spec.content);
+            spec.export = spec.export.as_deref().map(abs);
+            spec.weights = spec.weights.as_deref().map(abs);
+            for s in &mut spec.settings.styles {
+                s.path = abs(&s.path);
+            }
+            if let Some(init) = &mut spec.settings.init_file {
+                *init = abs(init);
+            }
+            Request::Submit { spec }
+        }
+        other => other,
     }
 }

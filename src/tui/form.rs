@@ -137,7 +137,12 @@ impl Form {
         let template = self.template.as_ref();
         Ok(SessionSpec {
             name: optional(self.value(Field::Name)),
-            kind: template.map_or(Kind::Image, |t| t.kind),
+            // A clip as content makes a video session (frames warm-started, audio kept).
+            kind: if super::browser::is_video(Path::new(content)) {
+                Kind::Video
+            } else {
+                template.map_or(Kind::Image, |t| if t.kind == Kind::Video { Kind::Image } else { t.kind })
+            },
             content: PathBuf::from(content),
             export: optional(self.value(Field::Export)).map(PathBuf::from),
             weights: template.and_then(|t| t.weights.clone()),

@@ -7,7 +7,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::browser::{Browser, BrowserOutcome};
 use super::form::{Form, FormOutcome};
-use super::form_fields::{FieldKind, FIELDS};
+use super::form_fields::{Field, FieldKind, FIELDS};
 use crate::preset::Preset;
 
 impl Form {
@@ -73,7 +73,7 @@ impl Form {
                         Some(p) if !p.as_os_str().is_empty() && p.is_dir() => p.to_path_buf(),
                         _ => self.start_dir.clone(),
                     };
-                    self.browser = Some((field, Browser::open(&dir)));
+                    self.browser = Some((field, Browser::open_with(&dir, field == Field::Content)));
                 }
                 _ => self.focus = (self.focus + 1) % FIELDS.len(),
             },

@@ -31,17 +31,33 @@ fn form_submits_the_spec_the_user_typed() {
     let requests = h.control.requests();
     let Some(Request::Submit { spec }) = requests.last() else { panic!("no submit: {requests:?}") };
     assert_eq!(spec.name.as_deref(), Some("evening"));
-    assert_eq!(spec.content, std::path::Path::new("media/content/tubingen.jpg"));
+    // Paths are made absolute: the scheduler may be a `serve` started in another folder.
+    assert_eq!(spec.content, std::path::absolute("media/content/tubingen.jpg").unwrap());
     assert_eq!(spec.preset, "quick");
     assert_eq!(spec.kind, Kind::Image);
     let s = &spec.settings;
     assert_eq!((s.size, s.iterations, s.seed, s.optimizer), (128, 20, 42, Optimizer::Adam));
     assert_eq!(s.styles.len(), 1);
-    assert_eq!(s.styles[0].path, std::path::Path::new("media/style/starry.jpg"));
+    assert_eq!(s.styles[0].path, std::path::absolute("media/style/starry.jpg").unwrap());
 
     let screen = h.render();
     assert!(screen.contains("evening"), "{screen}");
     assert!(screen.contains("queued `evening` (s1)"), "{screen}");
+}
+
+/// A clip as content makes a video session.
+#[test]
+fn a_clip_as_content_makes_a_video_session() {
+    let mut h = Harness::new(Vec::new(), 100, 30);
+    h.key(KeyCode::Char('n'));
+    h.focus_field("Content");
+    h.type_text("media/video/clip.mp4");
+    h.focus_field("Style");
+    h.type_text("media/style/starry.jpg");
+    h.ctrl('s');
+    let requests = h.control.requests();
+    let Some(Request::Submit { spec }) = requests.last() else { panic!("no submit: {requests:?}") };
+    assert_eq!(spec.kind, Kind::Video);
 }
 
 #[test]
@@ -91,10 +107,11 @@ fn duplicate_opens_the_form_prefilled() {
     h.ctrl('s');
     let requests = h.control.requests();
     let Some(Request::Submit { spec }) = requests.last() else { panic!("no submit: {requests:?}") };
-    assert_eq!(spec.content, std::path::Path::new("media/content/tubingen.jpg"));
+    // Paths are made absolute: the scheduler may be a `serve` started in another folder.
+    assert_eq!(spec.content, std::path::absolute("media/content/tubingen.jpg").unwrap());
     assert_eq!(spec.settings.iterations, 10);
     assert_eq!(spec.settings.scales, 2);
-    assert_eq!(spec.settings.styles[0].path, std::path::Path::new("media/style/starry.jpg"));
+    assert_eq!(spec.settings.styles[0].path, std::path::absolute("media/style/starry.jpg").unwrap());
 }
 
 #[test]
