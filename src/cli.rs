@@ -37,11 +37,42 @@ pub enum Command {
     Eval(EvalArgs),
     /// Time the engine on random weights of the real shapes (no download needed).
     Bench(BenchArgs),
+    /// Stylise every image that lands in a folder, each once (also across restarts).
+    Watch(WatchArgs),
     /// List and control the sessions in the workspace.
     #[command(subcommand)]
     Sessions(SessionsCommand),
     /// Run the scheduler without a UI; the TUI and the CLI attach to it over a Unix socket.
     Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// The folder to watch.
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+    /// Where results go, as STEM.PRESET.png (default: DIR/stylized; never watched).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Also watch subfolders.
+    #[arg(long)]
+    pub recursive: bool,
+    /// Poll every SECS seconds instead of file events (network mounts).
+    #[arg(long, value_name = "SECS")]
+    pub poll: Option<f64>,
+    /// Weights file (default: $BRUSHWORK_WEIGHTS, else the installed default).
+    #[arg(long, env = "BRUSHWORK_WEIGHTS", value_name = "FILE")]
+    pub weights: Option<PathBuf>,
+    /// cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Stop watching DIR in the running `serve`.
+    #[arg(long)]
+    pub stop: bool,
+    /// JSON lines on stdout: one `session` event per new or changed session.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -39,7 +39,7 @@ pub fn submit_and_follow(server: &dyn Control, ws: &Workspace, spec: SessionSpec
                 Status::Queued | Status::Running => {}
             },
             Event::Removed { .. } => return Err(Error::Remote(format!("session {id} was deleted"))),
-            Event::Preview { .. } | Event::Log { .. } => {}
+            Event::Preview { .. } | Event::Log { .. } | Event::Watches { .. } => {}
         }
     }
     reporter.finish();

@@ -15,6 +15,7 @@ pub mod run;
 pub mod serve;
 pub mod sessions;
 pub mod video;
+pub mod watch;
 pub mod weights;
 
 use crate::cli::{Cli, Command};
@@ -25,6 +26,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
     let workspace = cli.workspace.clone().unwrap_or_else(crate::session::Workspace::default_root);
     match cli.command {
         Some(Command::Run(args)) => run::run(&args, &workspace),
+        Some(Command::Watch(args)) => watch::watch(&args, &workspace),
         Some(Command::Sessions(cmd)) => sessions::sessions(&cmd, &workspace),
         Some(Command::Serve(args)) => serve::serve(&args, &workspace, &cli.log_level),
         Some(Command::Video(args)) => video::video(&args, &workspace),

@@ -72,6 +72,6 @@ fn print_event(event: &Event, json: bool) {
         ),
         Event::Log { message, .. } => eprintln!("{message}"),
         Event::Removed { id } => eprintln!("{id} removed"),
-        Event::Progress { .. } | Event::Preview { .. } => {}
+        Event::Progress { .. } | Event::Preview { .. } | Event::Watches { .. } => {}
     }
 }

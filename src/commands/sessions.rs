@@ -55,7 +55,7 @@ fn print_response(ws: &Workspace, response: &Response, target: &SessionTarget) -
         Response::Session { record } => print_record(ws, record),
         Response::Ok if target.json => println!("{}", json!({"event": "removed", "id": target.id})),
         Response::Ok => eprintln!("removed {}", target.id),
-        Response::Sessions { .. } | Response::Error { .. } => {}
+        Response::Sessions { .. } | Response::Watches { .. } | Response::Error { .. } => {}
     }
     Ok(())
 }

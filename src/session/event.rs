@@ -35,6 +35,8 @@ pub enum Event {
     Removed { id: String },
     /// `preview.png` of this session was replaced.
     Preview { id: String },
+    /// The watched folders changed (added, removed, a file queued or skipped).
+    Watches { watches: Vec<super::watches::WatchStatus> },
     /// A warning or error for the log panel.
     Log { level: LogLevel, message: String },
 }
@@ -53,7 +55,7 @@ impl Event {
         match self {
             Event::Progress { id, .. } | Event::Removed { id } | Event::Preview { id } => Some(id),
             Event::Session { record } => Some(&record.id),
-            Event::Log { .. } => None,
+            Event::Log { .. } | Event::Watches { .. } => None,
         }
     }
 }

@@ -39,7 +39,7 @@ pub fn spawn(events: Receiver<Event>, path: PathBuf, min: LogLevel) -> std::thre
                     (LogLevel::Info, format!("{} {}{error}", record.id, record.status))
                 }
                 Event::Removed { id } => (LogLevel::Info, format!("{id} removed")),
-                Event::Progress { .. } | Event::Preview { .. } => continue,
+                Event::Progress { .. } | Event::Preview { .. } | Event::Watches { .. } => continue,
             };
             if rank(level) < rank(min) {
                 continue;

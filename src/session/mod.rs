@@ -17,6 +17,8 @@ pub mod scheduler;
 pub mod server;
 pub mod stop;
 pub mod video_runner;
+pub mod watch_service;
+pub mod watches;
 pub mod workspace;
 
 pub use event::{Event, LogLevel};

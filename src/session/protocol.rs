@@ -2,12 +2,14 @@
 //! (`serve`'s clients) as JSON lines: one request object per line, one response object per line.
 //! After `subscribe` the connection carries [`Event`]s, one per line, until either side closes.
 
+use std::path::PathBuf;
 use std::sync::mpsc::Receiver;
 
 use serde::{Deserialize, Serialize};
 
 use super::event::Event;
 use super::record::{SessionRecord, SessionSpec};
+use super::watches::{WatchConfig, WatchStatus};
 use crate::error::Result;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -45,6 +47,17 @@ pub enum Request {
         id: String,
         priority: i32,
     },
+    /// Watch a folder: each image that lands there becomes a session (replaces a watch of the
+    /// same folder).
+    Watch {
+        config: Box<WatchConfig>,
+    },
+    /// Stop watching a folder.
+    Unwatch {
+        dir: PathBuf,
+    },
+    /// The watched folders.
+    Watches,
     /// Switch the connection to a stream of events.
     Subscribe,
 }
@@ -55,6 +68,7 @@ pub enum Response {
     Ok,
     Sessions { sessions: Vec<SessionRecord> },
     Session { record: Box<SessionRecord> },
+    Watches { watches: Vec<WatchStatus> },
     Error { message: String, exit_code: i32 },
 }
 

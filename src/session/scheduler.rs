@@ -17,9 +17,10 @@ use super::engines::Engines;
 use super::event::{Event, LogLevel};
 use super::lock::FileLock;
 use super::protocol::{Control, Request, Response};
-use super::record::{SessionRecord, Status};
+use super::record::{SessionRecord, SessionSpec, Status};
 use super::runner::run_session;
 use super::stop::{Stop, StopFlag};
+use super::watch_service::{SessionSink, WatchService};
 use super::workspace::{Listed, Workspace};
 use crate::error::{Error, Result};
 
@@ -31,6 +32,7 @@ pub struct Scheduler {
 struct Shared {
     ws: Workspace,
     engines: Engines,
+    watches: WatchService,
     state: Mutex<State>,
     wake: Condvar,
     subscribers: Mutex<Vec<Sender<Event>>>,
@@ -47,6 +49,7 @@ impl Scheduler {
     /// Loads the workspace and starts `workers` worker threads (0: answer requests only).
     pub fn start(ws: Workspace, workers: usize) -> Result<Scheduler> {
         let shared = Arc::new(Shared {
+            watches: WatchService::new(ws.root()),
             ws,
             engines: Engines::default(),
             state: Mutex::new(State::default()),
@@ -54,6 +57,9 @@ impl Scheduler {
             subscribers: Mutex::new(Vec::new()),
         });
         shared.load()?;
+        if workers > 0 {
+            shared.watches.start_saved(shared.clone());
+        }
         let handles = (0..workers)
             .map(|i| {
                 let s = shared.clone();
@@ -73,6 +79,7 @@ impl Scheduler {
     /// Asks running sessions to checkpoint and stop (they are queued again), then waits for the
     /// workers. Idempotent.
     pub fn shutdown(&self) {
+        self.shared.watches.stop_all();
         {
             let mut st = self.shared.lock();
             st.shutting_down = true;
@@ -104,6 +111,14 @@ impl Drop for Scheduler {
 
 impl Control for Scheduler {
     fn request(&self, request: Request) -> Result<Response> {
+        if let Request::Watch { config } = request {
+            if self.shared.lock().shutting_down {
+                return Err(Error::Usage("the scheduler is shutting down".into()));
+            }
+            let status = self.shared.watches.add(*config, self.shared.clone())?;
+            self.shared.watches_changed();
+            return Ok(Response::Watches { watches: vec![status] });
+        }
         self.shared.handle(request)
     }
 
@@ -222,6 +237,15 @@ impl Shared {
                 Ok(Some(r.status))
             }),
             Request::Remove { id } => self.remove(&id),
+            Request::Watch { .. } => Err(Error::Usage("internal: watches are added through the scheduler".into())),
+            Request::Unwatch { dir } => {
+                if !self.watches.remove(&dir)? {
+                    return Err(Error::Usage(format!("{} is not watched", dir.display())));
+                }
+                self.watches_changed();
+                Ok(Response::Ok)
+            }
+            Request::Watches => Ok(Response::Watches { watches: self.watches.list() }),
             Request::Subscribe => Err(Error::Usage("subscribe is answered by a stream, not a reply".into())),
         }
     }
@@ -311,4 +335,36 @@ fn next_queued(st: &State) -> Option<String> {
         .filter(|r| r.status == Status::Queued && !st.running.contains_key(&r.id))
         .max_by(|a, b| a.priority.cmp(&b.priority).then(b.created_at.cmp(&a.created_at)).then(b.id.cmp(&a.id)))
         .map(|r| r.id.clone())
+}
+
+impl SessionSink for Shared {
+    fn create(&self, spec: SessionSpec) -> Result<SessionRecord> {
+        let record = self.ws.create(spec)?;
+        self.emit(Event::Session { record: Box::new(record.clone()) });
+        self.wake.notify_all();
+        Ok(record)
+    }
+
+    fn create_failed(&self, spec: SessionSpec, error: String) -> Result<SessionRecord> {
+        let mut record = self.ws.create(spec)?;
+        record.status = Status::Failed;
+        record.error = Some(error.clone());
+        record.finished_at = Some(super::record::now());
+        self.ws.save(&record)?;
+        self.log(LogLevel::Error, format!("{}: {error}", record.id));
+        self.emit(Event::Session { record: Box::new(record.clone()) });
+        Ok(record)
+    }
+
+    fn emit(&self, event: Event) {
+        Shared::emit(self, event);
+    }
+
+    fn output_taken(&self, path: &std::path::Path) -> bool {
+        self.lock().records.values().any(|r| r.export.as_deref() == Some(path))
+    }
+
+    fn watches_changed(&self) {
+        Shared::emit(self, Event::Watches { watches: self.watches.list() });
+    }
 }

@@ -11,6 +11,7 @@ use super::losses::{self, LossRow};
 use super::sessions::{self, SortKey};
 use crate::engine::Settings;
 use crate::preset::Preset;
+use crate::session::watches::WatchStatus;
 use crate::session::{Event, LogLevel, ProgressSummary, Request, Response, SessionRecord};
 
 /// Work the state cannot do itself: talk to the scheduler or touch files.
@@ -87,6 +88,8 @@ pub struct App {
     pub form: Option<Form>,
     pub presets: Vec<Preset>,
     pub log: Vec<LogEntry>,
+    /// The scheduler's watched folders.
+    pub watches: Vec<WatchStatus>,
     /// Lines scrolled up from the newest log entry.
     pub log_scroll: usize,
     pub help: bool,
@@ -115,6 +118,7 @@ impl App {
             form: None,
             presets: Vec::new(),
             log: Vec::new(),
+            watches: Vec::new(),
             log_scroll: 0,
             help: false,
             confirm: None,
@@ -223,6 +227,7 @@ impl App {
             }
             Event::Preview { id } => *self.preview_generation.entry(id).or_default() += 1,
             Event::Log { level, message } => self.push_log(level, message),
+            Event::Watches { watches } => self.watches = watches,
             Event::Progress {
                 id,
                 iteration,
@@ -272,6 +277,11 @@ impl App {
                     self.selected = Some(record.id.clone());
                 }
                 self.upsert(*record);
+            }
+            Ok(Response::Watches { watches }) => {
+                if matches!(request, Request::Watches) {
+                    self.watches = watches;
+                }
             }
             Ok(Response::Ok) => {}
             Ok(Response::Error { message, .. }) => self.report_error(message),

@@ -108,7 +108,11 @@ pub fn run_tui(control: Arc<dyn Control>, workspace_root: PathBuf, options: TuiO
     let start_dir = options.start_dir.clone().unwrap_or_else(|| PathBuf::from("."));
     let mut app = App::new(workspace_root, start_dir, options.preset_dir.clone());
     app.push_log(LogLevel::Info, format!("previews drawn with {}", protocol_name(protocol)));
-    perform_all(&mut app, &*control, vec![Effect::Request(Request::List), Effect::ReloadPresets]);
+    perform_all(
+        &mut app,
+        &*control,
+        vec![Effect::Request(Request::List), Effect::Request(Request::Watches), Effect::ReloadPresets],
+    );
     let mut images = ImageStore::default();
     let mut last_screen = app.screen.clone();
     let mut dirty = true;

@@ -10,11 +10,36 @@ use super::border_style;
 use crate::session::LogLevel;
 use crate::tui::app::{App, Panel};
 
-/// Watched folders are fed by the watch feature later; until then it says how to start one.
+/// The scheduler's watched folders: folder, preset, files queued and skipped, problems; with none,
+/// how to start one.
 pub fn watched(frame: &mut Frame, app: &App, area: Rect) {
     let block = Block::bordered().title(" Watched folders ").border_style(border_style(app.panel == Panel::Watched));
-    let text = vec![Line::from("no watched folders"), Line::from("brushwork watch DIR --style FILE").dim()];
-    frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }).block(block), area);
+    if app.watches.is_empty() {
+        let text = vec![Line::from("no watched folders"), Line::from("brushwork watch DIR --style FILE").dim()];
+        frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }).block(block), area);
+        return;
+    }
+    let mut lines = Vec::new();
+    for w in &app.watches {
+        let name = w
+            .config
+            .dir
+            .file_name()
+            .map_or_else(|| w.config.dir.display().to_string(), |n| n.to_string_lossy().into_owned());
+        lines.push(Line::from(vec![
+            Span::raw(format!("{name}/ ")),
+            Span::styled(w.config.preset.clone(), Style::new().fg(Color::Cyan)),
+        ]));
+        let mut detail = format!("  {} queued · {} done before", w.queued, w.skipped);
+        if w.polling {
+            detail += " · polling";
+        }
+        lines.push(Line::from(detail).dim());
+        if let Some(e) = &w.error {
+            lines.push(Line::from(Span::styled(format!("  {e}"), Style::new().fg(Color::Yellow))));
+        }
+    }
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }).block(block), area);
 }
 
 fn level_span(level: LogLevel) -> Span<'static> {
