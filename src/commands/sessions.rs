@@ -81,7 +81,7 @@ fn list(ws: &Workspace, json: bool) -> Result<()> {
         }
         return Ok(());
     }
-    println!("{:<24} {:<11} {:<7} {:>15} {:>10}  NAME", "ID", "STATUS", "KIND", "PROGRESS", "LOSS");
+    println!("{:<28} {:<11} {:<7} {:>15} {:>10}  NAME", "ID", "STATUS", "KIND", "PROGRESS", "LOSS");
     for r in &records {
         let p = r.progress.unwrap_or_default();
         let total = r.total_iterations().max(1);

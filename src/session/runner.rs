@@ -122,7 +122,7 @@ fn run_locked(
                 checkpoint::save(dir, &snap.state())?;
                 last_checkpoint = (Instant::now(), p.iteration);
                 record.progress = Some(summary(p));
-                ws.save(record)?;
+                save(ws, record, emit)?;
             }
             Ok(if stop_now.is_some() && p.iteration < p.total {
                 ControlFlow::Break(())

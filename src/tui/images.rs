@@ -13,7 +13,7 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 use ratatui_image::picker::Picker;
 use ratatui_image::protocol::Protocol;
-use ratatui_image::{Image, Resize};
+use ratatui_image::{FilterType, Image, Resize};
 
 /// One image wanted at one size in cells; `generation` changes when the file was replaced.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,7 +35,8 @@ impl std::fmt::Debug for Decoded {
     }
 }
 
-/// Reads the file and encodes it for the terminal, fitted into `job.size` cells.
+/// Reads the file and encodes it for the terminal, scaled (up too: a 128 px preview of the first
+/// scale should fill its box) to fit `job.size` cells.
 pub fn decode(picker: &Picker, job: DecodeJob) -> Decoded {
     // The message alone: the path is long and the screen says which picture this is.
     let message = |e: crate::Error| match e {
@@ -47,7 +48,9 @@ pub fn decode(picker: &Picker, job: DecodeJob) -> Decoded {
     }
     let result = crate::imageio::load_rgb(&job.path).map_err(message).and_then(|rgb| {
         let image = DynamicImage::ImageRgb32F(rgb).into_rgb8();
-        picker.new_protocol(DynamicImage::ImageRgb8(image), job.size, Resize::Fit(None)).map_err(|e| e.to_string())
+        picker
+            .new_protocol(DynamicImage::ImageRgb8(image), job.size, Resize::Scale(Some(FilterType::Triangle)))
+            .map_err(|e| e.to_string())
     });
     Decoded { job, result }
 }
