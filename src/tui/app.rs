@@ -90,6 +90,8 @@ pub struct App {
     pub log: Vec<LogEntry>,
     /// The scheduler's watched folders.
     pub watches: Vec<WatchStatus>,
+    /// The selected line of the watched-folders panel.
+    pub watch_selected: usize,
     /// Lines scrolled up from the newest log entry.
     pub log_scroll: usize,
     pub help: bool,
@@ -119,6 +121,7 @@ impl App {
             presets: Vec::new(),
             log: Vec::new(),
             watches: Vec::new(),
+            watch_selected: 0,
             log_scroll: 0,
             help: false,
             confirm: None,
@@ -278,11 +281,14 @@ impl App {
                 }
                 self.upsert(*record);
             }
-            Ok(Response::Watches { watches }) => {
-                if matches!(request, Request::Watches) {
-                    self.watches = watches;
+            Ok(Response::Watches { watches }) => match request {
+                Request::Watches => self.watches = watches,
+                Request::Watch { config } => {
+                    self.status = Some(format!("watching {}", config.dir.display()));
+                    self.panel = Panel::Watched;
                 }
-            }
+                _ => {}
+            },
             Ok(Response::Ok) => {}
             Ok(Response::Error { message, .. }) => self.report_error(message),
             Err(e) => self.report_error(e.to_string()),

@@ -108,6 +108,15 @@ fn with_absolute_paths(request: Request) -> Request {
             }
             Request::Submit { spec }
         }
+        Request::Watch { mut config } => {
+            config.dir = abs(&config.dir);
+            config.out = abs(&config.out);
+            config.weights = config.weights.as_deref().map(abs);
+            for s in &mut config.settings.styles {
+                s.path = abs(&s.path);
+            }
+            Request::Watch { config }
+        }
         other => other,
     }
 }

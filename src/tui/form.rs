@@ -27,6 +27,8 @@ pub struct Form {
     /// The last problem or confirmation, shown under the fields.
     pub message: Option<String>,
     pub(super) start_dir: PathBuf,
+    /// "Watch a folder": Content is the folder; submitting starts a watch instead of a session.
+    pub watch: bool,
 }
 
 /// What a key did in the form.
@@ -57,6 +59,7 @@ impl Form {
             save_prompt: None,
             message: None,
             start_dir: start_dir.to_path_buf(),
+            watch: false,
         };
         form.values[index_of(Field::Device)] = crate::session::record::default_device();
         match presets.iter().find(|p| p.name == "quick").or_else(|| presets.first()) {
@@ -67,6 +70,16 @@ impl Form {
     }
 
     /// A form prefilled from an existing session (duplicate with changes).
+    /// The form for a new watched folder: the Content field takes the folder (typed: the file
+    /// browser picks files), Export the output folder (default FOLDER/stylized).
+    pub fn watch_folder(presets: &[Preset], start_dir: &Path) -> Self {
+        let mut form = Form::new(presets, start_dir);
+        form.watch = true;
+        form.message =
+            Some("Content: type the folder to watch; Export to: the output folder (default FOLDER/stylized)".into());
+        form
+    }
+
     pub fn duplicate(spec: SessionSpec, start_dir: &Path) -> Self {
         let mut form = Form::new(&[], start_dir);
         form.set(Field::Name, spec.name.clone().map(|n| format!("{n} copy")).unwrap_or_default());

@@ -50,12 +50,22 @@ pub const BROWSER_KEYS: &[(&str, &str)] =
 
 pub const LOG_KEYS: &[(&str, &str)] = &[("↑↓", "scroll log"), ("Tab", "panel"), ("?", "help"), ("q", "quit")];
 
+pub const WATCHED_KEYS: &[(&str, &str)] = &[
+    ("a", "watch a folder"),
+    ("x", "stop watching"),
+    ("↑↓", "select"),
+    ("Tab", "panel"),
+    ("?", "help"),
+    ("q", "quit"),
+];
+
 /// Every group, for the help overlay.
 pub const ALL_GROUPS: &[(&str, &[(&str, &str)])] = &[
     ("Sessions", SESSIONS_KEYS),
     ("Session detail", DETAIL_KEYS),
     ("New session form", FORM_KEYS),
     ("File browser", BROWSER_KEYS),
+    ("Watched folders panel", WATCHED_KEYS),
     ("Log panel", LOG_KEYS),
 ];
 
@@ -63,6 +73,7 @@ pub const ALL_GROUPS: &[(&str, &[(&str, &str)])] = &[
 pub fn current_keys(app: &App) -> &'static [(&'static str, &'static str)] {
     match &app.screen {
         Screen::Sessions if app.panel == Panel::Log => LOG_KEYS,
+        Screen::Sessions if app.panel == Panel::Watched => WATCHED_KEYS,
         Screen::Sessions => SESSIONS_KEYS,
         Screen::Detail(_) => DETAIL_KEYS,
         Screen::Form if app.form.as_ref().is_some_and(|f| f.browser.is_some()) => BROWSER_KEYS,

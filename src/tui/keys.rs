@@ -51,6 +51,24 @@ impl App {
             KeyCode::Char('q') => self.quit = true,
             KeyCode::Char('?') => self.help = true,
             KeyCode::Char('n') => self.open_form(Form::new(&self.presets, &self.start_dir)),
+            KeyCode::Char('a') if self.panel == Panel::Watched => {
+                self.open_form(Form::watch_folder(&self.presets, &self.start_dir))
+            }
+            KeyCode::Up | KeyCode::Char('k') if self.panel == Panel::Watched => {
+                self.watch_selected = self.watch_selected.saturating_sub(1)
+            }
+            KeyCode::Down | KeyCode::Char('j') if self.panel == Panel::Watched => {
+                self.watch_selected = (self.watch_selected + 1).min(self.watches.len().saturating_sub(1))
+            }
+            KeyCode::Char('x') | KeyCode::Char('d') if self.panel == Panel::Watched => {
+                if let Some(w) = self.watches.get(self.watch_selected) {
+                    self.confirm = Some(Confirm {
+                        question: format!("Stop watching {}?", w.config.dir.display()),
+                        effect: Effect::Request(Request::Unwatch { dir: w.config.dir.clone() }),
+                    });
+                }
+                return Vec::new();
+            }
             KeyCode::Char('s') => self.sort = self.sort.next(),
             KeyCode::Up | KeyCode::Char('k') if self.panel == Panel::Log => {
                 self.log_scroll = (self.log_scroll + 1).min(self.log.len().saturating_sub(1))
@@ -147,7 +165,17 @@ impl App {
                 Vec::new()
             }
             FormOutcome::Submit(spec) => {
+                let watch = self.form.as_ref().is_some_and(|f| f.watch);
+                if watch && !spec.content.is_dir() {
+                    if let Some(form) = self.form.as_mut() {
+                        form.message = Some(format!("{}: not a folder", spec.content.display()));
+                    }
+                    return Vec::new();
+                }
                 self.close_form();
+                if watch {
+                    return vec![Effect::Request(Request::Watch { config: Box::new(watch_config(*spec)) })];
+                }
                 vec![Effect::Request(Request::Submit { spec })]
             }
             FormOutcome::SavePreset { name, settings } => vec![Effect::SavePreset { name, settings }],
@@ -189,5 +217,21 @@ impl App {
         let current = self.selected.as_deref().and_then(|id| order.iter().position(|r| r.id == id)).unwrap_or(0);
         let next = (current as isize + step).clamp(0, order.len() as isize - 1) as usize;
         self.selected = Some(order[next].id.clone());
+    }
+}
+
+/// A saved watch from the watch form's fields.
+fn watch_config(spec: crate::session::SessionSpec) -> crate::session::watches::WatchConfig {
+    let out = spec.export.clone().unwrap_or_else(|| spec.content.join("stylized"));
+    crate::session::watches::WatchConfig {
+        dir: spec.content,
+        recursive: false,
+        out,
+        poll_seconds: None,
+        preset: spec.preset,
+        weights: spec.weights,
+        device: spec.device,
+        persistent: true,
+        settings: spec.settings,
     }
 }

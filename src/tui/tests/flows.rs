@@ -280,3 +280,45 @@ fn preview_event_asks_for_the_new_picture_once() {
     assert_eq!(asked.len(), 1, "{asked:?}");
     assert!(asked[0].path.ends_with("sessions/s1/preview.png") && asked[0].generation == 1, "{asked:?}");
 }
+
+/// The watched-folders panel: `a` opens the watch form, submitting sends a saved watch of the
+/// folder typed, and `x` asks before it stops one.
+#[test]
+fn watched_panel_adds_and_stops_a_watch() {
+    let mut h = Harness::new(Vec::new(), 100, 30);
+    let folder = std::env::temp_dir().join(format!("bw-tui-watch-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    h.key(KeyCode::Tab);
+    assert!(h.render().contains("a watch a folder"), "{}", h.render());
+    h.key(KeyCode::Char('a'));
+    assert!(h.render().contains("Watch a folder"), "{}", h.render());
+    h.focus_field("Content"); // labelled "Folder" in this form
+    h.type_text(&folder.display().to_string());
+    h.focus_field("Style");
+    h.type_text("media/style/starry.jpg");
+    h.ctrl('s');
+    let requests = h.control.requests();
+    let Some(Request::Watch { config }) = requests.last() else { panic!("no watch request: {requests:?}") };
+    assert_eq!(config.dir, folder);
+    assert_eq!(config.out, folder.join("stylized"));
+    assert!(config.persistent);
+    assert_eq!(config.settings.styles[0].path, std::path::absolute("media/style/starry.jpg").unwrap());
+    // The scheduler reports the watch; `x` then asks, and `y` sends the stop.
+    h.control.push(crate::session::Event::Watches {
+        watches: vec![crate::session::watches::WatchStatus {
+            config: (**config).clone(),
+            queued: 3,
+            skipped: 1,
+            polling: false,
+            error: None,
+        }],
+    });
+    h.pump();
+    let screen = h.render();
+    assert!(screen.contains("3 queued"), "{screen}");
+    h.key(KeyCode::Char('x'));
+    assert!(h.render().contains("Stop watching"), "{}", h.render());
+    h.key(KeyCode::Char('y'));
+    assert!(matches!(h.control.requests().last(), Some(Request::Unwatch { dir }) if *dir == folder));
+    std::fs::remove_dir_all(&folder).unwrap();
+}

@@ -14,7 +14,11 @@ use crate::tui::form_fields::{FieldKind, FIELDS};
 
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let Some(form) = &app.form else { return };
-    let title = if form.template.is_some() { " Duplicate session " } else { " New session " };
+    let title = match (form.watch, form.template.is_some()) {
+        (true, _) => " Watch a folder ",
+        (false, true) => " Duplicate session ",
+        (false, false) => " New session ",
+    };
     let block = Block::bordered().title(title);
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -62,7 +66,7 @@ fn field_line(form: &Form, index: usize, field: crate::tui::form_fields::Field) 
     };
     Line::from(vec![
         Span::raw(marker),
-        Span::styled(format!("{:<15}", field.label()), Style::new().fg(Color::DarkGray)),
+        Span::styled(format!("{:<15}", label(form, field)), Style::new().fg(Color::DarkGray)),
         Span::styled(shown, value_style),
     ])
 }
@@ -91,4 +95,14 @@ fn draw_browser(frame: &mut Frame, browser: &Browser, label: &str, area: Rect) {
     let mut state = ListState::default();
     state.select(Some(browser.selected));
     frame.render_stateful_widget(list, popup, &mut state);
+}
+
+/// A field's label; in the watch form, Content is the folder and Export the output folder.
+fn label(form: &Form, field: crate::tui::form_fields::Field) -> &'static str {
+    use crate::tui::form_fields::Field;
+    match (form.watch, field) {
+        (true, Field::Content) => "Folder",
+        (true, Field::Export) => "Output folder",
+        _ => field.label(),
+    }
 }

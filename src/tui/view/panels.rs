@@ -15,7 +15,7 @@ use crate::tui::app::{App, Panel};
 pub fn watched(frame: &mut Frame, app: &App, area: Rect) {
     let block = Block::bordered().title(" Watched folders ").border_style(border_style(app.panel == Panel::Watched));
     if app.watches.is_empty() {
-        let text = vec![Line::from("no watched folders"), Line::from("brushwork watch DIR --style FILE").dim()];
+        let text = vec![Line::from("no watched folders"), Line::from("Tab here, a: add one").dim()];
         frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }).block(block), area);
         return;
     }
