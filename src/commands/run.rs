@@ -38,13 +38,7 @@ fn run_inner(args: &RunArgs, workspace: &Path) -> Result<()> {
     load_rgb(&args.content)?;
     load_images(&settings)?;
     parse_device(&args.device)?;
-    // Paths are absolute so the session (and the recipe) work from any folder.
-    for s in &mut settings.styles {
-        s.path = absolute(&s.path);
-    }
-    if let Some(init) = &mut settings.init_file {
-        *init = absolute(init);
-    }
+    absolute_inputs(&mut settings);
     let mut spec = SessionSpec {
         name: None,
         kind: Kind::Image,
@@ -112,6 +106,16 @@ pub(super) fn check_output_dir(output: &Path) -> Result<()> {
         return Err(Error::input(output, "the output folder does not exist"));
     }
     Ok(())
+}
+
+/// Style and init paths made absolute, so a session (and its recipe) works from any folder.
+pub(super) fn absolute_inputs(settings: &mut crate::engine::Settings) {
+    for s in &mut settings.styles {
+        s.path = absolute(&s.path);
+    }
+    if let Some(init) = &mut settings.init_file {
+        *init = absolute(init);
+    }
 }
 
 pub(super) fn absolute(p: &Path) -> PathBuf {

@@ -9,7 +9,7 @@ use super::foreground::run_here;
 use super::inputs::{load_images, with_json_error};
 use super::overrides;
 use super::report::Reporter;
-use super::run::{absolute, check_output_dir, reuse_or_create};
+use super::run::{absolute, absolute_inputs, check_output_dir, reuse_or_create};
 use super::weights::resolve_for_run;
 use crate::cli::VideoArgs;
 use crate::engine::device::parse_device;
@@ -49,12 +49,7 @@ fn video_inner(args: &VideoArgs, workspace: &Path) -> Result<()> {
     init()?;
     // Bad clips are refused before a session is made for them.
     drop(decode(&args.input, settings.size)?);
-    for s in &mut settings.styles {
-        s.path = absolute(&s.path);
-    }
-    if let Some(init) = &mut settings.init_file {
-        *init = absolute(init);
-    }
+    absolute_inputs(&mut settings);
     let mut spec = SessionSpec {
         name: None,
         kind: Kind::Video,

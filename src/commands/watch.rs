@@ -12,7 +12,7 @@ use signal_hook::iterator::Signals;
 use super::inputs::{load_images, with_json_error};
 use super::overrides;
 use super::report::{err_line, out_line, Reporter};
-use super::run::absolute;
+use super::run::{absolute, absolute_inputs};
 use super::weights::resolve_for_run;
 use crate::cli::WatchArgs;
 use crate::engine::device::parse_device;
@@ -48,9 +48,7 @@ fn watch_inner(args: &WatchArgs, workspace: &Path) -> Result<()> {
     }
     load_images(&settings)?;
     parse_device(&args.device)?;
-    for s in &mut settings.styles {
-        s.path = absolute(&s.path);
-    }
+    absolute_inputs(&mut settings);
     let out = absolute(&args.out.clone().unwrap_or_else(|| args.dir.join("stylized")));
     let mut config = WatchConfig {
         dir: dir.clone(),

@@ -51,14 +51,15 @@ impl LossRow {
         if f.len() != 7 {
             return None;
         }
+        let num = |i: usize| f[i].trim().parse::<f64>().ok().filter(|v| v.is_finite());
         Some(LossRow {
-            iteration: f[0].parse().ok()?,
-            scale: f[1].parse().ok()?,
-            loss: f[2].parse().ok()?,
-            style: f[3].parse().ok()?,
-            content: f[4].parse().ok()?,
-            tv: f[5].parse().ok()?,
-            seconds: f[6].parse().ok()?,
+            iteration: f[0].trim().parse().ok()?,
+            scale: f[1].trim().parse().ok()?,
+            loss: num(2)?,
+            style: num(3)?,
+            content: num(4)?,
+            tv: num(5)?,
+            seconds: num(6)?,
         })
     }
 }
@@ -95,8 +96,12 @@ impl LossLog {
 }
 
 pub fn read_rows(path: &Path) -> Vec<LossRow> {
-    let Ok(text) = fs::read_to_string(path) else { return Vec::new() };
-    // Only lines ending in a newline are complete.
+    fs::read_to_string(path).map(|text| parse_rows(&text)).unwrap_or_default()
+}
+
+/// The complete rows of `losses.csv` text: only lines ending in a newline, and only those that
+/// parse to finite numbers (the header, a damaged line and a cut last line are skipped).
+pub fn parse_rows(text: &str) -> Vec<LossRow> {
     let complete = match text.rfind('\n') {
         Some(end) => &text[..end],
         None => "",

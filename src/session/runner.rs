@@ -213,7 +213,8 @@ fn summary(p: &Progress) -> ProgressSummary {
     ProgressSummary { iteration: p.iteration, total: p.total, loss: p.losses.total, seconds: p.seconds }
 }
 
-fn progress_event(id: &str, p: &Progress) -> Event {
+/// The scheduler's event for one engine iteration.
+pub(super) fn progress_event(id: &str, p: &Progress) -> Event {
     Event::Progress {
         id: id.to_string(),
         iteration: p.iteration,

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use super::engines::Engines;
 use super::event::{Event, LogLevel};
 use super::record::{now, ProgressSummary, SessionRecord, Status};
-use super::runner::{save, stopped, Outcome};
+use super::runner::{progress_event, save, stopped, Outcome};
 use super::stop::StopFlag;
 use super::workspace::Workspace;
 use crate::engine::device::parse_device;
@@ -74,20 +74,11 @@ pub fn run_video(
             ControlFlow::Continue(())
         }
         VideoEvent::Iteration { frame, frames, progress: p } => {
-            emit(Event::Progress {
-                id: id.clone(),
-                iteration: p.iteration,
-                total: p.total,
-                scale: p.scale,
-                loss: p.losses.total,
-                style: p.losses.style,
-                content: p.losses.content,
-                tv: p.losses.tv,
-                seconds: p.seconds,
-                frame: Some(frame),
-                frames: Some(frames),
-                flicker: None,
-            });
+            let mut event = progress_event(&id, p);
+            if let Event::Progress { frame: f, frames: n, .. } = &mut event {
+                (*f, *n) = (Some(frame), Some(frames));
+            }
+            emit(event);
             if stop.get().is_some() {
                 ControlFlow::Break(())
             } else {

@@ -2,39 +2,12 @@
 
 use std::path::Path;
 
-/// One line of `losses.csv` (`iteration,scale,loss,style,content,tv,seconds`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LossRow {
-    pub iteration: u32,
-    pub scale: u32,
-    pub loss: f64,
-    pub style: f64,
-    pub content: f64,
-    pub tv: f64,
-    pub seconds: f64,
-}
+pub use crate::session::losses::LossRow;
 
-/// Parses the file's text. The header and any line that does not parse are skipped: after a crash
-/// the last line may be cut short, and a cut line must not stop the chart from showing.
+/// Parses the file's text (see [`crate::session::losses::parse_rows`]): a cut last line must not
+/// stop the chart from showing.
 pub fn parse_csv(text: &str) -> Vec<LossRow> {
-    text.lines().filter_map(parse_line).collect()
-}
-
-fn parse_line(line: &str) -> Option<LossRow> {
-    let f: Vec<&str> = line.trim().split(',').collect();
-    if f.len() != 7 {
-        return None;
-    }
-    let num = |i: usize| f[i].trim().parse::<f64>().ok().filter(|v| v.is_finite());
-    Some(LossRow {
-        iteration: f[0].trim().parse().ok()?,
-        scale: f[1].trim().parse().ok()?,
-        loss: num(2)?,
-        style: num(3)?,
-        content: num(4)?,
-        tv: num(5)?,
-        seconds: num(6)?,
-    })
+    crate::session::losses::parse_rows(text)
 }
 
 /// Reads `losses.csv`; a missing file is an empty history (the session has not run yet).
