@@ -284,3 +284,21 @@ fn with_a_serve_the_watch_runs_there_survives_restarts_and_stops_on_request() {
     let list = fx.run(&["sessions", "list", "--json"]);
     assert_eq!(list.events().len(), 2, "{list}");
 }
+
+#[test]
+fn bad_watch_requests_fail_with_one_line() {
+    let fx = Fixture::new("watch-cli-bad");
+    std::fs::write(fx.join("tiny.toml"), PRESET).unwrap();
+    std::fs::write(fx.join("afile.png"), image(1)).unwrap();
+    for (args, needle) in [
+        (vec!["watch", "nothere", "--style", "style.png"], "nothere: not a folder"),
+        (vec!["watch", "afile.png", "--style", "style.png"], "afile.png: not a folder"),
+        (vec!["watch", ".", "--style", "missing.png"], "missing.png"),
+        (vec!["watch", ".", "--stop"], "no `brushwork serve`"),
+    ] {
+        let r = fx.run(&args);
+        assert_eq!(r.code, Some(2), "{args:?}: {r}");
+        assert_eq!(r.stderr_lines().len(), 1, "{args:?}: {r}");
+        assert!(r.stderr.contains(needle), "{args:?}: {r}");
+    }
+}
