@@ -10,6 +10,9 @@ use super::event::Event;
 use super::protocol::{Control, Request, Response};
 use crate::error::{Error, Result};
 
+/// How long a request waits for its reply (removing a running session waits for it to stop).
+const REPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(90);
+
 pub struct Client {
     path: PathBuf,
 }
@@ -33,7 +36,9 @@ impl Client {
 
 impl Control for Client {
     fn request(&self, request: Request) -> Result<Response> {
-        let (_stream, mut reader) = self.open(&request)?;
+        let (stream, mut reader) = self.open(&request)?;
+        // A hung server must not freeze the dashboard, which asks from its UI thread.
+        stream.set_read_timeout(Some(REPLY_TIMEOUT)).map_err(|e| Error::io(&self.path, e))?;
         let mut line = String::new();
         reader.read_line(&mut line).map_err(|e| Error::io(&self.path, e))?;
         if line.is_empty() {
