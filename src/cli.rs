@@ -95,6 +95,28 @@ pub enum SessionsCommand {
     Retry(SessionTarget),
     /// Delete a session and its folder.
     Rm(SessionTarget),
+    /// Set a session's priority (higher runs first among queued sessions).
+    Priority {
+        id: String,
+        #[arg(allow_negative_numbers = true)]
+        priority: i32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A new session from an existing one, with changes (run's settings flags).
+    Duplicate {
+        id: String,
+        #[command(flatten)]
+        settings: SettingsArgs,
+        /// Name of the new session (default: the old name and "copy").
+        #[arg(long)]
+        name: Option<String>,
+        /// Output file of the new session (default: only the session's own output).
+        #[arg(short, long, value_name = "OUT")]
+        output: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]

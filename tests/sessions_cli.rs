@@ -373,3 +373,31 @@ fn sigterm_to_a_foreground_run_checkpoints_and_says_how_to_continue() {
     assert_eq!(session_for(&fx, "out.png"), id);
     assert_eq!(pixels(&fx.join("out.png")), pixels(&fx.join("ref.png")));
 }
+
+#[test]
+fn duplicate_with_changes_and_set_priority() {
+    let fx = fixture("sessions-duplicate");
+    let mut args = run_args("first.png");
+    args.extend(["--iterations".into(), "2".into()]);
+    let first = fx.run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(first.code, Some(0), "{first}");
+    let id = session_for(&fx, "first.png");
+    let dup = fx.run(&["sessions", "duplicate", &id, "--iterations", "3", "--seed", "5", "-o", "second.png", "--json"]);
+    assert_eq!(dup.code, Some(0), "{dup}");
+    let done = dup.events().pop().unwrap();
+    assert_eq!(done["event"], "done", "{dup}");
+    assert_eq!(done["iterations"], 6, "2 scales x 3 iterations: {done}");
+    let new = done["session"].as_str().unwrap().to_string();
+    assert_ne!(new, id);
+    let rec = show_json(&fx, &new);
+    assert_eq!(rec["name"], "content copy");
+    assert_eq!(rec["settings"]["seed"], 5);
+    assert_eq!(rec["settings"]["checkpoint_every"], 4, "the rest of the settings are the old session's");
+    assert!(fx.join("second.png").is_file());
+    let p = fx.run(&["sessions", "priority", &new, "-3"]);
+    assert_eq!(p.code, Some(0), "{p}");
+    assert_eq!(show_json(&fx, &new)["priority"], -3);
+    let bad = fx.run(&["sessions", "duplicate", "nosuch"]);
+    assert_eq!(bad.code, Some(2), "{bad}");
+    assert_eq!(bad.stderr_lines().len(), 1, "{bad}");
+}

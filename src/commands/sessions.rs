@@ -7,7 +7,8 @@ use std::path::Path;
 use serde_json::json;
 
 use super::foreground::run_here;
-use crate::cli::{SessionTarget, SessionsCommand};
+use super::overrides;
+use crate::cli::{SessionTarget, SessionsCommand, SettingsArgs};
 use crate::error::{Error, Result};
 use crate::session::lock::FileLock;
 use crate::session::owner::Owner;
@@ -15,8 +16,16 @@ use crate::session::{Control, Event, Request, Response, Scheduler, SessionRecord
 
 pub fn sessions(cmd: &SessionsCommand, workspace: &Path) -> Result<()> {
     let ws = Workspace::open(workspace)?;
+    let priority_target;
     let (request, target) = match cmd {
         SessionsCommand::List { json } => return list(&ws, *json),
+        SessionsCommand::Duplicate { id, settings, name, output, json } => {
+            return duplicate(&ws, id, settings, name.as_deref(), output.as_deref(), *json)
+        }
+        SessionsCommand::Priority { id, priority, json } => {
+            priority_target = SessionTarget { id: id.clone(), json: *json };
+            (Request::SetPriority { id: id.clone(), priority: *priority }, &priority_target)
+        }
         SessionsCommand::Show(t) => (Request::Show { id: t.id.clone() }, t),
         SessionsCommand::Pause(t) => (Request::Pause { id: t.id.clone() }, t),
         SessionsCommand::Resume(t) => (Request::Resume { id: t.id.clone() }, t),
@@ -45,6 +54,51 @@ pub fn sessions(cmd: &SessionsCommand, workspace: &Path) -> Result<()> {
         }
     }
     print_response(&ws, &response, target)
+}
+
+/// `sessions duplicate`: the old session's spec with the flags applied, queued in the running
+/// `serve`, or run here when there is none.
+fn duplicate(
+    ws: &Workspace,
+    query: &str,
+    changes: &SettingsArgs,
+    name: Option<&str>,
+    output: Option<&Path>,
+    json: bool,
+) -> Result<()> {
+    let server = Owner::remote(ws);
+    let record = match &server {
+        Some(s) => match s.request(Request::Show { id: query.to_string() })? {
+            Response::Session { record } => *record,
+            _ => return Err(Error::Remote("the server did not return the session".into())),
+        },
+        None => ws.load(&ws.resolve_id(query)?)?,
+    };
+    let mut spec = record.spec();
+    if let Some(name) = &changes.preset {
+        // Another preset replaces the settings; the styles stay unless it brings its own.
+        let preset = crate::preset::load(name)?;
+        let styles = std::mem::take(&mut spec.settings.styles);
+        spec.settings = preset.settings;
+        if spec.settings.styles.is_empty() {
+            spec.settings.styles = styles;
+        }
+        spec.preset = preset.name;
+    }
+    overrides::apply(&mut spec.settings, changes)?;
+    super::run::absolute_inputs(&mut spec.settings);
+    spec.name = Some(name.map_or_else(|| format!("{} copy", record.name), str::to_string));
+    spec.export = output.map(super::run::absolute);
+    match server {
+        Some(s) => {
+            let response = s.request(Request::Submit { spec: Box::new(spec) })?;
+            print_response(ws, &response, &SessionTarget { id: query.to_string(), json })
+        }
+        None => {
+            let new = ws.create(spec)?;
+            run_here(ws, &new.id, json)
+        }
+    }
 }
 
 fn print_response(ws: &Workspace, response: &Response, target: &SessionTarget) -> Result<()> {
