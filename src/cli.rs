@@ -76,6 +76,7 @@ pub struct WatchArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)]
 pub enum SessionsCommand {
     /// Every session: id, status, kind, progress, loss, name.
     List {
