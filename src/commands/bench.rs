@@ -53,8 +53,13 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
     let x = image(3)?;
     let times = time_iterations(args.iterations, || Ok(objective.evaluate(&x)?.0.total))?;
     let median = times[times.len() / 2];
-    let mut variants = vec![("brushwork: hand-written backward, tap conv", median)];
+    let mut variants = vec![("brushwork: hand-written backward, Winograd", median)];
     if args.compare {
+        let direct_net = net.with_direct_cpu_conv()?;
+        let targets = StyleTargets::compute(&direct_net, &settings, &[(image(2)?, 1.0)])?;
+        let direct = Objective::new(&direct_net, &settings, &image(1)?, targets)?;
+        let t = time_iterations(args.iterations, || Ok(direct.evaluate(&x)?.0.total))?;
+        variants.push(("hand-written backward, direct tap conv", t[t.len() / 2]));
         let stock_net = net.with_candle_conv();
         let targets = StyleTargets::compute(&stock_net, &settings, &[(image(2)?, 1.0)])?;
         let stock = Objective::new(&stock_net, &settings, &image(1)?, targets)?;

@@ -3,21 +3,23 @@
 use candle_core::{DType, Module, Result, Tensor};
 use candle_nn::VarBuilder;
 
+use super::cpuconv::CpuConv;
 use super::tapconv::TapConv;
+use super::winograd::WinogradConv;
 
 /// One VGG convolution. The input gradient of a 3x3 stride-1 pad-1 convolution is itself such a
 /// convolution of the output gradient, with the kernel flipped spatially and its in/out channels
 /// swapped; that kernel is built once here, so backward costs one forward conv and no kernel
 /// gradient is ever computed.
 ///
-/// On the CPU in f32 both run as [`TapConv`] (bias and ReLU fused); elsewhere (CUDA, f64) as
-/// candle's `conv2d`, which uses cuDNN on CUDA.
+/// On the CPU in f32 both run as [`WinogradConv`] (bias, ReLU and the backward ReLU mask fused);
+/// elsewhere (CUDA, f64) as candle's `conv2d`, which uses cuDNN on CUDA.
 #[derive(Debug, Clone)]
 pub struct Conv3x3 {
     weight: Tensor,
     bias: Tensor,
     weight_for_input_grad: Tensor,
-    cpu: Option<(TapConv, TapConv)>,
+    cpu: Option<(CpuConv, CpuConv)>,
 }
 
 impl Conv3x3 {
@@ -27,8 +29,8 @@ impl Conv3x3 {
         let bias = vb.get(out_channels, "bias")?;
         let weight_for_input_grad = weight.flip(&[2, 3])?.transpose(0, 1)?.contiguous()?;
         let cpu = if weight.device().is_cpu() && weight.dtype() == DType::F32 {
-            let forward = TapConv::new(&weight, Some(&bias), true)?;
-            let backward = TapConv::new(&weight_for_input_grad, None, false)?;
+            let forward = CpuConv::Winograd(WinogradConv::new(&weight, Some(&bias), true)?);
+            let backward = CpuConv::Winograd(WinogradConv::new(&weight_for_input_grad, None, false)?);
             Some((forward, backward))
         } else {
             None
@@ -41,6 +43,21 @@ impl Conv3x3 {
     /// candle's autograd can differentiate).
     pub fn without_fast_path(&self) -> Self {
         Self { cpu: None, ..self.clone() }
+    }
+
+    /// The same layer with the direct CPU convolution ([`TapConv`]) instead of Winograd's: the
+    /// benchmark's side-by-side baseline. Unchanged off the CPU.
+    pub fn with_direct_cpu_conv(&self) -> Result<Self> {
+        let cpu = match &self.cpu {
+            Some(_) => {
+                let bias = self.bias.flatten_all()?;
+                let forward = CpuConv::Direct(TapConv::new(&self.weight, Some(&bias), true)?);
+                let backward = CpuConv::Direct(TapConv::new(&self.weight_for_input_grad, None, false)?);
+                Some((forward, backward))
+            }
+            None => None,
+        };
+        Ok(Self { cpu, ..self.clone() })
     }
 
     pub fn out_channels(&self) -> usize {

@@ -5,6 +5,7 @@
 pub mod adam;
 pub mod color;
 pub mod conv;
+pub mod cpuconv;
 pub mod device;
 pub mod flops;
 pub mod lbfgs;
@@ -19,6 +20,7 @@ pub mod stylize;
 pub mod tapconv;
 pub mod tensor_image;
 pub mod vgg;
+pub mod winograd;
 
 pub use resume::ResumeState;
 pub use settings::Settings;

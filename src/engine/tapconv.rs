@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Device, Layout, Result, Shape, Tensor};
+use candle_core::{DType, Device, Result, Tensor};
 use gemm::{gemm, Parallelism};
 use rayon::prelude::*;
 
@@ -47,9 +47,17 @@ impl TapConv {
         Ok(Self { taps: Arc::new(taps), bias, cin, cout, relu })
     }
 
+    pub fn cin(&self) -> usize {
+        self.cin
+    }
+
+    pub fn cout(&self) -> usize {
+        self.cout
+    }
+
     /// One image: `x` is `[Cin, H, W]`, the result `[Cout, H, W]`. With `mask`, also `[Cin, H, W]`,
     /// the input is `x · (mask > 0)`: a ReLU's backward pass fused into the copy.
-    fn run(&self, x: &[f32], mask: Option<&[f32]>, h: usize, w: usize) -> Vec<f32> {
+    pub fn run(&self, x: &[f32], mask: Option<&[f32]>, h: usize, w: usize) -> Vec<f32> {
         let (cin, cout) = (self.cin, self.cout);
         let wp = w + 2;
         let plane = (h + 2) * wp + 2;
@@ -114,94 +122,5 @@ impl TapConv {
             }
         });
         out
-    }
-}
-
-impl CustomOp1 for TapConv {
-    fn name(&self) -> &'static str {
-        "tap-conv3x3"
-    }
-
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (b, c, h, w) = layout.shape().dims4()?;
-        if c != self.cin {
-            candle_core::bail!("tap-conv3x3: input has {c} channels, the kernel expects {}", self.cin);
-        }
-        let CpuStorage::F32(data) = storage else {
-            candle_core::bail!("tap-conv3x3: f32 input needed");
-        };
-        let Some((start, end)) = layout.contiguous_offsets() else {
-            candle_core::bail!("tap-conv3x3: contiguous input needed");
-        };
-        let data = &data[start..end];
-        let mut out = Vec::with_capacity(b * self.cout * h * w);
-        for image in data.chunks(c * h * w) {
-            out.extend(self.run(image, None, h, w));
-        }
-        Ok((CpuStorage::F32(out), Shape::from((b, self.cout, h, w))))
-    }
-}
-
-/// `conv(grad · (activation > 0))`: the backward pass through a ReLU and then a convolution (with
-/// the input-gradient kernel), as one operation. Arguments: the gradient, then the ReLU output.
-impl CustomOp2 for TapConv {
-    fn name(&self) -> &'static str {
-        "masked-tap-conv3x3"
-    }
-
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (b, c, h, w) = l1.shape().dims4()?;
-        if c != self.cin || l2.shape() != l1.shape() {
-            candle_core::bail!("masked-tap-conv3x3: gradient {:?} and mask {:?} do not fit", l1.shape(), l2.shape());
-        }
-        let (CpuStorage::F32(g), CpuStorage::F32(m)) = (s1, s2) else {
-            candle_core::bail!("masked-tap-conv3x3: f32 inputs needed");
-        };
-        let (Some((g0, g1)), Some((m0, m1))) = (l1.contiguous_offsets(), l2.contiguous_offsets()) else {
-            candle_core::bail!("masked-tap-conv3x3: contiguous inputs needed");
-        };
-        let per = c * h * w;
-        let mut out = Vec::with_capacity(b * self.cout * h * w);
-        for (g, m) in g[g0..g1].chunks(per).zip(m[m0..m1].chunks(per)) {
-            out.extend(self.run(g, Some(m), h, w));
-        }
-        Ok((CpuStorage::F32(out), Shape::from((b, self.cout, h, w))))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::engine::rng::SplitMix64;
-
-    fn rand(shape: &[usize], seed: u64) -> Tensor {
-        let n = shape.iter().product();
-        Tensor::from_vec(SplitMix64::new(seed).uniform(n, -1.0, 1.0), shape, &Device::Cpu).unwrap()
-    }
-
-    /// Checked against candle's own conv2d (im2col) on odd sizes and channel counts.
-    #[test]
-    fn matches_candle_conv2d() {
-        for (b, cin, cout, h, w) in [(1, 3, 4, 7, 5), (2, 5, 6, 1, 9), (1, 16, 8, 12, 12)] {
-            let x = rand(&[b, cin, h, w], 1);
-            let k = rand(&[cout, cin, 3, 3], 2);
-            let bias = rand(&[cout], 3);
-            let reference =
-                x.conv2d(&k, 1, 1, 1, 1).unwrap().broadcast_add(&bias.reshape((1, cout, 1, 1)).unwrap()).unwrap();
-            for relu in [false, true] {
-                let op = TapConv::new(&k, Some(&bias), relu).unwrap();
-                let got = x.apply_op1_no_bwd(&op).unwrap();
-                // Masked: conv(x · (m > 0)), m half negative.
-                let m = rand(&[b, cin, h, w], 4);
-                let masked = x.apply_op2_no_bwd(&m, &op).unwrap();
-                let x_masked = (&x * m.gt(0.0).unwrap().to_dtype(DType::F32).unwrap()).unwrap();
-                let want_masked = x_masked.apply_op1_no_bwd(&op).unwrap();
-                let err: f32 = (masked - want_masked).unwrap().abs().unwrap().max_all().unwrap().to_scalar().unwrap();
-                assert!(err < 1e-6, "masked: max error {err}");
-                let want = if relu { reference.relu().unwrap() } else { reference.clone() };
-                let err: f32 = (got - &want).unwrap().abs().unwrap().max_all().unwrap().to_scalar().unwrap();
-                assert!(err < 1e-5, "{b}x{cin}->{cout} {h}x{w} relu={relu}: max error {err}");
-            }
-        }
     }
 }

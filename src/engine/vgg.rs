@@ -163,6 +163,21 @@ impl Vgg {
         Self { stages, fast: false, ..self.clone() }
     }
 
+    /// This network with the direct CPU convolution instead of Winograd's (see
+    /// [`Conv3x3::with_direct_cpu_conv`]).
+    pub fn with_direct_cpu_conv(&self) -> Result<Self> {
+        let mut stages = Vec::with_capacity(self.stages.len());
+        for s in &self.stages {
+            stages.push(match s {
+                Stage::Conv { conv_index, conv } => {
+                    Stage::Conv { conv_index: *conv_index, conv: conv.with_direct_cpu_conv()? }
+                }
+                Stage::Pool => Stage::Pool,
+            });
+        }
+        Ok(Self { stages, ..self.clone() })
+    }
+
     /// The conv index of a layer name (`conv4_2` or `block4_conv2`) in this network, if it has it.
     pub fn layer_index(&self, name: &str) -> Option<usize> {
         let (block, layer) = parse_layer_name(name)?;
