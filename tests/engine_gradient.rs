@@ -148,17 +148,21 @@ fn cpu_kernels_match_the_f64_reference() {
     let header = WeightsHeader { arch: Arch::Vgg16, preprocess: Preprocess::Caffe };
     let fast = Vgg::from_tensors(tensors, &header, Path::new("tiny"), &device, DType::F32, Pooling::Avg, None).unwrap();
     let s = settings();
-    let (want_parts, want) = objective(&reference, &s, 19, 23).evaluate(&random_image(4, 19, 23)).unwrap();
-    let f32_obj = {
-        let content = random_image(1, 19, 23).to_dtype(DType::F32).unwrap();
-        let style = random_image(2, 20, 16).to_dtype(DType::F32).unwrap();
-        let targets = StyleTargets::compute(&fast, &s, &[(style, 1.0)]).unwrap();
-        Objective::new(&fast, &s, &content, targets).unwrap()
-    };
-    let (parts, got) = f32_obj.evaluate(&random_image(4, 19, 23).to_dtype(DType::F32).unwrap()).unwrap();
-    assert!((parts.total - want_parts.total).abs() < 1e-4 * want_parts.total, "{parts:?} vs {want_parts:?}");
-    let got = got.to_dtype(DType::F64).unwrap();
-    let diff: f64 = (&got - &want).unwrap().sqr().unwrap().sum_all().unwrap().to_scalar().unwrap();
-    let norm: f64 = want.sqr().unwrap().sum_all().unwrap().to_scalar().unwrap();
-    assert!((diff / norm).sqrt() < 1e-4, "relative error {:e}", (diff / norm).sqrt());
+    // 19x23 runs every layer with F(2x2,3x3); at 40x44 the first block has enough tiles for
+    // F(4x4,3x3) (see `Tile::for_size`), the later ones use F(2x2,3x3).
+    for (h, w) in [(19, 23), (40, 44)] {
+        let (want_parts, want) = objective(&reference, &s, h, w).evaluate(&random_image(4, h, w)).unwrap();
+        let f32_obj = {
+            let content = random_image(1, h, w).to_dtype(DType::F32).unwrap();
+            let style = random_image(2, 20, 16).to_dtype(DType::F32).unwrap();
+            let targets = StyleTargets::compute(&fast, &s, &[(style, 1.0)]).unwrap();
+            Objective::new(&fast, &s, &content, targets).unwrap()
+        };
+        let (parts, got) = f32_obj.evaluate(&random_image(4, h, w).to_dtype(DType::F32).unwrap()).unwrap();
+        assert!((parts.total - want_parts.total).abs() < 1e-4 * want_parts.total, "{parts:?} vs {want_parts:?}");
+        let got = got.to_dtype(DType::F64).unwrap();
+        let diff: f64 = (&got - &want).unwrap().sqr().unwrap().sum_all().unwrap().to_scalar().unwrap();
+        let norm: f64 = want.sqr().unwrap().sum_all().unwrap().to_scalar().unwrap();
+        assert!((diff / norm).sqrt() < 1e-4, "{h}x{w}: relative error {:e}", (diff / norm).sqrt());
+    }
 }

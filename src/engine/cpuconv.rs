@@ -144,9 +144,15 @@ mod tests {
                     let got = x.apply_op1_no_bwd(&op).unwrap();
                     let want = if relu { reference.relu().unwrap() } else { reference.clone() };
                     let err = max_abs_diff(&got, &want);
-                    // Outputs are sums of up to 9·cin products of values in [-1, 1].
+                    // Outputs are sums of up to 9·cin products of values in [-1, 1] (|y| ≲ 15). The
+                    // direct sum rounds like im2col; Winograd F(4x4,3x3) (chosen from 16 tiles up)
+                    // amplifies rounding some tenfold through its transforms.
+                    let tolerance = match op {
+                        CpuConv::Direct(_) => 2e-5,
+                        CpuConv::Winograd(_) => 2e-4,
+                    };
                     assert!(
-                        err < 2e-5,
+                        err < tolerance,
                         "{}: {b}x{cin}->{cout} {h}x{w} relu={relu}: max error {err}",
                         op.name_of_algorithm()
                     );
