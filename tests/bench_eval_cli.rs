@@ -19,7 +19,10 @@ fn bench_smoke_json() {
     // VGG-19 to conv5_1 at 64x64 is 1/16 of the 256x256 work (99.24 GFLOP, see engine::flops).
     let gflop = line["gflop_per_iteration"].as_f64().unwrap();
     assert!((gflop - 99.24 / 16.0).abs() < 0.01, "{gflop}");
-    assert_eq!(line["variants"].as_array().unwrap().len(), 3);
+    // Side by side: brushwork (Winograd), the direct convolution, candle conv2d, candle autograd.
+    let variants = line["variants"].as_array().unwrap();
+    assert_eq!(variants.len(), 4);
+    assert!(variants[1]["name"].as_str().unwrap().contains("direct"), "{variants:?}");
 }
 
 #[test]
