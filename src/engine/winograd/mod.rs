@@ -50,10 +50,12 @@ impl Tile {
         (self.side() + 2).pow(2)
     }
 
-    /// The tile size this module picks for an `h x w` image: F4 unless the image holds fewer than
-    /// 16 of its tiles (measured: F4 is as fast or faster at every VGG layer from 64 px up).
+    /// The tile size this module picks for an `h x w` layer: F4 from 1024 of its tiles (128x128)
+    /// up, else F2. Measured with `bench` on VGG-16 at 75, 150, 300 and 512 px against thresholds
+    /// of 16 to 4096 tiles: on smaller layers F4's 36 products get too few columns each, and its
+    /// 75 px iteration took twice as long as F2's.
     pub fn for_size(h: usize, w: usize) -> Self {
-        if h.div_ceil(4) * w.div_ceil(4) >= 16 {
+        if h.div_ceil(4) * w.div_ceil(4) >= 1024 {
             Self::F4
         } else {
             Self::F2
