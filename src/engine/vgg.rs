@@ -143,7 +143,7 @@ impl Vgg {
         self.preprocess
     }
 
-    /// Whether the CPU kernels of this module (tap convolution, parallel pooling) are in use.
+    /// Whether the CPU kernels (Winograd or direct convolution, parallel pooling) are in use.
     fn parallel_cpu(&self) -> bool {
         self.device.is_cpu() && self.dtype == DType::F32 && self.fast
     }
