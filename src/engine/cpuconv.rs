@@ -2,7 +2,9 @@
 //! (`relu(conv(x) + bias)`), and one fusing a ReLU's backward mask into the input
 //! (`conv(grad · (activation > 0))`).
 
-use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape};
+use std::sync::Arc;
+
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Device, Layout, Result, Shape, Tensor};
 
 use super::tapconv::TapConv;
 use super::winograd::WinogradConv;
@@ -47,7 +49,31 @@ impl CpuConv {
     }
 }
 
-fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [f32]> {
+/// A 3x3 kernel `[Cout, Cin, 3, 3]` (row-major, in f64) and its bias `[Cout]`, read to the host.
+pub struct HostKernel {
+    pub cout: usize,
+    pub cin: usize,
+    pub weights: Vec<f64>,
+    pub bias: Option<Arc<Vec<f32>>>,
+}
+
+impl HostKernel {
+    pub fn read(kernel: &Tensor, bias: Option<&Tensor>) -> Result<Self> {
+        let (cout, cin, kh, kw) = kernel.dims4()?;
+        if (kh, kw) != (3, 3) {
+            candle_core::bail!("a 3x3 kernel is needed, got {kh}x{kw}");
+        }
+        let weights = kernel.to_device(&Device::Cpu)?.to_dtype(DType::F64)?.flatten_all()?.to_vec1()?;
+        let bias = match bias {
+            Some(b) => Some(Arc::new(b.to_device(&Device::Cpu)?.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?)),
+            None => None,
+        };
+        Ok(Self { cout, cin, weights, bias })
+    }
+}
+
+/// The f32 data of a contiguous CPU tensor, or an error naming `op`.
+pub fn f32_input<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [f32]> {
     let CpuStorage::F32(data) = s else {
         candle_core::bail!("{op}: f32 input needed");
     };
@@ -67,7 +93,7 @@ impl CustomOp1 for CpuConv {
         if c != self.cin() {
             candle_core::bail!("conv3x3: input has {c} channels, the kernel expects {}", self.cin());
         }
-        let data = f32_slice(storage, layout, "conv3x3")?;
+        let data = f32_input(storage, layout, "conv3x3")?;
         let out = if b == 1 {
             self.run(data, None, h, w)
         } else {
@@ -93,8 +119,8 @@ impl CustomOp2 for CpuConv {
         if c != self.cin() || l2.shape() != l1.shape() {
             candle_core::bail!("masked-conv3x3: gradient {:?} and mask {:?} do not fit", l1.shape(), l2.shape());
         }
-        let g = f32_slice(s1, l1, "masked-conv3x3")?;
-        let m = f32_slice(s2, l2, "masked-conv3x3")?;
+        let g = f32_input(s1, l1, "masked-conv3x3")?;
+        let m = f32_input(s2, l2, "masked-conv3x3")?;
         let out = if b == 1 {
             self.run(g, Some(m), h, w)
         } else {
@@ -113,7 +139,6 @@ impl CustomOp2 for CpuConv {
 mod tests {
     use super::*;
     use crate::engine::rng::SplitMix64;
-    use candle_core::{DType, Device, Tensor};
 
     fn rand(shape: &[usize], seed: u64) -> Tensor {
         let n = shape.iter().product();

@@ -4,15 +4,7 @@
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape};
 use rayon::prelude::*;
 
-fn f32_input<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [f32]> {
-    let CpuStorage::F32(data) = s else {
-        candle_core::bail!("{op}: f32 input needed");
-    };
-    let Some((start, end)) = l.contiguous_offsets() else {
-        candle_core::bail!("{op}: contiguous input needed");
-    };
-    Ok(&data[start..end])
-}
+use super::cpuconv::f32_input;
 
 /// `[B,C,H,W]` → `[B,C,H/2,W/2]`, each output the mean of a 2x2 block.
 pub struct AvgPool2;

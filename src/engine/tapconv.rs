@@ -10,9 +10,11 @@
 
 use std::sync::Arc;
 
-use candle_core::{DType, Device, Result, Tensor};
+use candle_core::{Result, Tensor};
 use gemm::{gemm, Parallelism};
 use rayon::prelude::*;
+
+use super::cpuconv::HostKernel;
 
 /// A 3x3 convolution with its kernel laid out per tap: `taps[t][co][ci]`, `t = 3·dy + dx`.
 #[derive(Debug, Clone)]
@@ -27,23 +29,15 @@ pub struct TapConv {
 impl TapConv {
     /// `kernel` is `[Cout, Cin, 3, 3]`; `bias` is `[Cout]`.
     pub fn new(kernel: &Tensor, bias: Option<&Tensor>, relu: bool) -> Result<Self> {
-        let (cout, cin, kh, kw) = kernel.dims4()?;
-        if (kh, kw) != (3, 3) {
-            candle_core::bail!("TapConv needs a 3x3 kernel, got {kh}x{kw}");
-        }
-        let k: Vec<f32> = kernel.to_device(&Device::Cpu)?.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
+        let HostKernel { cout, cin, weights: k, bias } = HostKernel::read(kernel, bias)?;
         let mut taps = vec![0f32; 9 * cout * cin];
         for co in 0..cout {
             for ci in 0..cin {
                 for t in 0..9 {
-                    taps[(t * cout + co) * cin + ci] = k[(co * cin + ci) * 9 + t];
+                    taps[(t * cout + co) * cin + ci] = k[(co * cin + ci) * 9 + t] as f32;
                 }
             }
         }
-        let bias = match bias {
-            Some(b) => Some(Arc::new(b.to_device(&Device::Cpu)?.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?)),
-            None => None,
-        };
         Ok(Self { taps: Arc::new(taps), bias, cin, cout, relu })
     }
 

@@ -3,7 +3,7 @@
 //! `Bᵀ = [[1,0,-1,0],[0,1,1,0],[0,-1,1,0],[0,1,0,-1]]`, `G = [[1,0,0],[½,½,½],[½,-½,½],[0,0,1]]`,
 //! `Aᵀ = [[1,1,1,0],[0,1,-1,-1]]`.
 
-use super::{padded_row, split_positions};
+use super::{split_positions, Plane, Positions};
 
 /// `G g Gᵀ` for one 3x3 kernel `g` (row-major), as 16 values `e = 4·i + j`; computed in f64.
 pub fn kernel_transform(g: &[f64]) -> Vec<f64> {
@@ -22,21 +22,11 @@ pub fn kernel_transform(g: &[f64]) -> Vec<f64> {
     u
 }
 
-/// `Bᵀ d B` for every tile of tile row `ty` of one channel `plane` (`h × w`, masked by `mask > 0`
-/// if given), written to `v[e·e_stride + at + tx]`. `rows` is scratch of `20·tw + 4` floats.
-#[allow(clippy::too_many_arguments)]
+/// `Bᵀ d B` for every tile of tile row `ty` of one channel `plane`, written to
+/// `dst.v[e·dst.stride + dst.at + tx]`. `rows` is scratch of `20·tw + 4` floats.
 #[inline(always)]
-pub fn input_row(
-    plane: &[f32],
-    mask: Option<&[f32]>,
-    h: usize,
-    w: usize,
-    ty: usize,
-    rows: &mut [f32],
-    v: &mut [f32],
-    at: usize,
-    e_stride: usize,
-) {
+pub fn input_row(plane: &Plane, ty: usize, rows: &mut [f32], dst: Positions) {
+    let (w, Positions { v, at, stride: e_stride }) = (plane.w, dst);
     let tw = w.div_ceil(2);
     let (pad, rest) = rows.split_at_mut(2 * tw + 2);
     let (even, rest) = rest.split_at_mut(tw + 1);
@@ -46,7 +36,7 @@ pub fn input_row(
     for r in 0..4 {
         let cols = &mut cols[4 * r * tw..4 * (r + 1) * tw];
         // The patch starts one row above the tile.
-        if !padded_row(plane, mask, h, w, (2 * ty + r).wrapping_sub(1), pad) {
+        if !plane.padded_row((2 * ty + r).wrapping_sub(1), pad) {
             cols.fill(0.0);
             continue;
         }

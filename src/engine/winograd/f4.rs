@@ -7,7 +7,7 @@
 //! `[1/24,1/12,⅙]`, `[1/24,-1/12,⅙]`, `[0,0,1]`; `Aᵀ` rows: `[1,1,1,1,1,0]`, `[0,1,-1,2,-2,0]`,
 //! `[0,1,1,4,4,0]`, `[0,1,-1,8,-8,1]`.
 
-use super::{padded_row, split_positions};
+use super::{split_positions, Plane, Positions};
 
 const G: [[f64; 3]; 6] = [
     [0.25, 0.0, 0.0],
@@ -81,21 +81,11 @@ fn pieces<const N: usize>(buf: &mut [f32], tw: usize) -> [&mut [f32]; N] {
     })
 }
 
-/// `Bᵀ d B` for every tile of tile row `ty` of one channel `plane` (`h × w`, masked by `mask > 0`
-/// if given), written to `v[e·e_stride + at + tx]`. `rows` is scratch of `64·tw + 16` floats.
-#[allow(clippy::too_many_arguments)]
+/// `Bᵀ d B` for every tile of tile row `ty` of one channel `plane`, written to
+/// `dst.v[e·dst.stride + dst.at + tx]`. `rows` is scratch of `64·tw + 16` floats.
 #[inline(always)]
-pub fn input_row(
-    plane: &[f32],
-    mask: Option<&[f32]>,
-    h: usize,
-    w: usize,
-    ty: usize,
-    rows: &mut [f32],
-    v: &mut [f32],
-    at: usize,
-    e_stride: usize,
-) {
+pub fn input_row(plane: &Plane, ty: usize, rows: &mut [f32], dst: Positions) {
+    let (w, Positions { v, at, stride: e_stride }) = (plane.w, dst);
     let tw = w.div_ceil(4);
     let (pad, rest) = rows.split_at_mut(4 * (tw + 1));
     let (phases, rest) = rest.split_at_mut(4 * (tw + 1));
@@ -104,7 +94,7 @@ pub fn input_row(
     for r in 0..6 {
         let cols = &mut cols[6 * r * tw..6 * (r + 1) * tw];
         // The patch starts one row above the tile.
-        if !padded_row(plane, mask, h, w, (4 * ty + r).wrapping_sub(1), pad) {
+        if !plane.padded_row((4 * ty + r).wrapping_sub(1), pad) {
             cols.fill(0.0);
             continue;
         }

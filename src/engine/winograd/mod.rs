@@ -14,9 +14,11 @@ mod f4;
 
 use std::sync::{Arc, OnceLock};
 
-use candle_core::{DType, Device, Result, Tensor};
+use candle_core::{Result, Tensor};
 use gemm::{gemm, Parallelism};
 use rayon::prelude::*;
+
+use super::cpuconv::HostKernel;
 
 /// Bytes of transformed input and output one block may hold: a few times a core's L2 (1 MiB here),
 /// found best by measurement; larger blocks also leave fewer ragged gemm edges.
@@ -111,15 +113,7 @@ unsafe impl Sync for OutPtr {}
 impl WinogradConv {
     /// `kernel` is `[Cout, Cin, 3, 3]`; `bias` is `[Cout]`.
     pub fn new(kernel: &Tensor, bias: Option<&Tensor>, relu: bool) -> Result<Self> {
-        let (cout, cin, kh, kw) = kernel.dims4()?;
-        if (kh, kw) != (3, 3) {
-            candle_core::bail!("WinogradConv needs a 3x3 kernel, got {kh}x{kw}");
-        }
-        let k: Vec<f64> = kernel.to_device(&Device::Cpu)?.to_dtype(DType::F64)?.flatten_all()?.to_vec1()?;
-        let bias = match bias {
-            Some(b) => Some(Arc::new(b.to_device(&Device::Cpu)?.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?)),
-            None => None,
-        };
+        let HostKernel { cout, cin, weights: k, bias } = HostKernel::read(kernel, bias)?;
         Ok(Self { kernel: Arc::new(k), u2: Arc::default(), u4: Arc::default(), bias, cin, cout, relu })
     }
 
@@ -227,9 +221,11 @@ impl WinogradConv {
             for ty in t0..t1 {
                 let at = ci * nt + (ty - t0) * tw;
                 let e_stride = self.cin * nt;
+                let plane = Plane { data: plane, mask, h, w };
+                let dst = Positions { v: &mut s.v, at, stride: e_stride };
                 match b.tile {
-                    Tile::F2 => f2::input_row(plane, mask, h, w, ty, &mut s.rows, &mut s.v, at, e_stride),
-                    Tile::F4 => f4::input_row(plane, mask, h, w, ty, &mut s.rows, &mut s.v, at, e_stride),
+                    Tile::F2 => f2::input_row(&plane, ty, &mut s.rows, dst),
+                    Tile::F4 => f4::input_row(&plane, ty, &mut s.rows, dst),
                 }
             }
         }
@@ -301,25 +297,43 @@ impl WinogradConv {
     }
 }
 
-/// Row `y` of `plane` (`h × w`) with one zero before it and zeros after, filling `pad`, masked by
-/// `mask > 0` if given. False (and `pad` untouched) when `y` is outside the image.
-#[inline(always)]
-fn padded_row(plane: &[f32], mask: Option<&[f32]>, h: usize, w: usize, y: usize, pad: &mut [f32]) -> bool {
-    if y >= h {
-        return false;
-    }
-    let row = &plane[y * w..(y + 1) * w];
-    pad[0] = 0.0;
-    match mask {
-        None => pad[1..=w].copy_from_slice(row),
-        Some(m) => {
-            for ((d, &v), &a) in pad[1..=w].iter_mut().zip(row).zip(&m[y * w..(y + 1) * w]) {
-                *d = if a > 0.0 { v } else { 0.0 };
+/// One input channel (`h × w`), to be read masked by `mask > 0` if a mask is given.
+pub struct Plane<'a> {
+    data: &'a [f32],
+    mask: Option<&'a [f32]>,
+    h: usize,
+    w: usize,
+}
+
+impl Plane<'_> {
+    /// Row `y` with one zero before it and zeros after, filling `pad`. False (and `pad`
+    /// untouched) when `y` is outside the image.
+    #[inline(always)]
+    fn padded_row(&self, y: usize, pad: &mut [f32]) -> bool {
+        let (h, w) = (self.h, self.w);
+        if y >= h {
+            return false;
+        }
+        let row = &self.data[y * w..(y + 1) * w];
+        pad[0] = 0.0;
+        match self.mask {
+            None => pad[1..=w].copy_from_slice(row),
+            Some(m) => {
+                for ((d, &v), &a) in pad[1..=w].iter_mut().zip(row).zip(&m[y * w..(y + 1) * w]) {
+                    *d = if a > 0.0 { v } else { 0.0 };
+                }
             }
         }
+        pad[w + 1..].fill(0.0);
+        true
     }
-    pad[w + 1..].fill(0.0);
-    true
+}
+
+/// Where a tile row's transformed input goes: position `e`, tile `tx` at `v[e·stride + at + tx]`.
+pub struct Positions<'a> {
+    v: &'a mut [f32],
+    at: usize,
+    stride: usize,
 }
 
 /// The `N` destinations `v[(N·i + j)·e_stride + at ..][..tw]`, `i = 0..N`: column `j` of the
@@ -339,6 +353,7 @@ fn split_positions<const N: usize>(v: &mut [f32], j: usize, e_stride: usize, at:
 mod tests {
     use super::*;
     use crate::engine::rng::SplitMix64;
+    use candle_core::Device;
 
     /// The portable transforms give what the AVX2 build gives (and both what candle's conv2d gives,
     /// checked in `cpuconv`), so machines without AVX2 compute the same convolution.
