@@ -49,11 +49,11 @@ impl CpuConv {
     }
 }
 
-/// A 3x3 kernel `[Cout, Cin, 3, 3]` (row-major, in f64) and its bias `[Cout]`, read to the host.
+/// A 3x3 kernel `[Cout, Cin, 3, 3]` (row-major) and its bias `[Cout]`, read to the host in f32.
 pub struct HostKernel {
     pub cout: usize,
     pub cin: usize,
-    pub weights: Vec<f64>,
+    pub weights: Vec<f32>,
     pub bias: Option<Arc<Vec<f32>>>,
 }
 
@@ -63,7 +63,7 @@ impl HostKernel {
         if (kh, kw) != (3, 3) {
             candle_core::bail!("a 3x3 kernel is needed, got {kh}x{kw}");
         }
-        let weights = kernel.to_device(&Device::Cpu)?.to_dtype(DType::F64)?.flatten_all()?.to_vec1()?;
+        let weights = kernel.to_device(&Device::Cpu)?.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
         let bias = match bias {
             Some(b) => Some(Arc::new(b.to_device(&Device::Cpu)?.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?)),
             None => None,

@@ -34,7 +34,7 @@ impl TapConv {
         for co in 0..cout {
             for ci in 0..cin {
                 for t in 0..9 {
-                    taps[(t * cout + co) * cin + ci] = k[(co * cin + ci) * 9 + t] as f32;
+                    taps[(t * cout + co) * cin + ci] = k[(co * cin + ci) * 9 + t];
                 }
             }
         }

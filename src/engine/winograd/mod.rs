@@ -69,7 +69,7 @@ impl Tile {
 /// memory holds only the transforms in use.
 #[derive(Debug, Clone)]
 pub struct WinogradConv {
-    kernel: Arc<Vec<f64>>,
+    kernel: Arc<Vec<f32>>,
     u2: Arc<OnceLock<Vec<f32>>>,
     u4: Arc<OnceLock<Vec<f32>>>,
     bias: Option<Arc<Vec<f32>>>,
@@ -128,8 +128,9 @@ impl WinogradConv {
             let mut u = vec![0f32; positions * cout * cin];
             for co in 0..cout {
                 for ci in 0..cin {
-                    let g = &self.kernel[(co * cin + ci) * 9..][..9];
-                    for (e, value) in transform(g).into_iter().enumerate() {
+                    let k = &self.kernel[(co * cin + ci) * 9..][..9];
+                    let g: [f64; 9] = std::array::from_fn(|i| f64::from(k[i]));
+                    for (e, value) in transform(&g).into_iter().enumerate() {
                         u[(e * cout + co) * cin + ci] = value as f32;
                     }
                 }
