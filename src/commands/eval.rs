@@ -13,11 +13,17 @@ use crate::engine::objective::{Objective, StyleTargets};
 use crate::engine::stylize::style_tensors;
 use crate::engine::tensor_image::{resize, to_tensor};
 use crate::engine::StyleInput;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::imageio::load_rgb;
 use crate::preset;
 
 pub fn eval(args: &EvalArgs) -> Result<()> {
+    if !is_image(&args.content) {
+        return eval_clip(args);
+    }
+    if args.styles.is_empty() {
+        return Err(Error::Usage("eval of an image needs --style FILE (the painting it was made from)".into()));
+    }
     let preset = preset::load(&args.preset)?;
     // Unweighted terms: J_content = Σ w_c·J_c and J_style = Σ w_l·J_l; α and β applied below.
     let raw =
@@ -56,6 +62,60 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
             "  total    α·J_c + β·J_s = {total:.6e} (α = {}, β = {})",
             preset.settings.content_weight, preset.settings.style_weight
         );
+    }
+    Ok(())
+}
+
+/// Whether `path` holds a picture the image crate knows (by its bytes, not its name); anything
+/// else is treated as a clip, which the video decoder then checks.
+fn is_image(path: &std::path::Path) -> bool {
+    image::ImageReader::open(path).ok().and_then(|r| r.with_guessed_format().ok()).is_some_and(|r| r.format().is_some())
+}
+
+/// `eval OUT.mp4 --content IN.mp4`: warping error per frame of the output and of the source.
+fn eval_clip(args: &EvalArgs) -> Result<()> {
+    if is_image(&args.image) {
+        return Err(Error::input(&args.image, "is an image, but --content is a clip: give the stylised clip"));
+    }
+    let score = crate::video::score::score_clip(&args.image, &args.content)?;
+    let (w, h) = score.size;
+    if score.output_frames != score.source_frames {
+        super::report::err_line(&format!(
+            "brushwork: {}: {} frames, the source has {}; the first {} are compared",
+            args.image.display(),
+            score.output_frames,
+            score.source_frames,
+            score.compared
+        ));
+    }
+    if args.json {
+        let frames: Vec<_> = score
+            .frames
+            .iter()
+            .map(|f| json!({"frame": f.frame, "warp_error": f.output, "source_warp_error": f.source}))
+            .collect();
+        let line = json!({
+            "event": "eval", "video": args.image.display().to_string(),
+            "content": args.content.display().to_string(), "width": w, "height": h,
+            "frames": score.compared, "output_frames": score.output_frames, "source_frames": score.source_frames,
+            "warp_error": score.mean_output, "source_warp_error": score.mean_source, "per_frame": frames,
+        });
+        println!("{line}");
+    } else {
+        let show = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4e}"));
+        println!(
+            "{} against {} ({w}x{h}, {} frames compared)",
+            args.image.display(),
+            args.content.display(),
+            score.compared
+        );
+        println!("  warping error, output   {}", show(score.mean_output));
+        println!("  warping error, source   {}  (the floor: what the flow cannot explain)", show(score.mean_source));
+        if let (Some(o), Some(s)) = (score.mean_output, score.mean_source) {
+            if s > 0.0 {
+                println!("  output / source         {:.2}x", o / s);
+            }
+        }
     }
     Ok(())
 }

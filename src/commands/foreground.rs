@@ -14,7 +14,7 @@ use crate::session::engines::Engines;
 use crate::session::losses::LossLog;
 use crate::session::runner::{run_session, Outcome};
 use crate::session::stop::{Stop, StopFlag};
-use crate::session::video_runner::read_flicker;
+use crate::session::video_runner::read_frame_scores;
 use crate::session::{Event, Kind, SessionRecord, Workspace};
 
 /// Runs session `id` here and reports it; `Ok` only when it finished.
@@ -68,18 +68,26 @@ pub fn report_done(ws: &Workspace, record: &SessionRecord, json: bool) {
     let last = LossLog::new(&ws.session_dir(&record.id)).read().last().copied();
     let p = record.progress.unwrap_or_default();
     if record.kind == Kind::Video {
-        let flicker = read_flicker(&ws.session_dir(&record.id));
-        let later: Vec<f64> = flicker.iter().filter(|(f, _)| *f > 1).map(|(_, x)| *x).collect();
-        let mean = if later.is_empty() { 0.0 } else { later.iter().sum::<f64>() / later.len() as f64 };
+        let scores = read_frame_scores(&ws.session_dir(&record.id));
+        let later: Vec<_> = scores.iter().filter(|s| s.frame > 1).collect();
+        let mean_of = |v: Vec<f64>| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+        let mean = mean_of(later.iter().map(|s| s.flicker).collect()).unwrap_or(0.0);
+        let warp = mean_of(later.iter().filter_map(|s| s.warp_error).collect());
+        let floor = mean_of(later.iter().filter_map(|s| s.source_warp_error).collect());
         if json {
             let done = json!({
                 "event": "done", "output": output.display().to_string(), "seconds": p.seconds, "loss": p.loss,
-                "frames": p.total, "flicker": mean, "session": record.id,
+                "frames": p.total, "flicker": mean, "warp_error": warp, "source_warp_error": floor,
+                "session": record.id,
             });
             out_line(&done.to_string());
         } else {
+            let steadiness = match (warp, floor) {
+                (Some(w), Some(f)) => format!("mean warping error {w:.3e} (source {f:.3e})"),
+                _ => format!("mean flicker {mean:+.4}"),
+            };
             err_line(&format!(
-                "wrote {} ({} frames, {:.1} s, mean flicker {mean:+.4}; session {})",
+                "wrote {} ({} frames, {:.1} s, {steadiness}; session {})",
                 output.display(),
                 p.total,
                 p.seconds,

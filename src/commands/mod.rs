@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod dashboard;
 pub mod eval;
+pub mod flow;
 pub mod follow;
 pub mod foreground;
 pub mod inputs;
@@ -33,6 +34,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Some(Command::Presets(cmd)) => presets::presets(&cmd),
         Some(Command::Weights(cmd)) => weights::weights(&cmd),
         Some(Command::Eval(args)) => eval::eval(&args),
+        Some(Command::Flow(args)) => flow::flow(&args),
         Some(Command::Bench(args)) => bench::bench(&args),
         None => dashboard::dashboard(&workspace, &cli.graphics, &cli.log_level),
     }

@@ -59,6 +59,9 @@ impl Reporter {
             frame,
             frames,
             flicker,
+            temporal,
+            warp_error,
+            source_warp_error,
             ..
         } = *e
         else {
@@ -70,7 +73,8 @@ impl Reporter {
                     let line = json!({
                         "event": "progress", "frame": frame, "frames": frames, "iteration": iteration,
                         "total": total, "scale": scale, "loss": loss, "style": style, "content": content,
-                        "tv": tv, "flicker": flicker, "seconds": seconds,
+                        "tv": tv, "temporal": temporal, "flicker": flicker, "warp_error": warp_error,
+                        "source_warp_error": source_warp_error, "seconds": seconds,
                     });
                     out_line(&line.to_string());
                 }
@@ -86,7 +90,12 @@ impl Reporter {
                 bar.set_length(frames as u64);
                 bar.set_position(frame as u64 - u64::from(flicker.is_none()));
                 match flicker {
-                    Some(f) => bar.set_message(format!("frame {frame} done: loss {loss:.4e}, flicker {f:+.4}")),
+                    Some(f) => bar.set_message(match (warp_error, source_warp_error) {
+                        (Some(w), Some(s)) => {
+                            format!("frame {frame} done: loss {loss:.4e}, warping error {w:.2e} (source {s:.2e})")
+                        }
+                        _ => format!("frame {frame} done: loss {loss:.4e}, flicker {f:+.4}"),
+                    }),
                     None => bar.set_message(format!("frame {frame}: it {iteration}/{total}  loss {loss:.4e}")),
                 }
             }

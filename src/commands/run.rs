@@ -116,6 +116,9 @@ pub(super) fn absolute_inputs(settings: &mut crate::engine::Settings) {
     if let Some(init) = &mut settings.init_file {
         *init = absolute(init);
     }
+    if let Some(dir) = &mut settings.flow_dir {
+        *dir = absolute(dir);
+    }
 }
 
 pub(super) fn absolute(p: &Path) -> PathBuf {

@@ -17,6 +17,7 @@ use crate::engine::settings::WarmStart;
 use crate::error::{Error, Result};
 use crate::session::owner::Owner;
 use crate::session::{Kind, SessionSpec, Workspace};
+use crate::video::motion::check_flow_dir;
 use crate::video::{decode::decode, init};
 
 /// The preset `video` uses when none is given.
@@ -29,13 +30,9 @@ pub fn video(args: &VideoArgs, workspace: &Path) -> Result<()> {
 fn video_inner(args: &VideoArgs, workspace: &Path) -> Result<()> {
     let preset = overrides::resolve(&args.settings, DEFAULT_PRESET)?;
     let mut settings = preset.settings;
-    if let Some(n) = args.frame_iterations {
-        settings.frame_iterations = n;
-    }
-    if let Some(w) = &args.warm_start {
-        settings.warm_start = if w == "none" { WarmStart::None } else { WarmStart::Previous };
-    }
-    if settings.warm_start == WarmStart::Previous && settings.frame_iterations == 0 {
+    apply_video_flags(&mut settings, args)?;
+    settings.validate().map_err(Error::Usage)?;
+    if settings.warm_start != WarmStart::None && settings.frame_iterations == 0 {
         return Err(Error::Usage("field `frame_iterations` must be positive".into()));
     }
     if settings.styles.is_empty() {
@@ -47,8 +44,14 @@ fn video_inner(args: &VideoArgs, workspace: &Path) -> Result<()> {
     load_images(&settings)?;
     parse_device(&args.device)?;
     init()?;
-    // Bad clips are refused before a session is made for them.
-    drop(decode(&args.input, settings.size)?);
+    // Bad clips, and flow folders that do not fit them, are refused before a session is made.
+    let clip = decode(&args.input, settings.size)?;
+    if let Some(dir) = &settings.flow_dir {
+        let (w, h) = clip.size;
+        let distances = flow_distances(&settings);
+        check_flow_dir(dir, clip.frames.len(), w as usize, h as usize, &distances)?;
+    }
+    drop(clip);
     absolute_inputs(&mut settings);
     let mut spec = SessionSpec {
         name: None,
@@ -71,6 +74,49 @@ fn video_inner(args: &VideoArgs, workspace: &Path) -> Result<()> {
     spec.weights = Some(absolute(&weights));
     let id = reuse_or_create(&ws, spec, args.json)?;
     run_here(&ws, &id, args.json)
+}
+
+/// The video-only flags on top of the preset.
+fn apply_video_flags(settings: &mut crate::engine::Settings, args: &VideoArgs) -> Result<()> {
+    if let Some(n) = args.frame_iterations {
+        settings.frame_iterations = n;
+    }
+    if let Some(w) = &args.warm_start {
+        settings.warm_start = parse_flag("warm-start", w)?;
+    }
+    if let Some(w) = args.temporal_weight {
+        if !w.is_finite() || w < 0.0 {
+            return Err(Error::Usage(format!("--temporal-weight {w}: must be a non-negative number")));
+        }
+        settings.temporal_weight = w;
+    }
+    if let Some(f) = &args.temporal_frames {
+        settings.temporal_frames = f.clone();
+    }
+    if let Some(q) = &args.flow_quality {
+        settings.flow_quality = parse_flag("flow-quality", q)?;
+    }
+    if let Some(d) = &args.flow_dir {
+        settings.flow_dir = Some(d.clone());
+    }
+    Ok(())
+}
+
+fn parse_flag<T: serde::de::DeserializeOwned>(flag: &str, value: &str) -> Result<T> {
+    T::deserialize(serde::de::value::StrDeserializer::<serde::de::value::Error>::new(value))
+        .map_err(|e| Error::Usage(format!("--{flag} {value}: {e}")))
+}
+
+/// The frame distances whose flows a run reads: the temporal loss's, or the previous frame's
+/// for a warped start.
+fn flow_distances(settings: &crate::engine::Settings) -> Vec<u32> {
+    if settings.temporal_weight > 0.0 {
+        settings.temporal_frames.clone()
+    } else if settings.warm_start == WarmStart::Warped {
+        vec![1]
+    } else {
+        Vec::new()
+    }
 }
 
 /// `IN-STEM.PRESET.mp4` in the current folder.

@@ -79,6 +79,29 @@ pub fn tv_loss(x: &Tensor) -> Result<LossAndGrad> {
     Ok(LossAndGrad { value: value / n, grad: (grad * (2.0 / n))? })
 }
 
+/// Temporal loss of an image `x` `[1, C, H, W]` (values in [0,1]) against earlier results warped
+/// into this frame: `Σ_j Σ c_j·(s·x − s·ω_j)² / N` with `N = C·H·W` and `s = 255`, so pixel
+/// differences count on the 0..255 scale the other losses use (Ruder et al. 2016, eq. 7 and 8).
+/// Each target is `(ω_j, c_j)`, `c_j` the per-pixel weight `[1, 1, H, W]` (broadcast over
+/// channels): 1 where the flow is reliable, 0 elsewhere, already reduced for long-term terms.
+pub fn temporal_loss(x: &Tensor, targets: &[(Tensor, Tensor)]) -> Result<LossAndGrad> {
+    let n = x.elem_count() as f64;
+    let s2 = PIXEL_SCALE * PIXEL_SCALE;
+    let mut value = 0.0;
+    let mut grad = x.zeros_like()?;
+    for (omega, c) in targets {
+        let diff = (x - omega)?;
+        let weighted = diff.broadcast_mul(c)?;
+        value += scalar(&(&weighted * &diff)?.sum_all()?)?;
+        // d/dx Σ c·s²(x − ω)²/N = 2·s²·c·(x − ω)/N
+        grad = (grad + weighted)?;
+    }
+    Ok(LossAndGrad { value: value * s2 / n, grad: (grad * (2.0 * s2 / n))? })
+}
+
+/// Image values are in [0,1]; the temporal loss measures them on the 0..255 scale.
+const PIXEL_SCALE: f64 = 255.0;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,6 +144,29 @@ mod tests {
         // Same-size style image: equals the notebook's Σ(G_S−G_G)²/(4·nC²·M²) with unnormalised
         // G = [[5,11],[11,25]]: (25+121+121+625)/(4·4·4) = 892/64 = 13.9375.
         assert!((892.0f64 / 64.0 - l.value).abs() < 1e-12);
+    }
+
+    #[test]
+    fn temporal_loss_by_hand() {
+        // x = [0.1, 0.2, 0.3, 0.4] (1 channel, 2x2), ω = 0, c = [1, 0, 1, 1]:
+        // Σ c·x² = 0.01 + 0.09 + 0.16 = 0.26; · 255² / N(4) = 0.26·65025/4 = 4226.625.
+        // Gradient 2·255²·c·x/4 = 32512.5·c·x = [3251.25, 0, 9753.75, 13005].
+        let x = t(&[0.1, 0.2, 0.3, 0.4], (1, 1, 2, 2));
+        let c = t(&[1., 0., 1., 1.], (1, 1, 2, 2));
+        let l = temporal_loss(&x, &[(x.zeros_like().unwrap(), c.clone())]).unwrap();
+        assert!((l.value - 4226.625).abs() < 1e-6, "{}", l.value);
+        let g = vals(&l.grad);
+        for (a, b) in g.iter().zip([3251.25, 0.0, 9753.75, 13005.0]) {
+            assert!((a - b).abs() < 1e-6, "{g:?}");
+        }
+        // Two targets add; with ω = x the second adds nothing. A 3-channel image shares the mask.
+        let l2 = temporal_loss(&x, &[(x.zeros_like().unwrap(), c.clone()), (x.clone(), c)]).unwrap();
+        assert!((l2.value - l.value).abs() < 1e-9);
+        let x3 = t(&[0.5; 12], (1, 3, 2, 2));
+        let c3 = t(&[1., 1., 0., 0.], (1, 1, 2, 2));
+        // Σ = 3 channels · 2 pixels · 0.25 = 1.5; · 65025 / 12 = 8128.125.
+        let l3 = temporal_loss(&x3, &[(x3.zeros_like().unwrap(), c3)]).unwrap();
+        assert!((l3.value - 8128.125).abs() < 1e-6, "{}", l3.value);
     }
 
     #[test]

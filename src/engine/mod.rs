@@ -24,5 +24,7 @@ pub mod winograd;
 
 pub use resume::ResumeState;
 pub use settings::Settings;
-pub use stylize::{stylize, stylize_cached, Progress, Snapshot, StyleCache, StyleInput, StylizeJob, StylizeOutput};
+pub use stylize::{
+    stylize, stylize_cached, Progress, Snapshot, StyleCache, StyleInput, StylizeJob, StylizeOutput, TemporalImages,
+};
 pub use vgg::Vgg;

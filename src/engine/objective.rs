@@ -4,19 +4,35 @@
 use candle_core::Tensor;
 use serde::Serialize;
 
-use super::loss::{content_loss, gram, style_loss, tv_loss};
+use super::loss::{content_loss, gram, style_loss, temporal_loss, tv_loss};
 use super::settings::Settings;
 use super::vgg::Vgg;
 use crate::error::{Error, Result};
 use crate::weights::layout::{Arch, Preprocess};
 
-/// Loss values; `content`, `style` and `tv` are already weighted, so they add up to `total`.
+/// Loss values; `content`, `style`, `tv` and `temporal` are already weighted, so they add up to
+/// `total`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct LossParts {
     pub total: f64,
     pub content: f64,
     pub style: f64,
     pub tv: f64,
+    /// Video: the temporal term (0 for still images).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub temporal: f64,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
+}
+
+/// The temporal term of one frame: `weight` and the `(ω, c)` pairs of [`temporal_loss`], as
+/// tensors of the frame's size.
+#[derive(Debug, Clone)]
+pub struct TemporalTerm {
+    pub weight: f64,
+    pub targets: Vec<(Tensor, Tensor)>,
 }
 
 /// Style targets for one layer set: per layer, the blended normalised Gram matrix.
@@ -58,6 +74,7 @@ pub struct Objective<'a> {
     content_weight: f64,
     style_weight: f64,
     tv_weight: f64,
+    temporal: Option<TemporalTerm>,
     conv_count: usize,
 }
 
@@ -80,8 +97,17 @@ impl<'a> Objective<'a> {
             content_weight: settings.content_weight * k * k,
             style_weight: settings.style_weight * k.powi(4),
             tv_weight: settings.tv_weight,
+            temporal: None,
             conv_count,
         })
+    }
+
+    /// Adds a temporal term (video); a weight of 0 or no targets leaves the objective unchanged.
+    pub fn with_temporal(mut self, term: TemporalTerm) -> Self {
+        if term.weight > 0.0 && !term.targets.is_empty() {
+            self.temporal = Some(term);
+        }
+        self
     }
 
     /// The same as [`Objective::evaluate`], differentiated by candle's autograd instead of the
@@ -157,7 +183,12 @@ impl<'a> Objective<'a> {
             parts.tv = self.tv_weight * l.value;
             grad = (grad + (l.grad * self.tv_weight)?)?;
         }
-        parts.total = parts.content + parts.style + parts.tv;
+        if let Some(term) = &self.temporal {
+            let l = temporal_loss(image, &term.targets)?;
+            parts.temporal = term.weight * l.value;
+            grad = (grad + (l.grad * term.weight)?)?;
+        }
+        parts.total = parts.content + parts.style + parts.tv + parts.temporal;
         Ok((parts, grad))
     }
 }

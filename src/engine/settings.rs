@@ -80,11 +80,26 @@ pub enum ColorMode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum WarmStart {
-    /// Each video frame starts from the previous stylised frame.
+    /// Each video frame starts from the previous stylised frame moved along the optical flow of
+    /// the source; pixels the flow cannot vouch for (occluded, disoccluded, motion boundaries)
+    /// start from the content frame.
+    Warped,
+    /// Each video frame starts from the previous stylised frame where it was (no flow).
     #[default]
     Previous,
     /// Each video frame starts as `init` says.
     None,
+}
+
+/// Optical-flow settings for video (DIS presets; see `crate::flow::Quality`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum FlowQuality {
+    Ultrafast,
+    #[default]
+    Fast,
+    Medium,
+    Fine,
 }
 
 /// A style image named in a preset, with its blend weight.
@@ -149,6 +164,18 @@ pub struct Settings {
     pub warm_start: WarmStart,
     /// Video: iterations per frame after the first.
     pub frame_iterations: u32,
+    /// Video: γ, the weight of the temporal loss `γ·Σ c·(x − ω)²/N` that keeps each frame close to
+    /// the previous stylised frame(s) warped by the optical flow, where the flow is reliable
+    /// (0: off). Pixels on the 0..255 scale, like the content loss.
+    pub temporal_weight: f64,
+    /// Video: which earlier frames the temporal loss looks back to (1 = the previous frame); each
+    /// older frame counts only where no closer one is reliable (Ruder et al.'s long-term loss).
+    pub temporal_frames: Vec<u32>,
+    /// Video: the optical flow used for warped starts and the temporal loss.
+    pub flow_quality: FlowQuality,
+    /// Video: a folder of precomputed flows (`backward_T_S.flo`, `forward_S_T.flo`, frames
+    /// numbered from 1, as artistic-videos names them) used instead of computing them.
+    pub flow_dir: Option<PathBuf>,
     /// Sessions: write a checkpoint every this many iterations (0: only by time)...
     pub checkpoint_every: u32,
     /// ...or when this many seconds passed since the last one, whichever comes first (0: only by count).
@@ -189,6 +216,10 @@ impl Default for Settings {
             styles: Vec::new(),
             warm_start: WarmStart::Previous,
             frame_iterations: 100,
+            temporal_weight: 0.0,
+            temporal_frames: vec![1],
+            flow_quality: FlowQuality::Fast,
+            flow_dir: None,
             checkpoint_every: 50,
             checkpoint_seconds: 30.0,
         }
@@ -243,6 +274,7 @@ impl Settings {
             ("tv_weight", self.tv_weight),
             ("noise", self.noise),
             ("checkpoint_seconds", self.checkpoint_seconds),
+            ("temporal_weight", self.temporal_weight),
         ];
         for (field, v) in non_negative {
             if !v.is_finite() || v < 0.0 {
@@ -265,6 +297,12 @@ impl Settings {
         }
         if self.content_layers.is_empty() && self.style_layers.is_empty() {
             return Err("no content_layers and no style_layers: nothing to optimise".into());
+        }
+        if self.temporal_frames.is_empty() || self.temporal_frames.contains(&0) {
+            return Err("field `temporal_frames` must list frame distances of at least 1, e.g. [1, 10, 20]".into());
+        }
+        if self.temporal_frames.iter().any(|&f| f > 1000) {
+            return Err("field `temporal_frames`: distances above 1000 frames are not supported".into());
         }
         if self.init == Init::File && self.init_file.is_none() {
             return Err("init = \"file\" needs `init_file`".into());

@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::adam::Adam;
 use super::color::{keep_content_colors, match_histogram};
 use super::lbfgs::Lbfgs;
-use super::objective::{LossParts, Objective, StyleTargets};
+use super::objective::{LossParts, Objective, StyleTargets, TemporalTerm};
 use super::resume::ResumeState;
 use super::rng::SplitMix64;
 use super::settings::{ColorMode, Init, LineSearch, Optimizer, Settings};
@@ -36,6 +36,37 @@ pub struct StylizeJob<'a> {
     pub settings: &'a Settings,
     /// Continue from a checkpoint instead of starting at the first iteration.
     pub resume: Option<&'a ResumeState>,
+    /// Video: a temporal term, applied at the scale whose size matches its images.
+    pub temporal: Option<&'a TemporalImages>,
+}
+
+/// The temporal term of a video frame as images: earlier results warped into this frame (`ω`)
+/// and per-pixel weights (`c`, row-major, one value per pixel), all at the frame's final size.
+#[derive(Debug, Clone, Default)]
+pub struct TemporalImages {
+    pub weight: f64,
+    pub targets: Vec<(Rgb32FImage, Vec<f32>)>,
+}
+
+impl TemporalImages {
+    fn term(&self, w: u32, h: u32, device: &candle_core::Device, dtype: candle_core::DType) -> Result<TemporalTerm> {
+        let mut targets = Vec::with_capacity(self.targets.len());
+        for (omega, c) in &self.targets {
+            if omega.dimensions() != (w, h) || c.len() != (w * h) as usize {
+                return Err(Error::Usage(format!(
+                    "internal: temporal target is {:?}, the frame is {w}x{h}",
+                    omega.dimensions()
+                )));
+            }
+            let mask = Tensor::from_slice(c, (1, 1, h as usize, w as usize), device)?.to_dtype(dtype)?;
+            targets.push((to_tensor(omega, device, dtype)?, mask));
+        }
+        Ok(TemporalTerm { weight: self.weight, targets })
+    }
+
+    fn size(&self) -> Option<(u32, u32)> {
+        self.targets.first().map(|(o, _)| o.dimensions())
+    }
 }
 
 /// One iteration's report.
@@ -177,7 +208,10 @@ pub fn stylize_cached(
         let content_img = resize(job.content, w, h);
         let content = to_tensor(&content_img, device, dtype)?;
         let targets = cache.get(net, settings, &styles, size)?;
-        let objective = Objective::new(net, settings, &content, targets)?;
+        let mut objective = Objective::new(net, settings, &content, targets)?;
+        if let Some(t) = job.temporal.filter(|t| t.size() == Some((w, h))) {
+            objective = objective.with_temporal(t.term(w, h, device, dtype)?);
+        }
         let mut adam =
             Adam::new(settings.learning_rate(), settings.adam_beta1, settings.adam_beta2, settings.adam_epsilon);
         let mut lbfgs = Lbfgs::new(settings.lbfgs_history);

@@ -28,6 +28,15 @@ pub enum Event {
         /// Video, once a frame is finished: its flicker (see `video::flicker`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         flicker: Option<f64>,
+        /// Video: the weighted temporal loss (0 otherwise).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        temporal: f64,
+        /// Video, once a frame is finished: its warping error and the source's (see
+        /// `video::warp_error`); absent for the first frame.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        warp_error: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        source_warp_error: Option<f64>,
     },
     /// A session was added or changed (status, error, progress summary, priority).
     Session { record: Box<SessionRecord> },
@@ -39,6 +48,10 @@ pub enum Event {
     Watches { watches: Vec<super::watches::WatchStatus> },
     /// A warning or error for the log panel.
     Log { level: LogLevel, message: String },
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -99,6 +99,7 @@ fn run_locked(
         init_image: init_image.as_ref(),
         settings: &settings,
         resume: resume.as_ref(),
+        temporal: None,
     };
     let (style_key, mut cache) = engines.style_cache(&weights, &settings);
     let mut last_checkpoint = (Instant::now(), resume.as_ref().map_or(0, |r| r.iteration));
@@ -228,6 +229,9 @@ pub(super) fn progress_event(id: &str, p: &Progress) -> Event {
         frame: None,
         frames: None,
         flicker: None,
+        temporal: p.losses.temporal,
+        warp_error: None,
+        source_warp_error: None,
     }
 }
 

@@ -11,6 +11,7 @@ use super::losses::{self, LossRow};
 use super::sessions::{self, SortKey};
 use crate::engine::Settings;
 use crate::preset::Preset;
+use crate::session::video_runner::FrameScore;
 use crate::session::watches::WatchStatus;
 use crate::session::{Event, LogLevel, ProgressSummary, Request, Response, SessionRecord};
 
@@ -61,8 +62,8 @@ pub struct LogEntry {
 pub struct Detail {
     pub id: String,
     pub losses: Vec<LossRow>,
-    /// Video sessions: (frame, flicker) of each finished frame.
-    pub flicker: Vec<(u32, f64)>,
+    /// Video sessions: the figures of each finished frame.
+    pub frames: Vec<FrameScore>,
 }
 
 /// Log entries kept; older ones are dropped.
@@ -199,11 +200,11 @@ impl App {
         self.presets = presets;
     }
 
-    pub fn set_flicker(&mut self, id: &str, rows: Vec<(u32, f64)>) {
+    pub fn set_frame_scores(&mut self, id: &str, rows: Vec<FrameScore>) {
         if let Some(d) = self.detail.as_mut().filter(|d| d.id == id) {
-            let live = std::mem::take(&mut d.flicker);
-            d.flicker = rows;
-            losses::merge_flicker(&mut d.flicker, live);
+            let live = std::mem::take(&mut d.frames);
+            d.frames = rows;
+            losses::merge_frames(&mut d.frames, live);
         }
     }
 
@@ -244,6 +245,9 @@ impl App {
                 frame,
                 frames,
                 flicker,
+                warp_error,
+                source_warp_error,
+                ..
             } => {
                 // Video sessions progress by frames; their chart is the flicker per finished frame.
                 let summary = match (frame, frames) {
@@ -258,7 +262,10 @@ impl App {
                 self.progress_at.insert(id.clone(), self.now);
                 if let Some(d) = self.detail.as_mut().filter(|d| d.id == id) {
                     match (frame, flicker) {
-                        (Some(f), Some(x)) => losses::merge_flicker(&mut d.flicker, [(f, x)]),
+                        (Some(frame), Some(flicker)) => {
+                            let score = FrameScore { frame, flicker, warp_error, source_warp_error };
+                            losses::merge_frames(&mut d.frames, [score]);
+                        }
                         (Some(_), None) => {}
                         _ => {
                             let row = LossRow { iteration, scale, loss, style, content, tv, seconds };

@@ -41,8 +41,8 @@ pub fn perform(app: &mut App, control: &dyn Control, effect: Effect) {
                 Ok(rows) => app.set_losses(&id, rows),
                 Err(e) => app.report_error(format!("{}: {e}", path.display())),
             }
-            let flicker = crate::session::video_runner::read_flicker(&app.session_dir(&id));
-            app.set_flicker(&id, flicker);
+            let scores = crate::session::video_runner::read_frame_scores(&app.session_dir(&id));
+            app.set_frame_scores(&id, scores);
         }
         Effect::SavePreset { name, settings } => match preset::save(&name, &settings, app.preset_dir.as_deref()) {
             Ok(path) => {

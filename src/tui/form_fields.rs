@@ -1,7 +1,7 @@
 //! The new-session form's fields: what each is called, how it is edited, and how its text is read
 //! from and written into [`Settings`]. Values are kept as text while editing and checked on submit.
 
-use crate::engine::settings::{ColorMode, Init, Optimizer};
+use crate::engine::settings::{ColorMode, Init, Optimizer, WarmStart};
 use crate::engine::Settings;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +20,12 @@ pub enum Field {
     Seed,
     Init,
     Color,
+    /// Video: how frames after the first start.
+    WarmStart,
+    /// Video: iterations of each warm-started frame.
+    FrameIterations,
+    /// Video: γ of the temporal loss.
+    TemporalWeight,
     Device,
     Export,
     Submit,
@@ -38,7 +44,7 @@ pub enum FieldKind {
     Button,
 }
 
-pub const FIELDS: [Field; 17] = [
+pub const FIELDS: [Field; 20] = [
     Field::Name,
     Field::Content,
     Field::Style,
@@ -53,6 +59,9 @@ pub const FIELDS: [Field; 17] = [
     Field::Seed,
     Field::Init,
     Field::Color,
+    Field::WarmStart,
+    Field::FrameIterations,
+    Field::TemporalWeight,
     Field::Device,
     Field::Export,
     Field::Submit,
@@ -61,6 +70,7 @@ pub const FIELDS: [Field; 17] = [
 const OPTIMIZERS: &[&str] = &["lbfgs", "adam"];
 const INITS: &[&str] = &["content", "content_noise", "noise", "file"];
 const COLORS: &[&str] = &["none", "luminance", "histogram"];
+const WARM_STARTS: &[&str] = &["warped", "previous", "none"];
 
 impl Field {
     pub fn label(self) -> &'static str {
@@ -79,6 +89,9 @@ impl Field {
             Field::Seed => "Seed",
             Field::Init => "Init",
             Field::Color => "Colour",
+            Field::WarmStart => "Video start",
+            Field::FrameIterations => "Frame iters",
+            Field::TemporalWeight => "Temporal wt",
             Field::Device => "Device",
             Field::Export => "Export to",
             Field::Submit => "",
@@ -92,6 +105,7 @@ impl Field {
             Field::Optimizer => FieldKind::Choice(OPTIMIZERS),
             Field::Init => FieldKind::Choice(INITS),
             Field::Color => FieldKind::Choice(COLORS),
+            Field::WarmStart => FieldKind::Choice(WARM_STARTS),
             Field::Submit => FieldKind::Button,
             _ => FieldKind::Text,
         }
@@ -110,6 +124,9 @@ impl Field {
             Field::Seed => s.seed.to_string(),
             Field::Init => enum_text(&s.init),
             Field::Color => enum_text(&s.color),
+            Field::WarmStart => enum_text(&s.warm_start),
+            Field::FrameIterations => s.frame_iterations.to_string(),
+            Field::TemporalWeight => s.temporal_weight.to_string(),
             _ => return None,
         })
     }
@@ -135,6 +152,15 @@ impl Field {
             }
             Field::Init => s.init = parse_enum::<Init>(text)?,
             Field::Color => s.color = parse_enum::<ColorMode>(text)?,
+            Field::WarmStart => s.warm_start = parse_enum::<WarmStart>(text)?,
+            Field::FrameIterations => s.frame_iterations = whole(text)?,
+            Field::TemporalWeight => {
+                let v = number(text)?;
+                if v < 0.0 {
+                    return Err(format!("{}: must not be negative", self.label()));
+                }
+                s.temporal_weight = v;
+            }
             _ => {}
         }
         Ok(())

@@ -80,7 +80,7 @@ impl App {
             KeyCode::Down | KeyCode::Char('j') => self.move_selection(1),
             KeyCode::Enter => {
                 if let Some(id) = self.selected.clone() {
-                    self.detail = Some(Detail { id: id.clone(), losses: Vec::new(), flicker: Vec::new() });
+                    self.detail = Some(Detail { id: id.clone(), losses: Vec::new(), frames: Vec::new() });
                     self.screen = Screen::Detail(id.clone());
                     return vec![Effect::LoadLosses(id)];
                 }

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 pub use crate::session::losses::LossRow;
+use crate::session::video_runner::FrameScore;
 
 /// Parses the file's text (see [`crate::session::losses::parse_rows`]): a cut last line must not
 /// stop the chart from showing.
@@ -36,12 +37,12 @@ pub fn merge(history: &mut Vec<LossRow>, rows: impl IntoIterator<Item = LossRow>
     }
 }
 
-/// Adds (frame, flicker) points after the last frame held; a frame 1 again (a retry) starts over.
-pub fn merge_flicker(history: &mut Vec<(u32, f64)>, points: impl IntoIterator<Item = (u32, f64)>) {
+/// Adds frames after the last frame held; a frame 1 again (a retry) starts over.
+pub fn merge_frames(history: &mut Vec<FrameScore>, points: impl IntoIterator<Item = FrameScore>) {
     for p in points {
         match history.last() {
-            Some(last) if p.0 <= last.0 => {
-                if p.0 <= 1 {
+            Some(last) if p.frame <= last.frame => {
+                if p.frame <= 1 {
                     history.clear();
                     history.push(p);
                 }

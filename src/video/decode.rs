@@ -31,7 +31,8 @@ pub struct Clip {
 }
 
 /// Decodes the best video stream of `path`, scaling each frame so its long side is `long` (both
-/// sides even). Bad input (not a video, no video stream, no frames, too large) is an input error.
+/// sides even; [`NATIVE`] keeps the stream's own size, rounded down to even). Bad input (not a
+/// video, no video stream, no frames, too large) is an input error.
 pub fn decode(path: &Path, long: u32) -> Result<Clip> {
     check_file(path)?;
     let mut input = ffmpeg_next::format::input(path).map_err(|e| match e {
@@ -66,7 +67,7 @@ pub fn decode(path: &Path, long: u32) -> Result<Clip> {
             format!("video is {sw}x{sh}, larger than {MAX_DIMENSION}x{MAX_DIMENSION} pixels (refused)"),
         ));
     }
-    let size = even_fit(sw, sh, long);
+    let size = even_fit(sw, sh, if long == NATIVE { sw.max(sh) } else { long });
     let step = frame_step(time_base, frame_rate);
     let mut sink = FrameSink { path, size, scaler: None, frames: Vec::new(), step };
     let mut damaged = 0usize;
@@ -99,6 +100,9 @@ pub fn decode(path: &Path, long: u32) -> Result<Clip> {
     }
     Ok(Clip { frames: sink.frames, source_size: (sw, sh), size, time_base, frame_rate })
 }
+
+/// The `long` of [`decode`] that keeps the stream's own size.
+pub const NATIVE: u32 = 0;
 
 /// Refuses what is not a regular, non-empty file, with the usual one-line messages.
 fn check_file(path: &Path) -> Result<()> {

@@ -1,5 +1,11 @@
 //! The frame loop: stylise every frame of a decoded clip, warm-starting each from the previous
-//! stylised frame, keep finished frames in a work folder so a killed job resumes, then encode.
+//! stylised frame (moved along the optical flow with `warm_start = "warped"`, with a temporal loss
+//! when `temporal_weight` > 0), keep finished frames in a work folder so a killed job resumes,
+//! score each frame's warping error against the source's, then encode.
+//!
+//! Every frame after the first starts from, and is held to, the *saved* 8-bit frames before it
+//! (not the optimiser's floats), and flows are recomputed deterministically, so a resumed job
+//! produces the same frames as one that was never interrupted.
 //!
 //! The work folder is `<output dir>/.<output name>.frames/`: `recipe.toml` (what the frames were
 //! made from) and `000001.png`, `000002.png`, ... A rerun with the same recipe continues at the
@@ -15,10 +21,13 @@ use image::{Rgb32FImage, RgbImage};
 use super::decode::Clip;
 use super::encode::{encode, EncodeSpec};
 use super::flicker::flicker;
+use super::motion::{self, FlowSource, Motion};
+use super::warp_error::Grader;
 use crate::engine::objective::LossParts;
 use crate::engine::settings::WarmStart;
-use crate::engine::{stylize_cached, Progress, Settings, StyleCache, StyleInput, StylizeJob, Vgg};
+use crate::engine::{stylize_cached, Progress, Settings, StyleCache, StyleInput, StylizeJob, TemporalImages, Vgg};
 use crate::error::{Error, Result};
+use crate::flow::{self, Gray};
 use crate::fsutil::write_atomic;
 use crate::imageio::{load_rgb, save_png, to_rgb8};
 
@@ -63,6 +72,10 @@ pub struct FrameReport {
     pub losses: LossParts,
     /// See [`super::flicker::flicker`]; 0 for the first frame.
     pub flicker: f64,
+    /// See [`super::warp_error`]: this frame against the previous output frame, and the same for
+    /// the source frames (the floor); `None` for the first frame.
+    pub warp_error: Option<f64>,
+    pub source_warp_error: Option<f64>,
     /// Seconds spent on this frame.
     pub seconds: f64,
     /// Seconds since the job started.
@@ -79,6 +92,9 @@ pub struct VideoOutput {
     pub losses: LossParts,
     /// Mean flicker over the frames after the first.
     pub mean_flicker: f64,
+    /// Mean warping error of the output and of the source over the frames scored in this run.
+    pub mean_warp_error: Option<f64>,
+    pub mean_source_warp_error: Option<f64>,
     pub encoder: String,
     pub seconds: f64,
 }
@@ -113,43 +129,55 @@ pub fn run(
     let dir = job.work_dir.clone();
     let done = prepare_work_dir(&dir, &job.recipe)?;
     let mut outs: Vec<RgbImage> = Vec::with_capacity(n);
-    let mut prev: Option<Rgb32FImage> = None;
-    for k in 0..n {
+    for k in 0..n.min(done) {
         match load_rgb(&frame_path(&dir, k)) {
-            Ok(img) if k < done && img.dimensions() == clip.size => {
-                outs.push(to_rgb8(&img));
-                prev = Some(img);
-            }
+            Ok(img) if img.dimensions() == clip.size => outs.push(to_rgb8(&img)),
             _ => break,
         }
     }
     let resumed = outs.len();
     let _ = on_event(VideoEvent::Started { frames, resumed: resumed as u32, size: clip.size, work_dir: &dir });
+    let plan = FramePlan::new(&settings);
+    let sources: Vec<&RgbImage> = clip.frames.iter().map(|f| &f.image).collect();
+    let grays = motion::grays(&sources);
     let mut cache = StyleCache::default();
     let mut losses = LossParts::default();
-    let mut flickers = Vec::new();
+    let (mut flickers, mut scores, mut floors) = (Vec::new(), Vec::new(), Vec::new());
     for k in resumed..n {
         let frame_start = Instant::now();
         let source = &clip.frames[k].image;
         let content = image::DynamicImage::ImageRgb8(source.clone()).to_rgb32f();
-        let warm_start = settings.warm_start == WarmStart::Previous && prev.is_some();
-        let (s, init) = if warm_start { (&warm, prev.as_ref()) } else { (&settings, job.init_image) };
-        let sj = StylizeJob { content: &content, styles: job.styles, init_image: init, settings: s, resume: None };
+        let start_image = plan.start(&grays, &outs, &content, k)?;
+        let (s, init) = match start_image.as_ref().and_then(|s| s.init.as_ref()) {
+            Some(init) => (&warm, Some(init)),
+            None => (&settings, job.init_image),
+        };
+        let temporal = start_image.as_ref().map(|s| &s.temporal);
+        let sj =
+            StylizeJob { content: &content, styles: job.styles, init_image: init, settings: s, resume: None, temporal };
         let frame = k as u32 + 1;
         let out = stylize_cached(net, &sj, &mut cache, &mut |p, _| {
             on_event(VideoEvent::Iteration { frame, frames, progress: p })
         })?;
         save_png(&frame_path(&dir, k), &out.image, &[])?;
         let rgb = to_rgb8(&out.image);
-        let f = match (k.checked_sub(1), outs.last()) {
+        let (f, warp_error, source_warp_error) = match (k.checked_sub(1), outs.last()) {
             (Some(j), Some(prev_out)) => {
-                flicker(prev_out.as_raw(), rgb.as_raw(), clip.frames[j].image.as_raw(), source.as_raw())
+                let prev_in = &clip.frames[j].image;
+                let grader = Grader::new(&grays[j], &grays[k]);
+                (
+                    flicker(prev_out.as_raw(), rgb.as_raw(), prev_in.as_raw(), source.as_raw()),
+                    grader.score(prev_out, &rgb),
+                    grader.score(prev_in, source),
+                )
             }
-            _ => 0.0,
+            _ => (0.0, None, None),
         };
         if k > 0 {
             flickers.push(f);
         }
+        scores.extend(warp_error);
+        floors.extend(source_warp_error);
         losses = out.losses;
         let report = FrameReport {
             frame,
@@ -157,12 +185,13 @@ pub fn run(
             iterations: out.iterations,
             losses,
             flicker: f,
+            warp_error,
+            source_warp_error,
             seconds: frame_start.elapsed().as_secs_f64(),
             elapsed: start.elapsed().as_secs_f64(),
         };
         let _ = on_event(VideoEvent::Frame(report, &rgb));
         outs.push(rgb);
-        prev = Some(out.image);
     }
     let spec = EncodeSpec { source: job.input, time_base: clip.time_base, frame_rate: clip.frame_rate };
     let list: Vec<(&RgbImage, i64)> = outs.iter().zip(&clip.frames).map(|(o, f)| (o, f.pts)).collect();
@@ -173,16 +202,113 @@ pub fn run(
     if !job.keep_frames {
         std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     }
-    let mean_flicker = if flickers.is_empty() { 0.0 } else { flickers.iter().sum::<f64>() / flickers.len() as f64 };
+    let mean_flicker = mean(&flickers).unwrap_or(0.0);
     Ok(VideoOutput {
         frames,
         resumed: resumed as u32,
         size: clip.size,
         losses,
         mean_flicker,
+        mean_warp_error: mean(&scores),
+        mean_source_warp_error: mean(&floors),
         encoder,
         seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+fn mean(v: &[f64]) -> Option<f64> {
+    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+}
+
+/// How a frame after the first starts: its init image and its temporal term.
+struct FrameStart {
+    /// `None`: the frame runs like the first (cold), only with the temporal term.
+    init: Option<Rgb32FImage>,
+    temporal: TemporalImages,
+}
+
+/// What the settings ask of frames after the first: warm starts, flows, temporal terms.
+struct FramePlan {
+    warm_start: WarmStart,
+    temporal_weight: f64,
+    /// Frame distances of the temporal loss, closest first.
+    distances: Vec<u32>,
+    flows: FlowSource,
+}
+
+impl FramePlan {
+    fn new(settings: &Settings) -> Self {
+        let mut distances = settings.temporal_frames.clone();
+        distances.sort_unstable();
+        distances.dedup();
+        let flows = match settings.flow_dir.clone() {
+            Some(d) => FlowSource::Files(d),
+            None => FlowSource::computed(settings.flow_quality),
+        };
+        Self { warm_start: settings.warm_start, temporal_weight: settings.temporal_weight, distances, flows }
+    }
+
+    /// `None`: frame `k` runs like the first (frame 1, or `warm_start = "none"` without a
+    /// temporal term).
+    fn start(&self, grays: &[Gray], outs: &[RgbImage], content: &Rgb32FImage, k: usize) -> Result<Option<FrameStart>> {
+        let Some(prev) = k.checked_sub(1).and_then(|j| outs.get(j)) else { return Ok(None) };
+        let temporal_on = self.temporal_weight > 0.0;
+        if self.warm_start == WarmStart::None && !temporal_on {
+            return Ok(None);
+        }
+        let prev = image::DynamicImage::ImageRgb8(prev.clone()).to_rgb32f();
+        let need_flow = self.warm_start == WarmStart::Warped || temporal_on;
+        if !need_flow {
+            return Ok(Some(FrameStart { init: Some(prev), temporal: TemporalImages::default() }));
+        }
+        // Motions back to each earlier frame the temporal term (or the warped start) looks at.
+        let distances: Vec<u32> = if temporal_on { self.distances.clone() } else { vec![1] };
+        let mut motions: Vec<(usize, Motion)> = Vec::new();
+        for &d in &distances {
+            if let Some(s) = k.checked_sub(d as usize) {
+                motions.push((s, self.flows.motion(grays, k, s)?));
+            }
+        }
+        let warped: Vec<Rgb32FImage> = motions
+            .iter()
+            .map(|(s, m)| {
+                let earlier = if *s == k - 1 {
+                    prev.clone()
+                } else {
+                    image::DynamicImage::ImageRgb8(outs[*s].clone()).to_rgb32f()
+                };
+                flow::warp_rgb32f(&earlier, &m.back)
+            })
+            .collect();
+        let init = match self.warm_start {
+            WarmStart::Warped => match (motions.first(), warped.first()) {
+                (Some((s, m)), Some(w)) if *s == k - 1 => Some(fill_unreliable(w, content, &m.mask)),
+                _ => Some(prev.clone()),
+            },
+            WarmStart::Previous => Some(prev.clone()),
+            WarmStart::None => None,
+        };
+        let temporal = if temporal_on {
+            let masks: Vec<&[f32]> = motions.iter().map(|(_, m)| m.mask.as_slice()).collect();
+            let weights = motion::long_term_weights(&masks);
+            TemporalImages { weight: self.temporal_weight, targets: warped.into_iter().zip(weights).collect() }
+        } else {
+            TemporalImages::default()
+        };
+        Ok(Some(FrameStart { init, temporal }))
+    }
+}
+
+/// `warped` where `mask` says the flow is reliable, `content` elsewhere (disoccluded regions,
+/// motion boundaries, pixels that came in from outside the frame).
+fn fill_unreliable(warped: &Rgb32FImage, content: &Rgb32FImage, mask: &[f32]) -> Rgb32FImage {
+    let mut out = warped.clone();
+    for ((px, c), &m) in out.pixels_mut().zip(content.pixels()).zip(mask) {
+        if m < 0.5 {
+            *px = *c;
+        }
+    }
+    out
 }
 
 /// Creates the work folder, or keeps it when its recipe matches; returns how many frames it may

@@ -7,6 +7,9 @@ pub mod decode;
 pub mod encode;
 pub mod flicker;
 pub mod job;
+pub mod motion;
+pub mod score;
+pub mod warp_error;
 
 use std::path::{Path, PathBuf};
 

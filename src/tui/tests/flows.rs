@@ -205,6 +205,9 @@ fn progress_events_update_the_list_and_chart() {
             frame: None,
             frames: None,
             flicker: None,
+            temporal: 0.0,
+            warp_error: None,
+            source_warp_error: None,
         };
         h.control.push(e);
     }
@@ -216,9 +219,10 @@ fn progress_events_update_the_list_and_chart() {
     assert!(h.render().contains("15/200"));
 }
 
-/// A video session: progress counts frames, and the detail chart is the flicker per frame.
+/// A video session: progress counts frames, and the detail chart is the warping error per frame
+/// beside the source's (or the flicker, for sessions that have no warping errors).
 #[test]
-fn video_progress_counts_frames_and_charts_flicker() {
+fn video_progress_counts_frames_and_charts_warp_error() {
     let mut h = Harness::new(vec![record("v1", "clip", Status::Running, Kind::Video, 0, 1e6)], 100, 30);
     h.key(KeyCode::Enter);
     for f in 1..=6u32 {
@@ -237,14 +241,21 @@ fn video_progress_counts_frames_and_charts_flicker() {
                 frame: Some(f),
                 frames: Some(24),
                 flicker,
+                temporal: 0.0,
+                // Frame f > 1 scores 1e-3·f against a floor of 2e-4: the title's means are
+                // (2+3+4+5+6)/5·1e-3 = 4.00e-3 and 2.00e-4.
+                warp_error: flicker.filter(|_| f > 1).map(|_| 1e-3 * f as f64),
+                source_warp_error: flicker.filter(|_| f > 1).map(|_| 2e-4),
             });
         }
     }
     h.pump();
-    assert_eq!(h.app.detail.as_ref().unwrap().flicker.len(), 6);
+    assert_eq!(h.app.detail.as_ref().unwrap().frames.len(), 6);
     assert!(h.app.detail.as_ref().unwrap().losses.is_empty(), "per-iteration video events are not loss rows");
     let screen = h.render();
-    assert!(screen.contains("Flicker per frame"), "{screen}");
+    assert!(screen.contains("Warping error per frame"), "{screen}");
+    assert!(screen.contains("output (mean 4.00e-3)"), "{screen}");
+    assert!(screen.contains("source floor (mean 2.00e-4)"), "{screen}");
     assert!(screen.contains("6/24"), "{screen}");
 }
 

@@ -8,6 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph};
 use ratatui::Frame;
 
+use crate::session::video_runner::FrameScore;
 use crate::tui::losses::LossRow;
 
 /// `1e5`, `100`, `0.01`: a power of ten as a reader expects it.
@@ -130,6 +131,49 @@ pub fn draw_flicker(frame: &mut Frame, points: &[(u32, f64)], frames: u32, area:
         .block(block)
         .x_axis(Axis::default().title("frame").bounds([1.0, x1]).labels(x_labels))
         .y_axis(Axis::default().bounds([y0, y1]).labels(y_labels))
+        .legend_position(None);
+    frame.render_widget(chart, area);
+}
+
+/// Video sessions: the warping error of each finished frame (see `video::warp_error`) and the
+/// source's own (the floor: what the flow cannot explain), on a linear scale from 0.
+pub fn draw_warp_error(frame: &mut Frame, points: &[FrameScore], frames: u32, area: Rect) {
+    let output: Vec<(f64, f64)> = points.iter().filter_map(|p| Some((p.frame as f64, p.warp_error?))).collect();
+    let source: Vec<(f64, f64)> = points.iter().filter_map(|p| Some((p.frame as f64, p.source_warp_error?))).collect();
+    let mean = |v: &[(f64, f64)]| v.iter().map(|p| p.1).sum::<f64>() / v.len().max(1) as f64;
+    let block = Block::bordered().title(Line::from(vec![
+        Span::raw(" Warping error per frame "),
+        Span::styled(format!("output (mean {:.2e}) ", mean(&output)), Style::new().fg(Color::Yellow)),
+        Span::styled(format!("source floor (mean {:.2e}) ", mean(&source)), Style::new().fg(Color::Cyan)),
+        Span::styled("lower is steadier ", Style::new().fg(Color::DarkGray)),
+    ]));
+    if output.is_empty() {
+        frame.render_widget(Paragraph::new("no frames scored yet").dim().block(block), area);
+        return;
+    }
+    let hi = output.iter().chain(&source).fold(0.0f64, |hi, p| hi.max(p.1));
+    let y1 = if hi > 0.0 { hi * 1.1 } else { 1e-3 };
+    let x1 = frames.max(points.last().map_or(1, |p| p.frame)).max(2) as f64;
+    let datasets = vec![
+        Dataset::default()
+            .name("source")
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::new().fg(Color::Cyan))
+            .data(&source),
+        Dataset::default()
+            .name("output")
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::new().fg(Color::Yellow))
+            .data(&output),
+    ];
+    let y_labels = vec![Line::from("0"), Line::from(format!("{:.1e}", y1 / 2.0)), Line::from(format!("{y1:.1e}"))];
+    let x_labels = vec![Line::from("1"), Line::from(format!("{}", (x1 / 2.0).round())), Line::from(format!("{x1}"))];
+    let chart = Chart::new(datasets)
+        .block(block)
+        .x_axis(Axis::default().title("frame").bounds([1.0, x1]).labels(x_labels))
+        .y_axis(Axis::default().bounds([0.0, y1]).labels(y_labels))
         .legend_position(None);
     frame.render_widget(chart, area);
 }

@@ -25,9 +25,14 @@ pub fn draw(frame: &mut Frame, app: &App, id: &str, area: Rect, images: &mut Ima
     draw_pictures(frame, app, record, pictures, images);
     let detail = app.detail.as_ref().filter(|d| d.id == id);
     if record.kind == crate::session::Kind::Video {
-        let points = detail.map_or(&[][..], |d| &d.flicker[..]);
+        let points = detail.map_or(&[][..], |d| &d.frames[..]);
         let frames = record.progress.map_or(0, |p| p.total);
-        chart::draw_flicker(frame, points, frames, chart_area);
+        if points.iter().any(|p| p.warp_error.is_some()) {
+            chart::draw_warp_error(frame, points, frames, chart_area);
+        } else {
+            let flicker: Vec<(u32, f64)> = points.iter().map(|p| (p.frame, p.flicker)).collect();
+            chart::draw_flicker(frame, &flicker, frames, chart_area);
+        }
     } else {
         let rows = detail.map_or(&[][..], |d| &d.losses[..]);
         chart::draw(frame, rows, record.total_iterations(), chart_area);
