@@ -6,7 +6,7 @@ use std::path::Path;
 
 use brushwork::engine::objective::{Objective, StyleTargets, TemporalTerm};
 use brushwork::engine::rng::SplitMix64;
-use brushwork::engine::settings::Settings;
+use brushwork::engine::settings::{Padding, Settings};
 use brushwork::engine::vgg::{Pooling, Vgg, WeightsHeader};
 use brushwork::weights::layout::{Arch, Preprocess};
 use brushwork::weights::random::random_vgg;
@@ -47,6 +47,24 @@ fn check_against_finite_differences(preprocess: Preprocess, pooling: Pooling) {
     // Odd sizes on purpose: pooling drops trailing rows/columns, which must get no gradient.
     let obj = objective(&net, &s, 18, 22);
     assert_fd_gradient(&obj, &random_image(3, 18, 22), &format!("{preprocess:?}/{pooling:?}"));
+}
+
+/// With `padding = "reflect"` the image is mirrored outwards before the network and the
+/// activations cropped back: the gradient folds the mirrored pixels' share back onto their sources.
+/// Odd sizes, both poolings.
+#[test]
+fn gradient_with_the_reflected_border_matches_finite_differences() {
+    for (preprocess, pooling) in [(Preprocess::Caffe, Pooling::Avg), (Preprocess::Torchvision, Pooling::Max)] {
+        let net = tiny_net(preprocess, pooling);
+        let s = Settings { padding: Padding::Reflect, ..settings() };
+        let obj = objective(&net, &s, 19, 22);
+        let x = random_image(3, 19, 22);
+        assert_fd_gradient(&obj, &x, &format!("reflect {preprocess:?}/{pooling:?}"));
+        // The border changes what the losses see: the value differs from zero padding's.
+        let zero = objective(&net, &settings(), 19, 22).evaluate(&x).unwrap().0.total;
+        let reflect = obj.evaluate(&x).unwrap().0.total;
+        assert!((zero - reflect).abs() > 1e-6 * zero.abs(), "{zero} vs {reflect}");
+    }
 }
 
 /// The temporal term of video frames (two targets: a previous frame and an older one, masks with

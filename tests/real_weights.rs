@@ -76,9 +76,9 @@ fn vgg16_or_fetch() -> PathBuf {
     installed_vgg16().expect("fetch reported success but no vgg16 is installed")
 }
 
-/// Mean absolute difference of two frames on a 0..1 scale, over all pixels and over the outer
-/// `ring` pixels only (where a border would build up).
-fn frame_change(a: &image::RgbImage, b: &image::RgbImage, ring: u32) -> (f64, f64) {
+/// Mean absolute difference of two frames on a 0..1 scale: over all pixels, over the outer `ring`
+/// pixels (where a border would build up) and over the rest.
+fn frame_change(a: &image::RgbImage, b: &image::RgbImage, ring: u32) -> (f64, f64, f64) {
     let (w, h) = a.dimensions();
     let (mut all, mut edge, mut n_edge) = (0.0, 0.0, 0usize);
     for (x, y, p) in a.enumerate_pixels() {
@@ -90,16 +90,21 @@ fn frame_change(a: &image::RgbImage, b: &image::RgbImage, ring: u32) -> (f64, f6
             n_edge += 1;
         }
     }
-    (all / (w * h) as f64, edge / n_edge as f64)
+    let n = (w * h) as usize;
+    (all / n as f64, edge / n_edge as f64, (all - edge) / (n - n_edge) as f64)
 }
 
 fn mean_level(a: &image::RgbImage) -> f64 {
     a.as_raw().iter().map(|&v| v as f64 / 255.0).sum::<f64>() / a.as_raw().len() as f64
 }
 
-/// One still photo repeated 120 times, warm-started frame after frame: the clip must stay still.
-/// No border builds up and nothing darkens: the last frame is within a small mean difference of
-/// the second, overall and in the outer ring, with and without the temporal loss.
+/// One still photo repeated 120 times, warm-started frame after frame (real VGG-16, 48 px).
+///
+/// With the `video` preset (warped starts, temporal loss, reflected border) the clip stays still:
+/// frame 120 is within a small mean difference of frame 2, and nothing darkens. With `previous`
+/// and no temporal loss nothing holds the pixels, so the optimisation simply goes on where frame 1
+/// stopped; it must settle (frames 100 and 120 alike) and no border may build up (the outer ring
+/// changes no more than the inside).
 #[test]
 #[ignore]
 fn a_still_clip_stays_still_when_warm_started() {
@@ -117,34 +122,46 @@ fn a_still_clip_stays_still_when_warm_started() {
         .unwrap();
     assert!(made.success());
     let style = format!("{root}/media/style/van_gogh_the_starry_night.jpg");
-    for (name, flags) in [
-        ("previous", ["--warm-start", "previous", "--temporal-weight", "0"]),
-        ("warped+temporal", ["--warm-start", "warped", "--temporal-weight", "50"]),
-    ] {
-        let workspace = dir.join(format!("ws-{}", name.replace('+', "-")));
-        let out = bin()
-            .arg("video")
+    for name in ["video-preset", "previous"] {
+        let workspace = dir.join(format!("ws-{name}"));
+        let mut cmd = bin();
+        cmd.arg("video")
             .arg(&still)
-            .args(["--style", &style, "--preset", "video", "--size", "64", "--iterations", "30"])
-            .args(["--frame-iterations", "10"])
-            .args(flags)
+            .args(["--style", &style, "--preset", "video", "--size", "48", "--iterations", "30"])
+            .args(["--frame-iterations", "8"]);
+        if name == "previous" {
+            cmd.args(["--warm-start", "previous", "--temporal-weight", "0"]);
+        }
+        let out = cmd
             .arg("--weights")
             .arg(&weights)
             .arg("--workspace")
             .arg(&workspace)
             .arg("-o")
-            .arg(dir.join(format!("{}.mp4", name.replace('+', "-"))))
+            .arg(dir.join(format!("{name}.mp4")))
             .output()
             .unwrap();
         assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
         let session = std::fs::read_dir(workspace.join("sessions")).unwrap().next().unwrap().unwrap().path();
         let frame = |k: u32| image::open(session.join(format!("frames/{k:06}.png"))).unwrap().to_rgb8();
-        let (second, last) = (frame(2), frame(120));
-        let (all, ring) = frame_change(&second, &last, 3);
+        let (second, late, last) = (frame(2), frame(100), frame(120));
+        let (all, ring, inside) = frame_change(&second, &last, 3);
         let darkening = mean_level(&second) - mean_level(&last);
-        assert!(all < 0.02, "{name}: frames 2 and 120 differ by {all:.4} on average");
-        assert!(ring < 0.03, "{name}: the outer 3 px changed by {ring:.4} (a border built up)");
-        assert!(darkening.abs() < 0.01, "{name}: the mean level moved by {darkening:+.4}");
+        eprintln!("{name}: frame 2 -> 120 changed {all:.4} (outer 3 px {ring:.4}, inside {inside:.4}), darkened {darkening:+.4}");
+        assert!(ring <= 1.3 * inside + 0.005, "{name}: the border changed {ring:.4}, the inside {inside:.4}");
+        if name == "previous" {
+            let (settle, _, _) = frame_change(&late, &last, 3);
+            let late_darkening = mean_level(&late) - mean_level(&last);
+            assert!(settle < 0.01, "{name}: frames 100 and 120 differ by {settle:.4}: still drifting");
+            assert!(late_darkening.abs() < 0.003, "{name}: still darkening after frame 100 ({late_darkening:+.4})");
+        } else {
+            assert!(all < STILL_CHANGE, "{name}: frames 2 and 120 differ by {all:.4} on average");
+            assert!(darkening.abs() < 0.01, "{name}: the mean level moved by {darkening:+.4}");
+        }
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The largest mean change (0..1 scale) from frame 2 to 120 of a still clip under the `video`
+/// preset.
+const STILL_CHANGE: f64 = 0.02;

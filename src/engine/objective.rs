@@ -4,8 +4,9 @@
 use candle_core::Tensor;
 use serde::Serialize;
 
+use super::border::{crop, uncrop, Reflect, REFLECT};
 use super::loss::{content_loss, gram, style_loss, temporal_loss, tv_loss};
-use super::settings::Settings;
+use super::settings::{Padding, Settings};
 use super::vgg::Vgg;
 use crate::error::{Error, Result};
 use crate::weights::layout::{Arch, Preprocess};
@@ -51,10 +52,11 @@ impl StyleTargets {
         }
         let mut blended: Vec<Option<Tensor>> = vec![None; layers.len()];
         for (image, weight) in styles {
-            let trace = net.forward(image)?;
+            let border = Border::new(net, settings.padding, image)?;
+            let trace = net.forward(&border.pad(image)?)?;
             for (slot, (index, _)) in blended.iter_mut().zip(&layers) {
-                let a = trace.activation(*index).ok_or_else(|| missing(*index))?;
-                let g = (gram(a)? * (weight / total_weight))?;
+                let a = border.crop(&trace, *index)?;
+                let g = (gram(&a)? * (weight / total_weight))?;
                 *slot = Some(match slot.take() {
                     Some(acc) => (acc + g)?,
                     None => g,
@@ -75,18 +77,71 @@ pub struct Objective<'a> {
     style_weight: f64,
     tv_weight: f64,
     temporal: Option<TemporalTerm>,
+    border: Border<'a>,
     conv_count: usize,
+}
+
+/// The input border of one image size (see [`super::border`]): nothing for `padding = "zero"`.
+struct Border<'a> {
+    net: &'a Vgg,
+    reflect: Option<Reflect>,
+}
+
+impl<'a> Border<'a> {
+    fn new(net: &'a Vgg, padding: Padding, image: &Tensor) -> Result<Self> {
+        let reflect = match padding {
+            Padding::Zero => None,
+            Padding::Reflect => {
+                let (_, _, h, w) = image.dims4()?;
+                Some(Reflect::new(h, w, REFLECT, image.device())?)
+            }
+        };
+        Ok(Self { net, reflect })
+    }
+
+    fn pad(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(match &self.reflect {
+            Some(r) => r.pad(x)?,
+            None => x.clone(),
+        })
+    }
+
+    fn margin(&self, index: usize) -> usize {
+        match &self.reflect {
+            Some(r) => self.net.arch().convs().get(index).map_or(0, |c| r.margin(c.block)),
+            None => 0,
+        }
+    }
+
+    /// The activation of conv `index` over the picture only.
+    fn crop(&self, trace: &super::vgg::Trace, index: usize) -> Result<Tensor> {
+        let a = trace.activation(index).ok_or_else(|| missing(index))?;
+        Ok(crop(a, self.margin(index))?)
+    }
+
+    /// A gradient for [`Border::crop`]'s output, as the gradient of the whole activation.
+    fn uncrop(&self, trace: &super::vgg::Trace, index: usize, g: Tensor) -> Result<Tensor> {
+        let a = trace.activation(index).ok_or_else(|| missing(index))?;
+        Ok(uncrop(&g, self.margin(index), a)?)
+    }
+
+    fn fold(&self, g: Tensor) -> Result<Tensor> {
+        Ok(match &self.reflect {
+            Some(r) => r.fold(&g)?,
+            None => g,
+        })
+    }
 }
 
 impl<'a> Objective<'a> {
     /// `content` is the content photo `[1,3,H,W]` at the output size.
     pub fn new(net: &'a Vgg, settings: &Settings, content: &Tensor, style: StyleTargets) -> Result<Self> {
         let layers = resolve_layers(net, &settings.content_layers)?;
-        let trace = net.forward(content)?;
+        let border = Border::new(net, settings.padding, content)?;
+        let trace = net.forward(&border.pad(content)?)?;
         let mut targets = Vec::new();
         for (index, w) in layers {
-            let a = trace.activation(index).ok_or_else(|| missing(index))?;
-            targets.push((index, a.clone(), w));
+            targets.push((index, border.crop(&trace, index)?, w));
         }
         let conv_count = targets.iter().map(|t| t.0).chain(style.layers.iter().map(|t| t.0)).max().map_or(0, |m| m + 1);
         let k = feature_scale(net.preprocess());
@@ -98,6 +153,7 @@ impl<'a> Objective<'a> {
             style_weight: settings.style_weight * k.powi(4),
             tv_weight: settings.tv_weight,
             temporal: None,
+            border,
             conv_count,
         })
     }
@@ -116,18 +172,18 @@ impl<'a> Objective<'a> {
     pub fn evaluate_autograd(&self, image: &Tensor) -> Result<(LossParts, Tensor)> {
         let var = candle_core::Var::from_tensor(image)?;
         let x = var.as_tensor();
-        let trace = self.net.forward(x)?;
+        let trace = self.net.forward(&self.border.pad(x)?)?;
         let scalar = |t: &Tensor| -> Result<f64> { Ok(t.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?) };
         let mut terms: Vec<Tensor> = Vec::new();
         let mut parts = LossParts::default();
         for (index, target, w) in &self.content {
-            let a = trace.activation(*index).ok_or_else(|| missing(*index))?;
+            let a = &self.border.crop(&trace, *index)?;
             let j = ((a - target)?.sqr()?.sum_all()? * (self.content_weight * w / (4.0 * a.elem_count() as f64)))?;
             parts.content += scalar(&j)?;
             terms.push(j);
         }
         for (index, target, w) in &self.style.layers {
-            let a = trace.activation(*index).ok_or_else(|| missing(*index))?;
+            let a = &self.border.crop(&trace, *index)?;
             let c = a.dims()[1] as f64;
             let j = ((gram(a)? - target)?.sqr()?.sum_all()? * (self.style_weight * w / (4.0 * c * c)))?;
             parts.style += scalar(&j)?;
@@ -153,7 +209,7 @@ impl<'a> Objective<'a> {
 
     /// Loss values and the gradient of the total with respect to `image`.
     pub fn evaluate(&self, image: &Tensor) -> Result<(LossParts, Tensor)> {
-        let trace = self.net.forward(image)?;
+        let trace = self.net.forward(&self.border.pad(image)?)?;
         let mut grads: Vec<Option<Tensor>> = vec![None; self.conv_count];
         let mut parts = LossParts::default();
         let add = |slot: &mut Option<Tensor>, g: Tensor| -> Result<()> {
@@ -164,20 +220,20 @@ impl<'a> Objective<'a> {
             Ok(())
         };
         for (index, target, w) in &self.content {
-            let a = trace.activation(*index).ok_or_else(|| missing(*index))?;
-            let l = content_loss(a, target)?;
+            let a = self.border.crop(&trace, *index)?;
+            let l = content_loss(&a, target)?;
             let scale = self.content_weight * w;
             parts.content += scale * l.value;
-            add(&mut grads[*index], (l.grad * scale)?)?;
+            add(&mut grads[*index], self.border.uncrop(&trace, *index, (l.grad * scale)?)?)?;
         }
         for (index, target, w) in &self.style.layers {
-            let a = trace.activation(*index).ok_or_else(|| missing(*index))?;
-            let l = style_loss(a, target)?;
+            let a = self.border.crop(&trace, *index)?;
+            let l = style_loss(&a, target)?;
             let scale = self.style_weight * w;
             parts.style += scale * l.value;
-            add(&mut grads[*index], (l.grad * scale)?)?;
+            add(&mut grads[*index], self.border.uncrop(&trace, *index, (l.grad * scale)?)?)?;
         }
-        let mut grad = self.net.backward(&trace, &grads)?;
+        let mut grad = self.border.fold(self.net.backward(&trace, &grads)?)?;
         if self.tv_weight > 0.0 {
             let l = tv_loss(image)?;
             parts.tv = self.tv_weight * l.value;

@@ -91,6 +91,17 @@ pub enum WarmStart {
     None,
 }
 
+/// What the network sees beyond the image's edge (see `engine::border`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Padding {
+    /// VGG's own zero padding: a mean-grey frame around the picture.
+    #[default]
+    Zero,
+    /// The picture mirrored outwards; no frame for the style loss to answer.
+    Reflect,
+}
+
 /// Optical-flow settings for video (DIS presets; see `crate::flow::Quality`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -157,6 +168,9 @@ pub struct Settings {
     pub style_layers: BTreeMap<String, f64>,
     /// Size of the style image relative to the output.
     pub style_scale: f64,
+    /// The image border the network sees: `zero` (VGG's padding) or `reflect` (mirrored; no line
+    /// grows inside the border in long optimisations and video).
+    pub padding: Padding,
     pub color: ColorMode,
     /// Style images that come with the preset (added to those given on the command line).
     pub styles: Vec<StyleRef>,
@@ -212,6 +226,7 @@ impl Default for Settings {
             content_layers: [("conv4_2".to_string(), 1.0)].into_iter().collect(),
             style_layers,
             style_scale: 1.0,
+            padding: Padding::Zero,
             color: ColorMode::None,
             styles: Vec::new(),
             warm_start: WarmStart::Previous,
