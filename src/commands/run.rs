@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::imageio::load_rgb;
 use crate::session::lock::FileLock;
 use crate::session::owner::Owner;
+use crate::session::record::check_settings;
 use crate::session::workspace::Listed;
 use crate::session::{Kind, SessionRecord, SessionSpec, Status, Workspace};
 
@@ -29,9 +30,8 @@ pub fn run(args: &RunArgs, workspace: &Path) -> Result<()> {
 fn run_inner(args: &RunArgs, workspace: &Path) -> Result<()> {
     let preset = overrides::resolve(&args.settings, DEFAULT_PRESET)?;
     let mut settings = preset.settings;
-    if settings.styles.is_empty() {
-        return Err(Error::Usage("no style image: pass --style FILE (or a preset with `styles`)".into()));
-    }
+    // The same checks a spec submitted over the socket gets.
+    check_settings(&settings, Kind::Image)?;
     let output = args.output.clone().unwrap_or_else(|| default_output(&args.content, &preset.name));
     check_output_dir(&output)?;
     // Bad input is reported before a session is made for it.

@@ -35,12 +35,7 @@ fn video_inner(args: &VideoArgs, workspace: &Path) -> Result<()> {
     if let Some(w) = &args.warm_start {
         settings.warm_start = if w == "none" { WarmStart::None } else { WarmStart::Previous };
     }
-    if settings.warm_start == WarmStart::Previous && settings.frame_iterations == 0 {
-        return Err(Error::Usage("field `frame_iterations` must be positive".into()));
-    }
-    if settings.styles.is_empty() {
-        return Err(Error::Usage("no style image: pass --style FILE (or a preset with `styles`)".into()));
-    }
+    crate::session::record::check_settings(&settings, Kind::Video)?;
     let output = args.output.clone().unwrap_or_else(|| default_output(&args.input, &preset.name));
     check_output_dir(&output)?;
     check_output_format(&output)?;

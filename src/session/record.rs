@@ -95,6 +95,39 @@ pub struct SessionSpec {
     pub settings: Settings,
 }
 
+impl SessionSpec {
+    /// The checks `run` and `video` make on their flags and preset, made again wherever a spec
+    /// arrives (the socket, the dashboard), so no path accepts what the CLI refuses.
+    pub fn validate(&self) -> crate::error::Result<()> {
+        check_settings(&self.settings, self.kind)
+    }
+}
+
+/// Settings a job can run with: the preset's own checks ([`Settings::validate`]), at least one
+/// style image with a usable weight, and for videos a positive `frame_iterations` when frames
+/// start from the previous one. Errors are the one line the CLI prints.
+pub fn check_settings(settings: &Settings, kind: Kind) -> crate::error::Result<()> {
+    use crate::error::Error;
+    settings.validate().map_err(Error::Usage)?;
+    if settings.styles.is_empty() {
+        return Err(Error::Usage("no style image: pass --style FILE (or a preset with `styles`)".into()));
+    }
+    if let Some(s) = settings.styles.iter().find(|s| !s.weight.is_finite() || s.weight < 0.0) {
+        return Err(Error::Usage(format!(
+            "--style {}:{}: the weight must be a non-negative number",
+            s.path.display(),
+            s.weight
+        )));
+    }
+    if kind == Kind::Video
+        && settings.warm_start == crate::engine::settings::WarmStart::Previous
+        && settings.frame_iterations == 0
+    {
+        return Err(Error::Usage("field `frame_iterations` must be positive".into()));
+    }
+    Ok(())
+}
+
 pub fn default_device() -> String {
     "cpu".into()
 }

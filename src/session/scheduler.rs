@@ -201,6 +201,8 @@ impl Shared {
             Request::List => Ok(Response::Sessions { sessions: self.lock().records.values().cloned().collect() }),
             Request::Show { id } => Ok(Response::Session { record: Box::new(self.record(&id)?) }),
             Request::Submit { spec } => {
+                // A client may send anything: the same checks as the CLI's flags and presets.
+                spec.validate()?;
                 let record = self.ws.create(*spec)?;
                 self.emit(Event::Session { record: Box::new(record.clone()) });
                 self.wake.notify_all();
