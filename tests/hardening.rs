@@ -218,3 +218,138 @@ fn which(name: &str) -> Result<PathBuf, ()> {
         .find(|p| p.is_file())
         .ok_or(())
 }
+
+#[test]
+fn a_5_mb_request_line_is_refused_and_the_server_carries_on() {
+    let fx = Fixture::new("harden-line");
+    let serve = start_serve(&fx, &[]);
+    let s = UnixStream::connect(socket(&fx)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut writer = s.try_clone().unwrap();
+    // The server stops reading at its bound, so the rest of this write may fail: that is fine.
+    let sender = std::thread::spawn(move || {
+        let mut line = vec![b'x'; 5 << 20];
+        line.push(b'\n');
+        let _ = writer.write_all(&line);
+    });
+    let mut reader = BufReader::new(s);
+    let mut reply = String::new();
+    reader.read_line(&mut reply).expect("a reply");
+    let reply: Value = serde_json::from_str(&reply).unwrap_or_else(|e| panic!("{e}: {reply}"));
+    assert_eq!(reply["reply"], "error", "{reply}");
+    assert_eq!(reply["exit_code"], 2);
+    assert!(reply["message"].as_str().unwrap().contains("longer than 1 MiB"), "{reply}");
+    // Then the connection is closed, not read on.
+    let mut rest = String::new();
+    assert_eq!(reader.read_line(&mut rest).unwrap_or(0), 0, "more after the refusal: {rest}");
+    sender.join().unwrap();
+    let list = fx.run(&["sessions", "list"]);
+    assert_eq!(list.code, Some(0), "{list}");
+    stop(serve);
+}
+
+/// A line that arrived on `s` within `wait`, if any ("" on end of file).
+fn try_line(s: &UnixStream, wait: Duration) -> Option<String> {
+    s.set_read_timeout(Some(wait)).unwrap();
+    let mut line = String::new();
+    match BufReader::new(s).read_line(&mut line) {
+        Ok(_) => Some(line),
+        Err(_) => None,
+    }
+}
+
+#[test]
+fn a_hundred_idle_connections_do_not_lock_out_a_normal_request() {
+    let fx = Fixture::new("harden-idle");
+    let serve = start_serve(&fx, &[]);
+    let held: Vec<UnixStream> = (0..100).map(|_| UnixStream::connect(socket(&fx)).expect("connect")).collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let list = fx.run(&["sessions", "list"]);
+    assert_eq!(list.code, Some(0), "{list}");
+    // The oldest idle ones made room (closed: end of file), none was refused, the newest are open.
+    let closed = held.iter().filter(|s| try_line(s, Duration::from_millis(50)).as_deref() == Some("")).count();
+    assert!(closed >= 36, "only {closed} of 100 idle connections were closed");
+    assert_eq!(try_line(held.last().unwrap(), Duration::from_millis(50)), None, "the newest was closed");
+    drop(held);
+
+    // Connections that are busy (event streams) are never closed for room: the next is refused.
+    let streams: Vec<UnixStream> = (0..64)
+        .map(|_| {
+            let mut s = UnixStream::connect(socket(&fx)).expect("connect");
+            writeln!(s, r#"{{"cmd":"subscribe"}}"#).unwrap();
+            assert_eq!(try_line(&s, Duration::from_secs(10)).as_deref(), Some("{\"reply\":\"ok\"}\n"));
+            s
+        })
+        .collect();
+    let extra = UnixStream::connect(socket(&fx)).expect("connect");
+    let refusal = try_line(&extra, Duration::from_secs(10)).expect("a refusal line");
+    let refusal: Value = serde_json::from_str(&refusal).unwrap_or_else(|e| panic!("{e}: {refusal}"));
+    assert!(refusal["message"].as_str().unwrap().contains("64 connections are open"), "{refusal}");
+    let busy = fx.run(&["sessions", "list"]);
+    assert_eq!(busy.code, Some(2), "{busy}");
+    assert_eq!(busy.stderr_lines().len(), 1, "{busy}");
+    // Closing them frees their places (the server notices within a second or two).
+    drop(streams);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let r = fx.run(&["sessions", "list"]);
+        if r.code == Some(0) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "places never freed: {r}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    stop(serve);
+}
+
+/// CPU seconds (user + system) `pid` has used, from /proc.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
+}
+
+#[test]
+fn out_of_file_descriptors_serve_neither_spins_nor_dies() {
+    let fx = Fixture::new("harden-emfile");
+    let mut cmd = fx.command(&["serve"]);
+    cmd.stdout(Stdio::null()).stderr(Stdio::null());
+    // SAFETY: setrlimit is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            let limit = libc::rlimit { rlim_cur: 40, rlim_max: 40 };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut serve = cmd.spawn().expect("spawn serve");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while UnixStream::connect(socket(&fx)).is_err() {
+        assert!(Instant::now() < deadline, "serve did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Far more connections than it has descriptors for: accept fails with EMFILE.
+    let held: Vec<UnixStream> = (0..100).filter_map(|_| UnixStream::connect(socket(&fx)).ok()).collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let before = cpu_seconds(serve.id());
+    std::thread::sleep(Duration::from_secs(2));
+    let used = cpu_seconds(serve.id()) - before;
+    assert!(used < 0.5, "serve used {used:.2} s of CPU in 2 s: a busy loop");
+    assert!(serve.try_wait().unwrap().is_none(), "serve died");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = fx.run(&["sessions", "list"]);
+        if r.code == Some(0) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "serve no longer answers: {r}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drop(held);
+    stop(serve);
+}
