@@ -9,6 +9,7 @@ pub mod engine;
 pub mod error;
 pub mod fsutil;
 pub mod imageio;
+pub mod memory;
 pub mod network;
 pub mod preset;
 pub mod recipe;

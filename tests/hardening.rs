@@ -353,3 +353,140 @@ fn out_of_file_descriptors_serve_neither_spins_nor_dies() {
     drop(held);
     stop(serve);
 }
+
+/// A preset that checkpoints every 4 iterations, two scales at 40 and 80 px.
+const CK_PRESET: &str = "version = 1\nsize = 80\nscales = 2\niterations = 30\noptimizer = \"lbfgs\"\nstyle_weight = 1e-2\ncheckpoint_every = 4\ncheckpoint_seconds = 0.0\n";
+
+fn ck_fixture(tag: &str) -> Fixture {
+    let fx = Fixture::new(tag);
+    std::fs::write(fx.join("ck.toml"), CK_PRESET).unwrap();
+    fx
+}
+
+fn ck_run(out: &str, extra: &[&str]) -> Vec<String> {
+    let mut a: Vec<String> =
+        ["run", "content.png", "--style", "style.png", "--weights", "tiny.safetensors", "--preset", "ck.toml"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+    a.extend(["-o".to_string(), out.to_string()]);
+    a.extend(extra.iter().map(|s| s.to_string()));
+    a
+}
+
+fn run_strs(fx: &Fixture, args: &[String]) -> cli_support::Run {
+    fx.run(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+fn spawn_args(fx: &Fixture, args: &[String]) -> Child {
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    fx.command(&refs).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn brushwork")
+}
+
+fn show(fx: &Fixture, id: &str) -> Value {
+    let r = fx.run(&["sessions", "show", id, "--json"]);
+    assert_eq!(r.code, Some(0), "{r}");
+    r.events().remove(0)["record"].clone()
+}
+
+fn wait_until(fx: &Fixture, id: &str, what: &str, ok: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let rec = show(fx, id);
+        if ok(&rec) {
+            return rec;
+        }
+        assert!(Instant::now() < deadline, "{id} never {what}: {rec}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Ids of the sessions in the workspace, oldest first.
+fn ids(fx: &Fixture) -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_dir(workspace(fx).join("sessions"))
+        .map(|d| {
+            d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| !n.starts_with('.')).collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn a_huge_style_scale_is_refused_before_work_here_and_over_the_socket() {
+    let fx = ck_fixture("harden-memory");
+    // In the foreground: one line, exit 2, no session made.
+    let here = run_strs(&fx, &ck_run("huge.png", &["--style-scale", "1000"]));
+    let message = cli_message(&here);
+    assert!(message.contains("--style-scale 1000") && message.contains("is available"), "{here}");
+    assert_eq!(session_count(&fx), 0);
+
+    // Under serve, beside a healthy session that must finish.
+    let serve = start_serve(&fx, &[]);
+    let healthy = spawn_args(&fx, &ck_run("healthy.png", &["--iterations", "40", "--json"]));
+    let over = run_strs(&fx, &ck_run("huge.png", &["--style-scale", "1000"]));
+    assert_eq!(cli_message(&over), message);
+    let mut settings = small_settings(&fx);
+    settings.style_scale = 1000.0;
+    let reply = raw_request(&fx, &submit_line(&spec(&fx, settings)));
+    assert_eq!(reply["reply"], "error", "{reply}");
+    assert_eq!(reply["exit_code"], 2, "{reply}");
+    assert!(reply["message"].as_str().unwrap().contains("--style-scale 1000"), "{reply}");
+    let out = healthy.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(fx.join("healthy.png").is_file());
+    assert_eq!(ids(&fx).len(), 1, "only the healthy session exists: {:?}", ids(&fx));
+
+    // A queued session that no longer fits is refused when a worker starts it.
+    let id = ids(&fx).remove(0);
+    stop(serve);
+    let toml_path = workspace(&fx).join("sessions").join(&id).join("session.toml");
+    let text = std::fs::read_to_string(&toml_path).unwrap();
+    let text =
+        text.replace("status = \"done\"", "status = \"queued\"").replace("style_scale = 1.0", "style_scale = 1000.0");
+    assert!(text.contains("style_scale = 1000.0"), "{text}");
+    std::fs::write(&toml_path, text).unwrap();
+    let mut serve = start_serve(&fx, &["--exit-when-idle"]);
+    assert!(serve.wait().unwrap().success());
+    let rec = show(&fx, &id);
+    assert_eq!(rec["status"], "failed", "{rec}");
+    assert!(rec["error"].as_str().unwrap().contains("--style-scale 1000"), "{rec}");
+}
+
+#[test]
+fn a_session_whose_process_died_twice_is_failed_not_resumed_forever() {
+    let fx = ck_fixture("harden-crashes");
+    let mut serve = start_serve(&fx, &[]);
+    let follower = spawn_args(&fx, &ck_run("loop.png", &["--iterations", "100000", "--json"]));
+    let id = {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(id) = ids(&fx).pop() {
+                break id;
+            }
+            assert!(Instant::now() < deadline, "no session");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    for round in 1..=2 {
+        let rec =
+            wait_until(&fx, &id, "ran", |r| r["status"] == "running" && r["unfinished_starts"].as_u64() == Some(round));
+        assert_eq!(rec["unfinished_starts"], round);
+        serve.kill().unwrap(); // kill -9: the process dies while it runs the session
+        serve.wait().unwrap();
+        serve = start_serve(&fx, &[]);
+    }
+    let rec = wait_until(&fx, &id, "failed", |r| r["status"] == "failed");
+    let error = rec["error"].as_str().unwrap();
+    assert!(error.contains("died 2 times") && error.contains("sessions retry"), "{error}");
+    // retry runs it again (and the count starts over).
+    let retried = fx.run(&["sessions", "retry", &id]);
+    assert_eq!(retried.code, Some(0), "{retried}");
+    wait_until(&fx, &id, "ran again", |r| r["status"] == "running");
+    let cancel = fx.run(&["sessions", "cancel", &id]);
+    assert_eq!(cancel.code, Some(0), "{cancel}");
+    let mut follower = follower;
+    let _ = follower.kill();
+    let _ = follower.wait();
+    stop(serve);
+}

@@ -32,6 +32,8 @@ fn run_inner(args: &RunArgs, workspace: &Path) -> Result<()> {
     let mut settings = preset.settings;
     // The same checks a spec submitted over the socket gets.
     check_settings(&settings, Kind::Image)?;
+    // Refuse what cannot fit before decoding anything large.
+    crate::memory::check_job(&settings, Kind::Image, &args.content)?;
     let output = args.output.clone().unwrap_or_else(|| default_output(&args.content, &preset.name));
     check_output_dir(&output)?;
     // Bad input is reported before a session is made for it.

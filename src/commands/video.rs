@@ -36,6 +36,7 @@ fn video_inner(args: &VideoArgs, workspace: &Path) -> Result<()> {
         settings.warm_start = if w == "none" { WarmStart::None } else { WarmStart::Previous };
     }
     crate::session::record::check_settings(&settings, Kind::Video)?;
+    crate::memory::check_job(&settings, Kind::Video, &args.input)?;
     let output = args.output.clone().unwrap_or_else(|| default_output(&args.input, &preset.name));
     check_output_dir(&output)?;
     check_output_format(&output)?;

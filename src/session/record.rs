@@ -154,6 +154,15 @@ pub struct SessionRecord {
     pub preset: String,
     pub progress: Option<ProgressSummary>,
     pub settings: Settings,
+    /// Starts since the last normal end (done, failed, paused, checkpointed and stopped): a
+    /// worker adds one before it runs the session. A session whose process died twice while
+    /// running it is failed instead of being resumed a third time (it may be what kills it).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unfinished_starts: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl SessionRecord {
@@ -178,6 +187,7 @@ impl SessionRecord {
             preset: spec.preset,
             progress: None,
             settings: spec.settings,
+            unfinished_starts: 0,
         }
     }
 

@@ -22,6 +22,9 @@ use crate::fsutil::write_atomic_with;
 use crate::imageio::{load_rgb, save_image, RECIPE_KEY};
 use crate::recipe::Recipe;
 
+/// A session whose process died this many times while running it is not started again.
+pub const MAX_UNFINISHED_STARTS: u32 = 2;
+
 /// How often `preview.png` is replaced at most.
 const PREVIEW_EVERY: Duration = Duration::from_millis(1000);
 
@@ -51,21 +54,44 @@ pub fn run_session(
         return Err(Error::Usage(format!("session {id} is being run by another process{pid}")));
     };
     let mut record = ws.load(id)?;
+    let refused = if record.unfinished_starts >= MAX_UNFINISHED_STARTS {
+        Some(Error::Remote(format!(
+            "the process running session {id} died {} times while running it (out of memory?); it is not \
+             resumed again: `brushwork sessions retry {id}` starts it over",
+            record.unfinished_starts
+        )))
+    } else {
+        // Memory may have become scarcer since it was queued: refuse before any work starts.
+        crate::memory::check(&record.spec()).err()
+    };
+    if let Some(e) = refused {
+        return fail(ws, &mut record, e, emit);
+    }
     record.status = Status::Running;
     record.error = None;
+    record.unfinished_starts += 1;
     record.started_at.get_or_insert_with(now);
     save(ws, &record, emit)?;
     match run_locked(ws, &dir, &mut record, engines, stop, emit) {
-        Ok(outcome) => Ok(outcome),
-        Err(e) => {
-            record.status = Status::Failed;
-            record.error = Some(e.to_string());
-            record.finished_at = Some(now());
-            emit(Event::Log { level: LogLevel::Error, message: format!("{}: {e}", record.id) });
+        Ok(outcome) => {
+            // It ended by itself or on request: a later start is not a crash loop.
+            record.unfinished_starts = 0;
             save(ws, &record, emit)?;
-            Err(e)
+            Ok(outcome)
         }
+        Err(e) => fail(ws, &mut record, e, emit),
     }
+}
+
+/// Saves `record` as failed with `e` (one line) and returns `e`.
+fn fail(ws: &Workspace, record: &mut SessionRecord, e: Error, emit: &dyn Fn(Event)) -> Result<Outcome> {
+    record.status = Status::Failed;
+    record.error = Some(e.to_string());
+    record.finished_at = Some(now());
+    record.unfinished_starts = 0;
+    emit(Event::Log { level: LogLevel::Error, message: format!("{}: {e}", record.id) });
+    save(ws, record, emit)?;
+    Err(e)
 }
 
 fn run_locked(

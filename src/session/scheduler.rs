@@ -203,6 +203,7 @@ impl Shared {
             Request::Submit { spec } => {
                 // A client may send anything: the same checks as the CLI's flags and presets.
                 spec.validate()?;
+                crate::memory::check(&spec)?;
                 let record = self.ws.create(*spec)?;
                 self.emit(Event::Session { record: Box::new(record.clone()) });
                 self.wake.notify_all();
