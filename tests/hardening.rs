@@ -490,3 +490,240 @@ fn a_session_whose_process_died_twice_is_failed_not_resumed_forever() {
     let _ = follower.wait();
     stop(serve);
 }
+
+/// A small tmpfs mounted at `dir` for the life of the value (root only; `None` where mount is
+/// not permitted).
+struct Tmpfs {
+    dir: PathBuf,
+}
+
+impl Tmpfs {
+    fn mount(dir: PathBuf, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(&dir).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&dir)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(Tmpfs { dir })
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.dir).status();
+    }
+}
+
+/// Writes into `path` until the file system is full.
+fn fill(path: &std::path::Path) {
+    let mut f = std::fs::File::create(path).unwrap();
+    let block = vec![0u8; 64 << 10];
+    while f.write_all(&block).is_ok() {}
+    let mut byte = [0u8; 1];
+    while f.write_all(&byte).is_ok() {
+        byte[0] = 1;
+    }
+    let _ = f.sync_all();
+}
+
+/// `losses.csv` as (iteration, loss text) rows.
+fn loss_rows(dir: &std::path::Path) -> Vec<(u64, String)> {
+    std::fs::read_to_string(dir.join("losses.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[0].parse().unwrap(), f[2].to_string())
+        })
+        .collect()
+}
+
+fn pixels(path: &std::path::Path) -> Vec<u8> {
+    image::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).to_rgb8().into_raw()
+}
+
+/// A child whose stdout lines are collected as they come.
+struct Follower {
+    child: Child,
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Follower {
+    fn spawn(fx: &Fixture, args: &[String]) -> Follower {
+        let mut child = spawn_args(fx, args);
+        let stdout = child.stdout.take().expect("stdout");
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Follower { child, lines }
+    }
+
+    /// Waits for a progress event at or past `at`.
+    fn wait_for_iteration(&self, at: u64) {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let seen = self.lines.lock().unwrap().iter().any(|l| {
+                let v: Value = serde_json::from_str(l).unwrap_or(Value::Null);
+                v["event"] == "progress" && v["iteration"].as_u64().unwrap_or(0) >= at
+            });
+            if seen {
+                return;
+            }
+            assert!(Instant::now() < deadline, "no progress to {at}: {:?}", self.lines.lock().unwrap());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The exit code and the last stdout line, once it exits (within `limit`, or the test fails).
+    fn wait_exit(mut self, limit: Duration) -> (Option<i32>, Value, String) {
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("the client never exited");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let mut stderr = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut e, &mut stderr);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        let last = self.lines.lock().unwrap().last().cloned().unwrap_or_default();
+        (status.code(), serde_json::from_str(&last).unwrap_or(Value::Null), stderr)
+    }
+}
+
+#[test]
+fn a_full_disk_interrupts_the_session_keeps_its_checkpoint_and_resume_finishes_it_exactly() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: mounting a small tmpfs needs root");
+        return;
+    }
+    let fx = ck_fixture("harden-disk");
+    let Some(disk) = Tmpfs::mount(fx.join("disk"), "16m") else {
+        eprintln!("skipped: mount -t tmpfs is not permitted here");
+        return;
+    };
+    let ws = disk.dir.join("ws");
+    let ws_arg = ws.to_string_lossy().into_owned();
+    let with_ws = |args: Vec<String>| {
+        let mut a = vec!["--workspace".to_string(), ws_arg.clone()];
+        a.extend(args);
+        a
+    };
+    // The uninterrupted reference, on the same disk.
+    let reference = run_strs(&fx, &with_ws(ck_run("ref.png", &["--json"])));
+    assert_eq!(reference.code, Some(0), "{reference}");
+    let ref_id = ids_in(&ws).pop().unwrap();
+    let ref_rows = loss_rows(&ws.join("sessions").join(&ref_id));
+    let ref_pixels = pixels(&fx.join("ref.png"));
+
+    // Under serve: `run` follows the session; the disk fills after a checkpoint.
+    let serve = start_serve_ws(&fx, &ws);
+    let follower = Follower::spawn(&fx, &with_ws(ck_run("out.png", &["--json"])));
+    follower.wait_for_iteration(10);
+    let id = ids_in(&ws).pop().unwrap();
+    assert_ne!(id, ref_id);
+    fill(&disk.dir.join("filler"));
+    // The follower hears of it and exits with the error.
+    let (code, last, stderr) = follower.wait_exit(Duration::from_secs(60));
+    assert_eq!(code, Some(1), "{last} {stderr}");
+    assert_eq!(last["event"], "error", "{last}");
+    assert!(last["message"].as_str().unwrap().contains("No space left"), "{last}");
+    let rec = show_ws(&fx, &ws_arg, &id);
+    assert_eq!(rec["status"], "interrupted", "{rec}");
+    assert!(rec["error"].as_str().unwrap().contains("No space left"), "{rec}");
+    let checkpoint = ws.join("sessions").join(&id).join("checkpoint/state.safetensors");
+    assert!(checkpoint.is_file(), "the last good checkpoint is gone");
+    // Space freed: the worker is free, the session pauses and resumes to the very same end.
+    std::fs::remove_file(disk.dir.join("filler")).unwrap();
+    let r = fx.run(&["--workspace", &ws_arg, "sessions", "pause", &id]);
+    assert_eq!(r.code, Some(0), "{r}");
+    assert_eq!(show_ws(&fx, &ws_arg, &id)["status"], "paused");
+    let r = fx.run(&["--workspace", &ws_arg, "sessions", "resume", &id]);
+    assert_eq!(r.code, Some(0), "{r}");
+    let rec = wait_until_ws(&fx, &ws_arg, &id, |r| r["status"] == "done");
+    assert_eq!(rec["progress"]["iteration"], 60, "{rec}");
+    assert_eq!(loss_rows(&ws.join("sessions").join(&id)), ref_rows, "the loss curve differs from the reference");
+    assert_eq!(pixels(&fx.join("out.png")), ref_pixels);
+    stop(serve);
+
+    // In the foreground: the same, and `retry` continues from the checkpoint too.
+    let child = Follower::spawn(&fx, &with_ws(ck_run("fg.png", &["--json"])));
+    child.wait_for_iteration(10);
+    let fg = ids_in(&ws).pop().unwrap();
+    fill(&disk.dir.join("filler"));
+    let (code, last, stderr) = child.wait_exit(Duration::from_secs(60));
+    assert_eq!(code, Some(1), "{last} {stderr}");
+    let rec = show_ws(&fx, &ws_arg, &fg);
+    assert_eq!(rec["status"], "interrupted", "{rec}");
+    let at = rec["progress"]["iteration"].as_u64().unwrap();
+    std::fs::remove_file(disk.dir.join("filler")).unwrap();
+    let r = fx.run(&["--workspace", &ws_arg, "sessions", "retry", &fg, "--json"]);
+    assert_eq!(r.code, Some(0), "{r}");
+    assert!(ws.join("sessions").join(&fg).join("checkpoint/state.safetensors").is_file(), "retry dropped it");
+    let r = fx.run(&["--workspace", &ws_arg, "sessions", "resume", &fg, "--json"]);
+    assert_eq!(r.code, Some(0), "{r}");
+    let first = r.events().into_iter().find(|e| e["event"] == "progress").unwrap();
+    assert_eq!(first["iteration"].as_u64().unwrap(), at + 1, "did not continue from the checkpoint");
+    assert_eq!(loss_rows(&ws.join("sessions").join(&fg)), ref_rows);
+    assert_eq!(pixels(&fx.join("fg.png")), ref_pixels);
+}
+
+fn ids_in(ws: &std::path::Path) -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_dir(ws.join("sessions"))
+        .map(|d| {
+            d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| !n.starts_with('.')).collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+fn start_serve_ws(fx: &Fixture, ws: &std::path::Path) -> Child {
+    let mut child = fx
+        .command(&["--workspace", &ws.to_string_lossy(), "serve"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn serve");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while UnixStream::connect(ws.join("serve.sock")).is_err() {
+        assert!(Instant::now() < deadline, "serve did not start");
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("serve exited: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
+}
+
+fn show_ws(fx: &Fixture, ws: &str, id: &str) -> Value {
+    let r = fx.run(&["--workspace", ws, "sessions", "show", id, "--json"]);
+    assert_eq!(r.code, Some(0), "{r}");
+    r.events().remove(0)["record"].clone()
+}
+
+fn wait_until_ws(fx: &Fixture, ws: &str, id: &str, ok: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let rec = show_ws(fx, ws, id);
+        if ok(&rec) {
+            return rec;
+        }
+        assert!(Instant::now() < deadline, "{id}: {rec}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

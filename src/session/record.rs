@@ -14,6 +14,9 @@ pub enum Status {
     Queued,
     Running,
     Paused,
+    /// Stopped by an I/O failure (a full disk, a failing drive) while it saved its progress; its
+    /// last good checkpoint is kept and `resume` (or `retry`) continues from it.
+    Interrupted,
     Done,
     Failed,
     Cancelled,
@@ -25,6 +28,7 @@ impl Status {
             Status::Queued => "queued",
             Status::Running => "running",
             Status::Paused => "paused",
+            Status::Interrupted => "interrupted",
             Status::Done => "done",
             Status::Failed => "failed",
             Status::Cancelled => "cancelled",

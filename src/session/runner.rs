@@ -71,27 +71,52 @@ pub fn run_session(
     record.error = None;
     record.unfinished_starts += 1;
     record.started_at.get_or_insert_with(now);
-    save(ws, &record, emit)?;
+    if let Err(e) = save(ws, &record, emit) {
+        record.unfinished_starts -= 1;
+        return fail(ws, &mut record, e, emit);
+    }
     match run_locked(ws, &dir, &mut record, engines, stop, emit) {
         Ok(outcome) => {
-            // It ended by itself or on request: a later start is not a crash loop.
+            // It ended by itself or on request: a later start is not a crash loop. Its status is
+            // saved already; failing to save the count only costs one crash of margin.
             record.unfinished_starts = 0;
-            save(ws, &record, emit)?;
+            if let Err(e) = save(ws, &record, emit) {
+                emit(Event::Log { level: LogLevel::Warn, message: format!("{}: {e}", record.id) });
+            }
             Ok(outcome)
         }
         Err(e) => fail(ws, &mut record, e, emit),
     }
 }
 
-/// Saves `record` as failed with `e` (one line) and returns `e`.
+/// Records `e` (one line) and returns it: an I/O failure (a full disk) leaves the session
+/// `interrupted`, resumable from its last good checkpoint, anything else `failed`. Observers hear
+/// of it even when `session.toml` cannot be written (the disk may be what failed), so a client
+/// following the session never waits forever and the scheduler does not pick it again.
 fn fail(ws: &Workspace, record: &mut SessionRecord, e: Error, emit: &dyn Fn(Event)) -> Result<Outcome> {
-    record.status = Status::Failed;
+    if matches!(e, Error::Io { .. }) {
+        record.status = Status::Interrupted;
+    } else {
+        record.status = Status::Failed;
+        record.finished_at = Some(now());
+    }
     record.error = Some(e.to_string());
-    record.finished_at = Some(now());
     record.unfinished_starts = 0;
     emit(Event::Log { level: LogLevel::Error, message: format!("{}: {e}", record.id) });
-    save(ws, record, emit)?;
+    if let Err(save_error) = save_making_room(ws, record) {
+        emit(Event::Log { level: LogLevel::Error, message: format!("{}: {save_error}", record.id) });
+    }
+    emit(Event::Session { record: Box::new(record.clone()) });
     Err(e)
+}
+
+/// Saves `record`; when that fails (a full disk), drops the session's preview, which is only a
+/// copy of the latest image rewritten each second, to make room and tries once more.
+fn save_making_room(ws: &Workspace, record: &SessionRecord) -> Result<()> {
+    ws.save(record).or_else(|_| {
+        let _ = std::fs::remove_file(ws.session_dir(&record.id).join("preview.png"));
+        ws.save(record)
+    })
 }
 
 fn run_locked(
