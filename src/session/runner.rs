@@ -141,7 +141,18 @@ fn run_locked(
     let (styles, init_image) = crate::network::load_images(&settings)?;
     let note = |m: &str| emit(Event::Log { level: LogLevel::Warn, message: format!("{}: {m}", record.id) });
     let (net, header) = engines.network(&settings, &record.preset, &weights, &device, &note)?;
-    let resume = checkpoint::load(dir, &device)?;
+    let resume = match checkpoint::load_checked(dir, &device, &settings, content.dimensions()) {
+        Ok(resume) => resume,
+        Err(e) => {
+            // Never continue from a state that is not this session's or holds NaN: start over.
+            emit(Event::Log {
+                level: LogLevel::Warn,
+                message: format!("{}: refused the checkpoint: {e}; starting over from the first iteration", record.id),
+            });
+            checkpoint::set_aside(dir)?;
+            None
+        }
+    };
     let losses = LossLog::new(dir);
     losses.truncate_to(resume.as_ref().map_or(0, |r| r.iteration))?;
     let job = StylizeJob {
