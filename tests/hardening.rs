@@ -785,3 +785,50 @@ fn a_checkpoint_with_nan_or_the_wrong_shape_is_refused_and_the_session_starts_ov
         assert_eq!(pixels(&fx.join(out)), pixels(&fx.join("ref.png")), "{out}");
     }
 }
+
+#[test]
+fn empty_or_ambiguous_ids_are_errors_and_numbers_are_never_reused() {
+    let fx = ck_fixture("harden-ids");
+    for out in ["a.png", "b.png"] {
+        let r = run_strs(&fx, &ck_run(out, &["--iterations", "1"]));
+        assert_eq!(r.code, Some(0), "{r}");
+    }
+    let before = ids(&fx);
+    assert_eq!(before.len(), 2);
+    for cmd in ["rm", "show", "pause", "resume", "cancel", "retry"] {
+        for query in ["", " "] {
+            let r = fx.run(&["sessions", cmd, query]);
+            assert_eq!(r.code, Some(2), "sessions {cmd} {query:?}: {r}");
+            assert_eq!(r.stderr_lines().len(), 1, "{r}");
+            assert!(r.stderr.contains("empty session id"), "{r}");
+        }
+    }
+    // Two folders with one number (made by hand): `rm 9` is ambiguous, never a guess.
+    for dir in ["0009-a", "9-b"] {
+        std::fs::create_dir(workspace(&fx).join("sessions").join(dir)).unwrap();
+    }
+    let r = fx.run(&["sessions", "rm", "9"]);
+    assert_eq!(r.code, Some(2), "{r}");
+    assert_eq!(r.stderr_lines().len(), 1, "{r}");
+    assert!(r.stderr.contains("matches several sessions"), "{r}");
+    for dir in ["0009-a", "9-b"] {
+        std::fs::remove_dir(workspace(&fx).join("sessions").join(dir)).unwrap();
+    }
+    assert_eq!(ids(&fx), before, "nothing was removed");
+    // Remove the newest, then make another: its number is new.
+    let r = fx.run(&["sessions", "rm", "2"]);
+    assert_eq!(r.code, Some(0), "{r}");
+    let r = run_strs(&fx, &ck_run("c.png", &["--iterations", "1"]));
+    assert_eq!(r.code, Some(0), "{r}");
+    let now = ids(&fx);
+    assert!(now[1].starts_with("0003-"), "{now:?}");
+    let r = fx.run(&["sessions", "show", "2"]);
+    assert_eq!(r.code, Some(2), "number 2 reached another session: {r}");
+    // The same through serve.
+    let serve = start_serve(&fx, &[]);
+    let r = fx.run(&["sessions", "rm", ""]);
+    assert_eq!(r.code, Some(2), "{r}");
+    assert!(r.stderr.contains("empty session id"), "{r}");
+    assert_eq!(ids(&fx), now);
+    stop(serve);
+}
