@@ -39,7 +39,7 @@ pub enum Outcome {
 }
 
 /// Runs session `id` until it finishes or `stop` is raised. Failures are saved as status
-/// `failed` with the error line, and also returned.
+/// `failed` (or `interrupted`, for an I/O failure) with the error line, and also returned.
 pub fn run_session(
     ws: &Workspace,
     id: &str,
@@ -221,7 +221,6 @@ fn run_locked(
     if let Some(export) = &record.export {
         save_image(export, &out.image, &chunks)?;
     }
-    checkpoint::remove(dir)?;
     record.status = Status::Done;
     record.finished_at = Some(now());
     record.progress = Some(ProgressSummary {
@@ -231,6 +230,11 @@ fn run_locked(
         seconds: out.seconds,
     });
     save(ws, record, emit)?;
+    // Only once `done` is saved: a kill between the two leaves a spare checkpoint, never a
+    // finished session that has lost its checkpoint and would start over.
+    if let Err(e) = checkpoint::remove(dir) {
+        emit(Event::Log { level: LogLevel::Warn, message: format!("{}: {e}", record.id) });
+    }
     Ok(Outcome::Done)
 }
 
