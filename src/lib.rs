@@ -14,6 +14,7 @@ pub mod network;
 pub mod preset;
 pub mod recipe;
 pub mod session;
+pub mod text;
 pub mod tui;
 pub mod video;
 pub mod watch;

@@ -832,3 +832,57 @@ fn empty_or_ambiguous_ids_are_errors_and_numbers_are_never_reused() {
     assert_eq!(ids(&fx), now);
     stop(serve);
 }
+
+#[test]
+fn control_characters_in_names_and_errors_are_shown_escaped() {
+    let fx = ck_fixture("harden-escape");
+    let r = run_strs(&fx, &ck_run("a.png", &["--iterations", "1"]));
+    assert_eq!(r.code, Some(0), "{r}");
+    let id = ids(&fx).pop().unwrap();
+    let evil = "evil\u{1b}[2J\u{7}name";
+    let dup = fx.run(&["sessions", "duplicate", &id, "--name", evil, "--iterations", "1", "-o", "b.png"]);
+    assert_eq!(dup.code, Some(0), "{dup}");
+    for args in [&["sessions", "list"][..], &["sessions", "show", "2"][..]] {
+        let r = fx.run(args);
+        assert_eq!(r.code, Some(0), "{r}");
+        assert!(!r.stdout.contains('\u{1b}') && !r.stdout.contains('\u{7}'), "raw controls: {:?}", r.stdout);
+        assert!(r.stdout.contains("evil\\x1b[2J\\x07name"), "{}", r.stdout);
+    }
+    // brushwork.log: an error naming a file whose name holds the same.
+    let serve = start_serve(&fx, &[]);
+    let mut bad = spec(&fx, small_settings(&fx));
+    bad.content = fx.join("gone\u{1b}[2J\u{7}.png");
+    let reply = raw_request(&fx, &submit_line(&bad));
+    assert_eq!(reply["reply"], "session", "{reply}");
+    let new = reply["record"]["id"].as_str().unwrap().to_string();
+    wait_until(&fx, &new, "failed", |r| r["status"] == "failed");
+    stop(serve);
+    let log = std::fs::read_to_string(workspace(&fx).join("brushwork.log")).unwrap();
+    assert!(!log.contains('\u{1b}') && !log.contains('\u{7}'), "raw controls in the log: {log:?}");
+    assert!(log.contains("gone\\x1b[2J\\x07.png"), "{log}");
+}
+
+#[test]
+fn an_output_that_is_an_input_is_refused() {
+    let fx = Fixture::new("harden-same");
+    let before = std::fs::read(fx.join("content.png")).unwrap();
+    for (out, what) in [("content.png", "the content image"), ("./sub/../style.png", "a style image")] {
+        std::fs::create_dir_all(fx.join("sub")).unwrap();
+        let r = fx.run(&["run", "content.png", "--style", "style.png", "--weights", "tiny.safetensors", "-o", out]);
+        let m = cli_message(&r);
+        assert!(m.contains(what) && m.contains("choose another -o"), "{r}");
+    }
+    assert_eq!(std::fs::read(fx.join("content.png")).unwrap(), before);
+    assert_eq!(session_count(&fx), 0);
+}
+
+#[test]
+fn overwriting_an_output_keeps_its_permission_bits() {
+    let fx = ck_fixture("harden-perms");
+    std::fs::write(fx.join("out.png"), b"old").unwrap();
+    std::fs::set_permissions(fx.join("out.png"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    let r = run_strs(&fx, &ck_run("out.png", &["--iterations", "2"]));
+    assert_eq!(r.code, Some(0), "{r}");
+    assert!(image::open(fx.join("out.png")).is_ok());
+    assert_eq!(std::fs::metadata(fx.join("out.png")).unwrap().permissions().mode() & 0o777, 0o640);
+}
