@@ -35,6 +35,14 @@ pub fn submit_and_follow(server: &dyn Control, ws: &Workspace, spec: SessionSpec
                     reporter.finish();
                     return Err(Error::Cancelled);
                 }
+                Status::Interrupted => {
+                    reporter.finish();
+                    return Err(Error::Remote(format!(
+                        "session {id} stopped: {}; it continues from its last checkpoint with `brushwork sessions \
+                         resume {id}`",
+                        record.error.clone().unwrap_or_else(|| "an I/O failure".into())
+                    )));
+                }
                 Status::Paused => reporter.note(&format!("session {id} paused; waiting for it to resume")),
                 Status::Queued | Status::Running => {}
             },

@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::imageio::load_rgb;
 use crate::session::lock::FileLock;
 use crate::session::owner::Owner;
+use crate::session::record::check_settings;
 use crate::session::workspace::Listed;
 use crate::session::{Kind, SessionRecord, SessionSpec, Status, Workspace};
 
@@ -29,11 +30,13 @@ pub fn run(args: &RunArgs, workspace: &Path) -> Result<()> {
 fn run_inner(args: &RunArgs, workspace: &Path) -> Result<()> {
     let preset = overrides::resolve(&args.settings, DEFAULT_PRESET)?;
     let mut settings = preset.settings;
-    if settings.styles.is_empty() {
-        return Err(Error::Usage("no style image: pass --style FILE (or a preset with `styles`)".into()));
-    }
+    // The same checks a spec submitted over the socket gets.
+    check_settings(&settings, Kind::Image)?;
+    // Refuse what cannot fit before decoding anything large.
+    crate::memory::check_job(&settings, Kind::Image, &args.content)?;
     let output = args.output.clone().unwrap_or_else(|| default_output(&args.content, &preset.name));
     check_output_dir(&output)?;
+    check_output_is_not_an_input(&output, &args.content, &settings)?;
     // Bad input is reported before a session is made for it.
     load_rgb(&args.content)?;
     load_images(&settings)?;
@@ -104,6 +107,25 @@ pub(super) fn check_output_dir(output: &Path) -> Result<()> {
     };
     if !dir.is_dir() {
         return Err(Error::input(output, "the output folder does not exist"));
+    }
+    Ok(())
+}
+
+/// Refuses an output that is one of the inputs (after resolving links and `..`): writing it
+/// would destroy the photo or painting the job reads.
+pub(super) fn check_output_is_not_an_input(
+    output: &Path,
+    content: &Path,
+    settings: &crate::engine::Settings,
+) -> Result<()> {
+    let Ok(out) = std::fs::canonicalize(output) else { return Ok(()) };
+    let inputs = std::iter::once(("the content image", content))
+        .chain(settings.styles.iter().map(|s| ("a style image", s.path.as_path())))
+        .chain(settings.init_file.as_deref().map(|p| ("the init image", p)));
+    for (what, path) in inputs {
+        if std::fs::canonicalize(path).is_ok_and(|p| p == out) {
+            return Err(Error::input(output, format!("the output is {what}; choose another -o")));
+        }
     }
     Ok(())
 }

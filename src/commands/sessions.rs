@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::session::lock::FileLock;
 use crate::session::owner::Owner;
 use crate::session::{Control, Event, Request, Response, Scheduler, SessionRecord, Status, Workspace};
+use crate::text::escape_controls;
 
 pub fn sessions(cmd: &SessionsCommand, workspace: &Path) -> Result<()> {
     let ws = Workspace::open(workspace)?;
@@ -148,10 +149,10 @@ fn list(ws: &Workspace, json: bool) -> Result<()> {
             r.kind.as_str(),
             progress,
             loss,
-            r.name
+            escape_controls(&r.name)
         );
         if let Some(e) = &r.error {
-            println!("    {e}");
+            println!("    {}", escape_controls(e));
         }
     }
     Ok(())
@@ -169,7 +170,7 @@ fn status_text(ws: &Workspace, r: &SessionRecord) -> String {
 fn print_record(ws: &Workspace, r: &SessionRecord) {
     let dir = ws.session_dir(&r.id);
     println!("id        {}", r.id);
-    println!("name      {}", r.name);
+    println!("name      {}", escape_controls(&r.name));
     println!("status    {}", status_text(ws, r));
     println!("kind      {}", r.kind.as_str());
     println!("preset    {}", r.preset);
@@ -181,7 +182,7 @@ fn print_record(ws: &Workspace, r: &SessionRecord) {
         println!("progress  {}/{} iterations, loss {:.4e}, {:.1} s", p.iteration, p.total, p.loss, p.seconds);
     }
     if let Some(e) = &r.error {
-        println!("error     {e}");
+        println!("error     {}", escape_controls(e));
     }
     println!("folder    {}", dir.display());
     if let Some(x) = &r.export {

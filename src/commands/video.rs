@@ -31,13 +31,8 @@ fn video_inner(args: &VideoArgs, workspace: &Path) -> Result<()> {
     let preset = overrides::resolve(&args.settings, DEFAULT_PRESET)?;
     let mut settings = preset.settings;
     apply_video_flags(&mut settings, args)?;
-    settings.validate().map_err(Error::Usage)?;
-    if settings.warm_start != WarmStart::None && settings.frame_iterations == 0 {
-        return Err(Error::Usage("field `frame_iterations` must be positive".into()));
-    }
-    if settings.styles.is_empty() {
-        return Err(Error::Usage("no style image: pass --style FILE (or a preset with `styles`)".into()));
-    }
+    crate::session::record::check_settings(&settings, Kind::Video)?;
+    crate::memory::check_job(&settings, Kind::Video, &args.input)?;
     let output = args.output.clone().unwrap_or_else(|| default_output(&args.input, &preset.name));
     check_output_dir(&output)?;
     check_output_format(&output)?;

@@ -124,6 +124,12 @@ fn print_event(event: &Event, json: bool) {
         Status::Queued => err_line(&format!("{}: {} queued", record.id, record.content.display())),
         Status::Done => err_line(&format!("{}: wrote {}", record.id, output.display())),
         Status::Failed => err_line(&format!("{}: failed: {}", record.id, record.error.clone().unwrap_or_default())),
+        Status::Interrupted => err_line(&format!(
+            "{}: interrupted: {} (continue it with `brushwork sessions resume {}`)",
+            record.id,
+            record.error.clone().unwrap_or_default(),
+            record.id
+        )),
         Status::Running | Status::Paused | Status::Cancelled => {}
     }
 }

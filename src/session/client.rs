@@ -24,26 +24,31 @@ impl Client {
         Some(Client { path: socket.to_path_buf() })
     }
 
-    fn open(&self, request: &Request) -> Result<(UnixStream, BufReader<UnixStream>)> {
+    /// Sends `request` and returns the connection and its first reply line.
+    fn open(&self, request: &Request) -> Result<(UnixStream, BufReader<UnixStream>, String)> {
         let io = |e| Error::io(&self.path, e);
         let mut stream = UnixStream::connect(&self.path).map_err(io)?;
+        // A hung server must not freeze the dashboard, which asks from its UI thread.
+        stream.set_read_timeout(Some(REPLY_TIMEOUT)).map_err(io)?;
         let text = serde_json::to_string(request).map_err(|e| Error::Usage(e.to_string()))?;
-        writeln!(stream, "{text}").map_err(io)?;
-        let reader = BufReader::new(stream.try_clone().map_err(io)?);
-        Ok((stream, reader))
+        // A server that refuses the connection (another user's, too many open) answers with one
+        // line and closes, maybe before this write: its line is still there to read.
+        let sent = writeln!(stream, "{text}");
+        let mut reader = BufReader::new(stream.try_clone().map_err(io)?);
+        let mut line = String::new();
+        let read = reader.read_line(&mut line);
+        if line.is_empty() {
+            sent.map_err(io)?;
+            read.map_err(io)?;
+            return Err(Error::input(&self.path, "the server closed the connection"));
+        }
+        Ok((stream, reader, line))
     }
 }
 
 impl Control for Client {
     fn request(&self, request: Request) -> Result<Response> {
-        let (stream, mut reader) = self.open(&request)?;
-        // A hung server must not freeze the dashboard, which asks from its UI thread.
-        stream.set_read_timeout(Some(REPLY_TIMEOUT)).map_err(|e| Error::io(&self.path, e))?;
-        let mut line = String::new();
-        reader.read_line(&mut line).map_err(|e| Error::io(&self.path, e))?;
-        if line.is_empty() {
-            return Err(Error::input(&self.path, "the server closed the connection"));
-        }
+        let (_stream, _, line) = self.open(&request)?;
         match serde_json::from_str::<Response>(&line) {
             Ok(Response::Error { message, exit_code }) => Err(remote_error(message, exit_code)),
             Ok(r) => Ok(r),
@@ -52,9 +57,12 @@ impl Control for Client {
     }
 
     fn subscribe(&self) -> Result<Receiver<Event>> {
-        let (stream, mut reader) = self.open(&Request::Subscribe)?;
-        let mut ack = String::new();
-        reader.read_line(&mut ack).map_err(|e| Error::io(&self.path, e))?;
+        let (stream, reader, ack) = self.open(&Request::Subscribe)?;
+        if let Ok(Response::Error { message, exit_code }) = serde_json::from_str::<Response>(&ack) {
+            return Err(remote_error(message, exit_code));
+        }
+        // Events may be far apart: only the acknowledgement had to come promptly.
+        stream.set_read_timeout(None).map_err(|e| Error::io(&self.path, e))?;
         let (tx, rx) = channel();
         std::thread::Builder::new()
             .name("brushwork-events".into())

@@ -14,6 +14,9 @@ pub enum Status {
     Queued,
     Running,
     Paused,
+    /// Stopped by an I/O failure (a full disk, a failing drive) while it saved its progress; its
+    /// last good checkpoint is kept and `resume` (or `retry`) continues from it.
+    Interrupted,
     Done,
     Failed,
     Cancelled,
@@ -25,6 +28,7 @@ impl Status {
             Status::Queued => "queued",
             Status::Running => "running",
             Status::Paused => "paused",
+            Status::Interrupted => "interrupted",
             Status::Done => "done",
             Status::Failed => "failed",
             Status::Cancelled => "cancelled",
@@ -95,6 +99,39 @@ pub struct SessionSpec {
     pub settings: Settings,
 }
 
+impl SessionSpec {
+    /// The checks `run` and `video` make on their flags and preset, made again wherever a spec
+    /// arrives (the socket, the dashboard), so no path accepts what the CLI refuses.
+    pub fn validate(&self) -> crate::error::Result<()> {
+        check_settings(&self.settings, self.kind)
+    }
+}
+
+/// Settings a job can run with: the preset's own checks ([`Settings::validate`]), at least one
+/// style image with a usable weight, and for videos a positive `frame_iterations` when frames
+/// start from the previous one. Errors are the one line the CLI prints.
+pub fn check_settings(settings: &Settings, kind: Kind) -> crate::error::Result<()> {
+    use crate::error::Error;
+    settings.validate().map_err(Error::Usage)?;
+    if settings.styles.is_empty() {
+        return Err(Error::Usage("no style image: pass --style FILE (or a preset with `styles`)".into()));
+    }
+    if let Some(s) = settings.styles.iter().find(|s| !s.weight.is_finite() || s.weight < 0.0) {
+        return Err(Error::Usage(format!(
+            "--style {}:{}: the weight must be a non-negative number",
+            s.path.display(),
+            s.weight
+        )));
+    }
+    if kind == Kind::Video
+        && settings.warm_start != crate::engine::settings::WarmStart::None
+        && settings.frame_iterations == 0
+    {
+        return Err(Error::Usage("field `frame_iterations` must be positive".into()));
+    }
+    Ok(())
+}
+
 pub fn default_device() -> String {
     "cpu".into()
 }
@@ -121,6 +158,15 @@ pub struct SessionRecord {
     pub preset: String,
     pub progress: Option<ProgressSummary>,
     pub settings: Settings,
+    /// Starts since the last normal end (done, failed, paused, checkpointed and stopped): a
+    /// worker adds one before it runs the session. A session whose process died twice while
+    /// running it is failed instead of being resumed a third time (it may be what kills it).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unfinished_starts: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl SessionRecord {
@@ -145,6 +191,7 @@ impl SessionRecord {
             preset: spec.preset,
             progress: None,
             settings: spec.settings,
+            unfinished_starts: 0,
         }
     }
 

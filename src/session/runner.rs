@@ -22,6 +22,9 @@ use crate::fsutil::write_atomic_with;
 use crate::imageio::{load_rgb, save_image, RECIPE_KEY};
 use crate::recipe::Recipe;
 
+/// A session whose process died this many times while running it is not started again.
+pub const MAX_UNFINISHED_STARTS: u32 = 2;
+
 /// How often `preview.png` is replaced at most.
 const PREVIEW_EVERY: Duration = Duration::from_millis(1000);
 
@@ -36,7 +39,7 @@ pub enum Outcome {
 }
 
 /// Runs session `id` until it finishes or `stop` is raised. Failures are saved as status
-/// `failed` with the error line, and also returned.
+/// `failed` (or `interrupted`, for an I/O failure) with the error line, and also returned.
 pub fn run_session(
     ws: &Workspace,
     id: &str,
@@ -51,21 +54,69 @@ pub fn run_session(
         return Err(Error::Usage(format!("session {id} is being run by another process{pid}")));
     };
     let mut record = ws.load(id)?;
+    let refused = if record.unfinished_starts >= MAX_UNFINISHED_STARTS {
+        Some(Error::Remote(format!(
+            "the process running session {id} died {} times while running it (out of memory?); it is not \
+             resumed again: `brushwork sessions retry {id}` starts it over",
+            record.unfinished_starts
+        )))
+    } else {
+        // Memory may have become scarcer since it was queued: refuse before any work starts.
+        crate::memory::check(&record.spec()).err()
+    };
+    if let Some(e) = refused {
+        return fail(ws, &mut record, e, emit);
+    }
     record.status = Status::Running;
     record.error = None;
+    record.unfinished_starts += 1;
     record.started_at.get_or_insert_with(now);
-    save(ws, &record, emit)?;
-    match run_locked(ws, &dir, &mut record, engines, stop, emit) {
-        Ok(outcome) => Ok(outcome),
-        Err(e) => {
-            record.status = Status::Failed;
-            record.error = Some(e.to_string());
-            record.finished_at = Some(now());
-            emit(Event::Log { level: LogLevel::Error, message: format!("{}: {e}", record.id) });
-            save(ws, &record, emit)?;
-            Err(e)
-        }
+    if let Err(e) = save(ws, &record, emit) {
+        record.unfinished_starts -= 1;
+        return fail(ws, &mut record, e, emit);
     }
+    match run_locked(ws, &dir, &mut record, engines, stop, emit) {
+        Ok(outcome) => {
+            // It ended by itself or on request: a later start is not a crash loop. Its status is
+            // saved already; failing to save the count only costs one crash of margin.
+            record.unfinished_starts = 0;
+            if let Err(e) = save(ws, &record, emit) {
+                emit(Event::Log { level: LogLevel::Warn, message: format!("{}: {e}", record.id) });
+            }
+            Ok(outcome)
+        }
+        Err(e) => fail(ws, &mut record, e, emit),
+    }
+}
+
+/// Records `e` (one line) and returns it: an I/O failure (a full disk) leaves the session
+/// `interrupted`, resumable from its last good checkpoint, anything else `failed`. Observers hear
+/// of it even when `session.toml` cannot be written (the disk may be what failed), so a client
+/// following the session never waits forever and the scheduler does not pick it again.
+fn fail(ws: &Workspace, record: &mut SessionRecord, e: Error, emit: &dyn Fn(Event)) -> Result<Outcome> {
+    if matches!(e, Error::Io { .. }) {
+        record.status = Status::Interrupted;
+    } else {
+        record.status = Status::Failed;
+        record.finished_at = Some(now());
+    }
+    record.error = Some(e.to_string());
+    record.unfinished_starts = 0;
+    emit(Event::Log { level: LogLevel::Error, message: format!("{}: {e}", record.id) });
+    if let Err(save_error) = save_making_room(ws, record) {
+        emit(Event::Log { level: LogLevel::Error, message: format!("{}: {save_error}", record.id) });
+    }
+    emit(Event::Session { record: Box::new(record.clone()) });
+    Err(e)
+}
+
+/// Saves `record`; when that fails (a full disk), drops the session's preview, which is only a
+/// copy of the latest image rewritten each second, to make room and tries once more.
+fn save_making_room(ws: &Workspace, record: &SessionRecord) -> Result<()> {
+    ws.save(record).or_else(|_| {
+        let _ = std::fs::remove_file(ws.session_dir(&record.id).join("preview.png"));
+        ws.save(record)
+    })
 }
 
 fn run_locked(
@@ -90,7 +141,18 @@ fn run_locked(
     let (styles, init_image) = crate::network::load_images(&settings)?;
     let note = |m: &str| emit(Event::Log { level: LogLevel::Warn, message: format!("{}: {m}", record.id) });
     let (net, header) = engines.network(&settings, &record.preset, &weights, &device, &note)?;
-    let resume = checkpoint::load(dir, &device)?;
+    let resume = match checkpoint::load_checked(dir, &device, &settings, content.dimensions()) {
+        Ok(resume) => resume,
+        Err(e) => {
+            // Never continue from a state that is not this session's or holds NaN: start over.
+            emit(Event::Log {
+                level: LogLevel::Warn,
+                message: format!("{}: refused the checkpoint: {e}; starting over from the first iteration", record.id),
+            });
+            checkpoint::set_aside(dir)?;
+            None
+        }
+    };
     let losses = LossLog::new(dir);
     losses.truncate_to(resume.as_ref().map_or(0, |r| r.iteration))?;
     let job = StylizeJob {
@@ -160,7 +222,6 @@ fn run_locked(
     if let Some(export) = &record.export {
         save_image(export, &out.image, &chunks)?;
     }
-    checkpoint::remove(dir)?;
     record.status = Status::Done;
     record.finished_at = Some(now());
     record.progress = Some(ProgressSummary {
@@ -170,6 +231,11 @@ fn run_locked(
         seconds: out.seconds,
     });
     save(ws, record, emit)?;
+    // Only once `done` is saved: a kill between the two leaves a spare checkpoint, never a
+    // finished session that has lost its checkpoint and would start over.
+    if let Err(e) = checkpoint::remove(dir) {
+        emit(Event::Log { level: LogLevel::Warn, message: format!("{}: {e}", record.id) });
+    }
     Ok(Outcome::Done)
 }
 

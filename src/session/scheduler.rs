@@ -187,8 +187,12 @@ impl Shared {
             let emit = |e: Event| self.emit(e);
             if let Err(e) = run_session(&self.ws, &id, &self.engines, &flag, &emit) {
                 self.log(LogLevel::Error, format!("{id}: {e}"));
-                if let Ok(record) = self.ws.load(&id) {
-                    self.emit(Event::Session { record: Box::new(record) });
+                // The runner announced how it ended; the file may be stale when the disk failed.
+                let told = self.lock().records.get(&id).map(|r| r.status);
+                if !matches!(told, Some(Status::Failed | Status::Interrupted)) {
+                    if let Ok(record) = self.ws.load(&id) {
+                        self.emit(Event::Session { record: Box::new(record) });
+                    }
                 }
             }
             self.lock().running.remove(&id);
@@ -201,6 +205,9 @@ impl Shared {
             Request::List => Ok(Response::Sessions { sessions: self.lock().records.values().cloned().collect() }),
             Request::Show { id } => Ok(Response::Session { record: Box::new(self.record(&id)?) }),
             Request::Submit { spec } => {
+                // A client may send anything: the same checks as the CLI's flags and presets.
+                spec.validate()?;
+                crate::memory::check(&spec)?;
                 let record = self.ws.create(*spec)?;
                 self.emit(Event::Session { record: Box::new(record.clone()) });
                 self.wake.notify_all();
@@ -208,21 +215,23 @@ impl Shared {
             }
             Request::Pause { id } => self.change(&id, |st, r| match r.status {
                 Status::Running => stop_running(st, r, Stop::Pause),
-                Status::Queued => Ok(Some(Status::Paused)),
+                Status::Queued | Status::Interrupted => Ok(Some(Status::Paused)),
                 Status::Paused => Ok(None),
                 s => Err(Error::Usage(format!("session {} is {s}; only queued or running sessions pause", r.id))),
             }),
             Request::Resume { id } => self.change(&id, |_, r| match r.status {
-                Status::Paused => Ok(Some(Status::Queued)),
+                Status::Paused | Status::Interrupted => Ok(Some(Status::Queued)),
                 Status::Queued | Status::Running => Ok(None),
                 s => Err(Error::Usage(format!("session {} is {s}; use retry to run it again", r.id))),
             }),
             Request::Cancel { id } => self.change(&id, |st, r| match r.status {
                 Status::Running => stop_running(st, r, Stop::Cancel),
-                Status::Queued | Status::Paused => Ok(Some(Status::Cancelled)),
+                Status::Queued | Status::Paused | Status::Interrupted => Ok(Some(Status::Cancelled)),
                 s => Err(Error::Usage(format!("session {} is already {s}", r.id))),
             }),
             Request::Retry { id } => self.change(&id, |_, r| match r.status {
+                // Its checkpoint is good: continue from it, never throw it away.
+                Status::Interrupted => Ok(Some(Status::Queued)),
                 Status::Failed | Status::Cancelled | Status::Done => {
                     r.error = None;
                     r.progress = None;

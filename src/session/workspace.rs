@@ -71,13 +71,19 @@ impl Workspace {
             .or_else(|| spec.content.file_stem().map(|s| s.to_string_lossy().into_owned()))
             .unwrap_or_else(|| "session".into());
         let slug = slug(&stem);
-        let mut n = self.ids().iter().filter_map(|id| id.split('-').next()?.parse::<u32>().ok()).max().unwrap_or(0);
+        // Numbers are never reused, even after the newest session is removed: a script holding
+        // `3` must never reach another job. The counter file remembers the highest one given.
+        let highest = self.ids().iter().filter_map(|id| id.split('-').next()?.parse::<u32>().ok()).max().unwrap_or(0);
+        let mut n = highest.max(self.last_number());
         loop {
             n += 1;
             let id = format!("{n:04}-{slug}");
             let dir = self.session_dir(&id);
             match fs::create_dir(&dir) {
                 Ok(()) => {
+                    // Another process may have counted past us meanwhile: never lower it.
+                    let last = n.max(self.last_number());
+                    write_atomic(&self.counter_path(), format!("{last}\n").as_bytes())?;
                     let record = SessionRecord::new(id, spec);
                     self.save(&record)?;
                     return Ok(record);
@@ -86,6 +92,15 @@ impl Workspace {
                 Err(e) => return Err(Error::io(&dir, e)),
             }
         }
+    }
+
+    /// `last-session-number`: the highest session number this workspace has given.
+    fn counter_path(&self) -> PathBuf {
+        self.root.join("last-session-number")
+    }
+
+    fn last_number(&self) -> u32 {
+        fs::read_to_string(self.counter_path()).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(0)
     }
 
     pub fn load(&self, id: &str) -> Result<SessionRecord> {
@@ -159,6 +174,10 @@ impl Workspace {
 
     /// Finds a session by id, by its number (`3` or `0003`) or by a unique prefix.
     pub fn resolve_id(&self, query: &str) -> Result<String> {
+        // An empty query is a prefix of every id: never let it pick one.
+        if query.trim().is_empty() {
+            return Err(Error::Usage("an empty session id: give its id, its number or a unique prefix".into()));
+        }
         let ids = self.ids();
         if ids.iter().any(|i| i == query) {
             return Ok(query.to_string());
@@ -214,6 +233,44 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn spec() -> SessionSpec {
+        SessionSpec {
+            name: Some("x".into()),
+            kind: Default::default(),
+            content: PathBuf::from("x.png"),
+            export: None,
+            weights: None,
+            device: "cpu".into(),
+            preset: String::new(),
+            priority: 0,
+            settings: Default::default(),
+        }
+    }
+
+    #[test]
+    fn numbers_are_never_reused_and_empty_ids_resolve_to_nothing() {
+        let root = std::env::temp_dir().join(format!("brushwork-ws-numbers-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let ws = Workspace::open(&root).unwrap();
+        let a = ws.create(spec()).unwrap();
+        let b = ws.create(spec()).unwrap();
+        assert_eq!((a.id.as_str(), b.id.as_str()), ("0001-x", "0002-x"));
+        ws.remove(&b.id).unwrap();
+        assert_eq!(ws.create(spec()).unwrap().id, "0003-x");
+        for empty in ["", " "] {
+            let e = ws.resolve_id(empty).unwrap_err();
+            assert_eq!(e.exit_code(), 2);
+            assert!(e.to_string().contains("empty session id"), "{e}");
+        }
+        // Two folders with one number (made by hand): the number is ambiguous, never a guess.
+        fs::create_dir(root.join("sessions/0009-a")).unwrap();
+        fs::create_dir(root.join("sessions/9-b")).unwrap();
+        let e = ws.resolve_id("9").unwrap_err().to_string();
+        assert!(e.contains("matches several sessions"), "{e}");
+        assert_eq!(ws.resolve_id("3").unwrap(), "0003-x");
+        let _ = fs::remove_dir_all(&root);
+    }
 
     #[test]
     fn slugs_are_safe_folder_names() {

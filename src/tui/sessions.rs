@@ -46,9 +46,10 @@ fn status_rank(s: Status) -> u8 {
         Status::Running => 0,
         Status::Queued => 1,
         Status::Paused => 2,
-        Status::Failed => 3,
-        Status::Cancelled => 4,
-        Status::Done => 5,
+        Status::Interrupted => 3,
+        Status::Failed => 4,
+        Status::Cancelled => 5,
+        Status::Done => 6,
     }
 }
 

@@ -59,7 +59,7 @@ fn draw_info(frame: &mut Frame, app: &App, r: &SessionRecord, area: Rect) {
     let output = r.export.clone().unwrap_or_else(|| app.session_dir(&r.id).join("output.png"));
     let mut lines = vec![
         Line::from(vec![
-            Span::styled(r.name.clone(), Style::new().add_modifier(Modifier::BOLD)),
+            Span::styled(crate::text::escape_controls(&r.name).into_owned(), Style::new().add_modifier(Modifier::BOLD)),
             Span::raw(" "),
             Span::styled(r.status.as_str(), status_style(r.status)),
             Span::raw(format!(" · {} · {}", r.kind.as_str(), r.id)),

@@ -93,6 +93,7 @@ pub fn status_style(s: Status) -> Style {
         Status::Running => Style::new().fg(Color::Green),
         Status::Queued => Style::new().fg(Color::Blue),
         Status::Paused => Style::new().fg(Color::Yellow),
+        Status::Interrupted => Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD),
         Status::Done => Style::new().fg(Color::Gray),
         Status::Failed => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
         Status::Cancelled => Style::new().fg(Color::DarkGray),
