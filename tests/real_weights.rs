@@ -98,13 +98,11 @@ fn mean_level(a: &image::RgbImage) -> f64 {
     a.as_raw().iter().map(|&v| v as f64 / 255.0).sum::<f64>() / a.as_raw().len() as f64
 }
 
-/// One still photo repeated 120 times, warm-started frame after frame (real VGG-16, 48 px).
-///
-/// With the `video` preset (warped starts, temporal loss, reflected border) the clip stays still:
-/// frame 120 is within a small mean difference of frame 2, and nothing darkens. With `previous`
-/// and no temporal loss nothing holds the pixels, so the optimisation simply goes on where frame 1
-/// stopped; it must settle (frames 100 and 120 alike) and no border may build up (the outer ring
-/// changes no more than the inside).
+/// One still photo repeated 120 times, warm-started frame after frame (real VGG-16, 48 px), frame 1
+/// run close to its optimum (150 iterations): nothing may build up from there. Under the `video`
+/// preset (warped starts, temporal loss, reflected border) and under `previous` without a temporal
+/// loss, frame 120 stays within a small mean difference of frame 2, the mean level does not move
+/// (no darkening) and the outer ring changes no more than the inside (no border).
 #[test]
 #[ignore]
 fn a_still_clip_stays_still_when_warm_started() {
@@ -122,13 +120,14 @@ fn a_still_clip_stays_still_when_warm_started() {
         .unwrap();
     assert!(made.success());
     let style = format!("{root}/media/style/van_gogh_the_starry_night.jpg");
+    let mut failures = Vec::new();
     for name in ["video-preset", "previous"] {
         let workspace = dir.join(format!("ws-{name}"));
         let mut cmd = bin();
         cmd.arg("video")
             .arg(&still)
-            .args(["--style", &style, "--preset", "video", "--size", "48", "--iterations", "30"])
-            .args(["--frame-iterations", "8"]);
+            .args(["--style", &style, "--preset", "video", "--size", "48", "--iterations", "150"])
+            .args(["--frame-iterations", "6"]);
         if name == "previous" {
             cmd.args(["--warm-start", "previous", "--temporal-weight", "0"]);
         }
@@ -148,17 +147,23 @@ fn a_still_clip_stays_still_when_warm_started() {
         let (all, ring, inside) = frame_change(&second, &last, 3);
         let darkening = mean_level(&second) - mean_level(&last);
         eprintln!("{name}: frame 2 -> 120 changed {all:.4} (outer 3 px {ring:.4}, inside {inside:.4}), darkened {darkening:+.4}");
-        assert!(ring <= 1.3 * inside + 0.005, "{name}: the border changed {ring:.4}, the inside {inside:.4}");
-        if name == "previous" {
-            let (settle, _, _) = frame_change(&late, &last, 3);
-            let late_darkening = mean_level(&late) - mean_level(&last);
-            assert!(settle < 0.01, "{name}: frames 100 and 120 differ by {settle:.4}: still drifting");
-            assert!(late_darkening.abs() < 0.003, "{name}: still darkening after frame 100 ({late_darkening:+.4})");
-        } else {
-            assert!(all < STILL_CHANGE, "{name}: frames 2 and 120 differ by {all:.4} on average");
-            assert!(darkening.abs() < 0.01, "{name}: the mean level moved by {darkening:+.4}");
+        let (settle, _, _) = frame_change(&late, &last, 3);
+        eprintln!("{name}: frames 100 -> 120 changed {settle:.4}");
+        // Every variant runs before any verdict, so a failure shows all the figures.
+        if ring > 1.3 * inside + 0.005 {
+            failures.push(format!("{name}: the border changed {ring:.4}, the inside {inside:.4}"));
+        }
+        if all >= STILL_CHANGE {
+            failures.push(format!("{name}: frames 2 and 120 differ by {all:.4} on average"));
+        }
+        if darkening.abs() >= 0.01 {
+            failures.push(format!("{name}: the mean level moved by {darkening:+.4}"));
+        }
+        if settle >= 0.01 {
+            failures.push(format!("{name}: frames 100 and 120 differ by {settle:.4}: still drifting"));
         }
     }
+    assert!(failures.is_empty(), "{failures:#?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
