@@ -168,6 +168,12 @@ fn bad_inputs_are_refused_with_exit_2() {
     assert_eq!(r.code, Some(2), "{r}");
     assert!(r.stderr_lines().len() == 1 && r.stderr.contains("out.png"), "{r}");
     assert!(!fx.join("out.png").exists());
+    // The output may not be the clip it reads: it would be replaced by its own stylisation.
+    let before = std::fs::read(fx.join("ok.mp4")).unwrap();
+    let r = fx.run(&video_args("ok.mp4", "./ok.mp4", &[]));
+    assert_eq!(r.code, Some(2), "{r}");
+    assert!(r.stderr_lines().len() == 1 && r.stderr.contains("the source clip"), "{r}");
+    assert_eq!(std::fs::read(fx.join("ok.mp4")).unwrap(), before, "the source was touched");
     // Over the 8192 px cap (lossless codec: a tiny file).
     ffmpeg(&["-f", "lavfi", "-i", "color=size=8200x8:rate=1", "-frames:v", "1", "-c:v", "ffv1", &p("huge.mkv")]);
     assert_refused(&fx, "huge.mkv", "8200x8");

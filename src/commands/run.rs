@@ -36,7 +36,7 @@ fn run_inner(args: &RunArgs, workspace: &Path) -> Result<()> {
     crate::memory::check_job(&settings, Kind::Image, &args.content)?;
     let output = args.output.clone().unwrap_or_else(|| default_output(&args.content, &preset.name));
     check_output_dir(&output)?;
-    check_output_is_not_an_input(&output, &args.content, &settings)?;
+    check_output_is_not_an_input(&output, ("the content image", &args.content), &settings)?;
     // Bad input is reported before a session is made for it.
     load_rgb(&args.content)?;
     load_images(&settings)?;
@@ -115,11 +115,11 @@ pub(super) fn check_output_dir(output: &Path) -> Result<()> {
 /// would destroy the photo or painting the job reads.
 pub(super) fn check_output_is_not_an_input(
     output: &Path,
-    content: &Path,
+    content: (&str, &Path),
     settings: &crate::engine::Settings,
 ) -> Result<()> {
     let Ok(out) = std::fs::canonicalize(output) else { return Ok(()) };
-    let inputs = std::iter::once(("the content image", content))
+    let inputs = std::iter::once(content)
         .chain(settings.styles.iter().map(|s| ("a style image", s.path.as_path())))
         .chain(settings.init_file.as_deref().map(|p| ("the init image", p)));
     for (what, path) in inputs {

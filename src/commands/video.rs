@@ -36,6 +36,7 @@ fn video_inner(args: &VideoArgs, workspace: &Path) -> Result<()> {
     let output = args.output.clone().unwrap_or_else(|| default_output(&args.input, &preset.name));
     check_output_dir(&output)?;
     check_output_format(&output)?;
+    super::run::check_output_is_not_an_input(&output, ("the source clip", &args.input), &settings)?;
     load_images(&settings)?;
     parse_device(&args.device)?;
     init()?;
