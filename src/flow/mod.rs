@@ -6,7 +6,7 @@
 //! gives bit-identical output whatever the number of threads.
 //!
 //! Video use, for frames t-1 and t:
-//! ```ignore
+//! ```text
 //! let back = dis(&gray_t, &gray_prev, q); // each pixel of t: where it was in t-1
 //! let fwd = dis(&gray_prev, &gray_t, q);  // each pixel of t-1: where it went in t
 //! let carried = warp_rgb32f(&prev_out, &back);
