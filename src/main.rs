@@ -7,8 +7,10 @@ use clap::Parser;
 fn main() {
     let cli = brushwork::cli::Cli::parse();
     if let Err(e) = brushwork::commands::dispatch(cli) {
-        // Not eprintln!: it panics when stderr is gone (a dropped SSH session).
-        let _ = writeln!(std::io::stderr(), "brushwork: {e}");
+        // Not eprintln!: it panics when stderr is gone (a dropped SSH session). Escaped: the
+        // message may name a file whose name holds control characters.
+        let message = e.to_string();
+        let _ = writeln!(std::io::stderr(), "brushwork: {}", brushwork::text::escape_controls(&message));
         std::process::exit(e.exit_code());
     }
 }

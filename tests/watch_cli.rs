@@ -24,6 +24,8 @@ type Seen = Arc<Mutex<HashMap<String, Value>>>;
 struct Watcher {
     child: Child,
     seen: Seen,
+    /// The messages of `log` events, in order.
+    logs: Arc<Mutex<Vec<String>>>,
 }
 
 impl Watcher {
@@ -49,17 +51,33 @@ impl Watcher {
         assert!(first.starts_with("watching "), "{first}");
         std::thread::spawn(move || lines.for_each(drop));
         let seen: Seen = Arc::default();
-        let (stdout, s) = (child.stdout.take().unwrap(), seen.clone());
+        let logs: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (stdout, s, l) = (child.stdout.take().unwrap(), seen.clone(), logs.clone());
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
                 if v["event"] == "session" {
                     let id = v["record"]["id"].as_str().unwrap_or_default().to_string();
                     s.lock().unwrap().insert(id, v["record"].clone());
+                } else if v["event"] == "log" {
+                    l.lock().unwrap().push(v["message"].as_str().unwrap_or_default().to_string());
                 }
             }
         });
-        Watcher { child, seen }
+        Watcher { child, seen, logs }
+    }
+
+    /// Waits until a `log` event contains every one of `needles`; returns it.
+    fn wait_log(&self, needles: &[&str]) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let logs = self.logs.lock().unwrap().clone();
+            if let Some(line) = logs.iter().find(|l| needles.iter().all(|n| l.contains(n))) {
+                return line.clone();
+            }
+            assert!(Instant::now() < deadline, "no log line with {needles:?} in {logs:#?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// Waits until every session seen is finished and `n` sessions exist.
@@ -190,6 +208,9 @@ fn each_file_exactly_once_through_every_way_in_and_a_restart() {
     assert_eq!(content_name(&again[0]), "while-down.png");
     assert_eq!(again[0]["status"], "done");
     assert!(inbox.join("out/while-down.tiny.png").is_file());
+    // The duplicate is skipped, and said so; the files seen before are skipped quietly.
+    w.wait_log(&["skipped", "copied-again.png", "same content as", "copied.png"]);
+    assert_eq!(w.logs.lock().unwrap().iter().filter(|l| l.contains("skipped")).count(), 1);
     w.stop();
     // The ledger on disk lists every handled file once.
     let ledger = std::fs::read_to_string(fx.join("home/.local/share/brushwork/watch-ledger.jsonl")).unwrap();
@@ -290,15 +311,52 @@ fn bad_watch_requests_fail_with_one_line() {
     let fx = Fixture::new("watch-cli-bad");
     std::fs::write(fx.join("tiny.toml"), PRESET).unwrap();
     std::fs::write(fx.join("afile.png"), image(1)).unwrap();
+    std::fs::create_dir_all(fx.join("in/sub")).unwrap();
     for (args, needle) in [
         (vec!["watch", "nothere", "--style", "style.png"], "nothere: not a folder"),
         (vec!["watch", "afile.png", "--style", "style.png"], "afile.png: not a folder"),
         (vec!["watch", ".", "--style", "missing.png"], "missing.png"),
         (vec!["watch", ".", "--stop"], "no `brushwork serve`"),
+        (vec!["watch", "in", "--style", "style.png", "--out", "in"], "is the watched folder itself"),
+        (vec!["watch", "in/sub", "--style", "style.png", "--out", "./in"], "holds the watched folder"),
     ] {
         let r = fx.run(&args);
         assert_eq!(r.code, Some(2), "{args:?}: {r}");
         assert_eq!(r.stderr_lines().len(), 1, "{args:?}: {r}");
         assert!(r.stderr.contains(needle), "{args:?}: {r}");
     }
+}
+
+/// A link to a file outside the watched folder (as `/etc/shadow` would be) is never read, a link
+/// inside it is; a deleted watched folder is said, not silence.
+#[cfg(unix)]
+#[test]
+fn links_out_of_the_folder_are_not_followed_and_a_deleted_folder_is_said() {
+    let fx = Fixture::new("watch-cli-links");
+    std::fs::write(fx.join("tiny.toml"), PRESET).unwrap();
+    let inbox = fx.join("in");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let private = fx.join("private");
+    std::fs::create_dir_all(&private).unwrap();
+    std::fs::write(private.join("secret.png"), image(21)).unwrap();
+    std::fs::write(inbox.join("real.png"), image(22)).unwrap();
+    // Before the start (found by the scan) and after it (found by events).
+    std::os::unix::fs::symlink(private.join("secret.png"), inbox.join("early-link.png")).unwrap();
+    let w = Watcher::start(&fx);
+    std::os::unix::fs::symlink(private.join("secret.png"), inbox.join("late-link.png")).unwrap();
+    std::fs::create_dir_all(inbox.join(".stash")).unwrap();
+    std::fs::write(inbox.join(".stash/kept.png"), image(23)).unwrap();
+    std::os::unix::fs::symlink(".stash/kept.png", inbox.join("inside-link.png")).unwrap();
+    w.wait_log(&["early-link.png", "leads outside the watched folder"]);
+    w.wait_log(&["late-link.png", "leads outside the watched folder"]);
+    let all = w.wait_finished(2);
+    std::thread::sleep(Duration::from_secs(2));
+    let names: Vec<String> = w.seen.lock().unwrap().values().map(content_name).collect();
+    assert_eq!(all.len(), 2, "{names:?}");
+    assert!(names.iter().all(|n| n == "real.png" || n == "inside-link.png"), "{names:?}");
+    assert!(!inbox.join("out/early-link.tiny.png").exists() && !inbox.join("out/late-link.tiny.png").exists());
+    // The watched folder goes away: the user is told.
+    std::fs::remove_dir_all(&inbox).unwrap();
+    w.wait_log(&["the watched folder is gone"]);
+    w.stop();
 }

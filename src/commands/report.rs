@@ -140,7 +140,9 @@ pub fn out_line(text: &str) {
 }
 
 /// A line on stderr, ignoring write failures (see [`out_line`]).
+/// One line on stderr; control characters (from file names, say) are shown escaped, so a crafted
+/// name cannot clear the screen or forge a second line.
 pub fn err_line(text: &str) {
     use std::io::Write;
-    let _ = writeln!(std::io::stderr().lock(), "{text}");
+    let _ = writeln!(std::io::stderr().lock(), "{}", crate::text::escape_controls(text));
 }

@@ -18,6 +18,7 @@ use crate::cli::WatchArgs;
 use crate::engine::device::parse_device;
 use crate::error::{Error, Result};
 use crate::session::owner::Owner;
+use crate::session::watch_service::check_out_folder;
 use crate::session::watches::WatchConfig;
 use crate::session::{Control, Event, Kind, Request, Response, Status, Workspace};
 
@@ -50,6 +51,7 @@ fn watch_inner(args: &WatchArgs, workspace: &Path) -> Result<()> {
     parse_device(&args.device)?;
     absolute_inputs(&mut settings);
     let out = absolute(&args.out.clone().unwrap_or_else(|| args.dir.join("stylized")));
+    check_out_folder(&dir, &out)?;
     let mut config = WatchConfig {
         dir: dir.clone(),
         recursive: args.recursive,
@@ -107,8 +109,11 @@ fn watch_inner(args: &WatchArgs, workspace: &Path) -> Result<()> {
 
 fn print_event(event: &Event, json: bool) {
     let Event::Session { record } = event else {
-        if let (Event::Log { message, .. }, false) = (event, json) {
-            err_line(message);
+        if let Event::Log { message, .. } = event {
+            match json {
+                true => out_line(&serde_json::to_string(event).unwrap_or_default()),
+                false => err_line(message),
+            }
         }
         return;
     };

@@ -12,6 +12,7 @@ use super::event::{Event, LogLevel};
 use super::record::{Kind, SessionSpec};
 use super::watches::{self, output_name, WatchConfig, WatchStatus};
 use crate::error::{Error, Result};
+use crate::watch::filter::canonical_lenient;
 use crate::watch::{FolderWatcher, Ledger, ReadyFile, WatchEvent, WatchOptions};
 
 /// What the service needs from the scheduler: create sessions and tell observers.
@@ -76,6 +77,7 @@ impl WatchService {
         if !config.dir.is_dir() {
             return Err(Error::input(&config.dir, "not a folder"));
         }
+        check_out_folder(&config.dir, &config.out)?;
         std::fs::create_dir_all(&config.out).map_err(|e| Error::io(&config.out, e))?;
         self.open_ledger()?;
         self.remove(&config.dir)?;
@@ -173,7 +175,20 @@ fn handle(
     let key = config.ledger_key();
     let mut guard = ledger.lock().unwrap_or_else(|p| p.into_inner());
     let Some(ledger) = guard.as_mut() else { return };
-    if ledger.is_done(&key, &file) {
+    if let Some(earlier) = ledger.done_by(&key, &file) {
+        // The same file seen again (a restart, a touch) is quietly counted; the same picture under
+        // another name is a duplicate the user may not expect to be skipped: say so.
+        if earlier.path != file.path {
+            sink.emit(Event::Log {
+                level: LogLevel::Info,
+                message: format!(
+                    "watch: skipped {}: same content as {} (session {})",
+                    file.path.display(),
+                    earlier.path.display(),
+                    earlier.session
+                ),
+            });
+        }
         status.lock().unwrap_or_else(|p| p.into_inner()).skipped += 1;
         sink.watches_changed();
         return;
@@ -191,6 +206,21 @@ fn handle(
             sink.emit(Event::Log { level: LogLevel::Error, message: format!("watch {}: {e}", file.path.display()) })
         }
     }
+}
+
+/// Refuses an output folder that would hide the watched folder: results written into the watched
+/// folder itself (or into a folder that holds it) would be ignored as outputs, so nothing would ever
+/// be stylised. A subfolder of the watched folder is fine (it is ignored).
+pub fn check_out_folder(dir: &Path, out: &Path) -> Result<()> {
+    let (dir_real, out_real) = (canonical_lenient(dir), canonical_lenient(out));
+    if dir_real.starts_with(&out_real) {
+        let what = if dir_real == out_real { "is the watched folder itself" } else { "holds the watched folder" };
+        return Err(Error::input(
+            out,
+            format!("{what}: results must go elsewhere (the default is {})", dir.join("stylized").display()),
+        ));
+    }
+    Ok(())
 }
 
 /// Makes the session for `file`; returns its id.

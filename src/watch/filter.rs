@@ -73,6 +73,17 @@ impl CandidateFilter {
             && !self.is_ignored(path)
     }
 
+    /// Whether `path` (a candidate by name) is a symbolic link, or lies under one, whose target is
+    /// outside the watched folder or missing. Such files are never read: a link to `/etc/shadow`
+    /// dropped into a folder a root `serve` watches must not be stylised and written out.
+    pub fn leads_outside(&self, path: &Path) -> bool {
+        match fs::canonicalize(path) {
+            Ok(real) => !real.starts_with(&self.root),
+            // Gone (it is dropped elsewhere) unless it is a dangling link.
+            Err(_) => fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()),
+        }
+    }
+
     /// Whether the folder `dir` (the root or a folder below it) may hold candidates.
     pub fn enters(&self, dir: &Path) -> bool {
         let Some(parts) = self.parts_below_root(dir) else { return false };
@@ -102,7 +113,8 @@ impl CandidateFilter {
         };
         for entry in entries.flatten() {
             let path = entry.path();
-            // Symbolic links to folders are not followed (they could loop); links to files are.
+            // Symbolic links to folders are not followed (they could loop); links to files are, while
+            // they stay inside the watched folder (see `leads_outside`).
             let Ok(kind) = entry.file_type() else { continue };
             if kind.is_dir() {
                 if self.recursive && self.enters(&path) {
@@ -218,5 +230,27 @@ mod tests {
         assert!(!f.accepts(&f.root().join("out/styled/a.png")));
         assert!(!f.enters(&f.root().join("out/styled/deeper")));
         assert!(f.accepts(&f.root().join("out/a.png")));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_leading_outside_the_folder_are_caught() {
+        let (dir, f) = filter(true, &[]);
+        let outside = tempfile::tempdir().unwrap();
+        fs::write(outside.path().join("secret.png"), b"x").unwrap();
+        fs::write(dir.path().join("inside.png"), b"x").unwrap();
+        fs::create_dir(dir.path().join("sub")).unwrap();
+        let link = |target: &Path, name: &str| std::os::unix::fs::symlink(target, f.root().join(name)).unwrap();
+        link(&outside.path().join("secret.png"), "out.png");
+        link(&f.root().join("inside.png"), "in.png");
+        link(Path::new("/nonexistent/x.png"), "dangling.png");
+        link(outside.path(), "dirlink");
+        link(Path::new("../inside.png"), "sub/relative.png");
+        for name in ["out.png", "dangling.png", "dirlink/secret.png"] {
+            assert!(f.leads_outside(&f.root().join(name)), "{name}");
+        }
+        for name in ["inside.png", "in.png", "sub/relative.png", "vanished.png"] {
+            assert!(!f.leads_outside(&f.root().join(name)), "{name}");
+        }
     }
 }

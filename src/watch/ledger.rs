@@ -96,6 +96,14 @@ impl Ledger {
         self.done.contains(&(key.to_string(), file.sha256.clone()))
     }
 
+    /// The first entry that handled this content under this watch configuration, if any.
+    pub fn done_by(&self, key: &str, file: &ReadyFile) -> Option<&LedgerEntry> {
+        if !self.is_done(key, file) {
+            return None;
+        }
+        self.entries.iter().find(|e| e.key == key && e.sha256 == file.sha256)
+    }
+
     /// Records that `file` was handled by `session` with `outcome`, and saves the ledger before
     /// returning. On error the ledger is unchanged, in memory and on disk.
     pub fn record(&mut self, key: &str, file: &ReadyFile, session: &str, outcome: &str) -> Result<()> {

@@ -7,7 +7,8 @@
 //! settler every fifth of the settle time (10 to 100 ms) while anything is pending, and blocks on
 //! the event channel when nothing is.
 
-use std::path::Path;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
@@ -32,12 +33,16 @@ pub(super) struct Worker {
     events: Sender<WatchEvent>,
     /// False once the receiver is gone: the worker then stops.
     listening: bool,
+    /// Links out of the folder already reported (each is reported once while it stays).
+    refused_links: HashSet<PathBuf>,
+    /// Whether the loss of the watched folder was reported.
+    root_gone: bool,
 }
 
 impl Worker {
     pub(super) fn new(filter: CandidateFilter, settler: Settler, events: Sender<WatchEvent>) -> Self {
         let tick = (settler.settle() / 5).clamp(Duration::from_millis(10), Duration::from_millis(100));
-        Worker { filter, settler, tick, events, listening: true }
+        Worker { filter, settler, tick, events, listening: true, refused_links: HashSet::new(), root_gone: false }
     }
 
     pub(super) fn run(mut self, inputs: Receiver<Input>) {
@@ -57,7 +62,13 @@ impl Worker {
             if last_poll.elapsed() >= self.tick {
                 last_poll = Instant::now();
                 for event in self.settler.poll(last_poll) {
-                    self.send(event);
+                    // Checked again as the file is handed on: a link may have replaced it meanwhile.
+                    match event {
+                        WatchEvent::Ready(file) if self.filter.leads_outside(&file.path) => {
+                            self.refuse_link(&file.path)
+                        }
+                        event => self.send(event),
+                    }
                 }
             }
         }
@@ -113,7 +124,7 @@ impl Worker {
         if path.is_dir() {
             return self.scan(path);
         }
-        if self.filter.accepts(path) {
+        if self.admits(path) {
             if complete {
                 self.settler.closed(path);
             } else {
@@ -123,12 +134,42 @@ impl Worker {
     }
 
     fn data_written(&mut self, path: &Path) {
-        if self.filter.accepts(path) {
+        if self.admits(path) {
             self.settler.writing(path);
         }
     }
 
+    /// A candidate by name and place that does not lead out of the folder (those are reported).
+    fn admits(&mut self, path: &Path) -> bool {
+        if !self.filter.accepts(path) {
+            return false;
+        }
+        if self.filter.leads_outside(path) {
+            self.refuse_link(path);
+            return false;
+        }
+        self.refused_links.remove(path);
+        true
+    }
+
+    fn refuse_link(&mut self, path: &Path) {
+        if self.refused_links.insert(path.to_path_buf()) {
+            let message =
+                format!("{}: not read: a symbolic link that leads outside the watched folder", path.display());
+            self.send(WatchEvent::Error(message));
+        }
+    }
+
     fn gone(&mut self, path: &Path) {
+        self.refused_links.remove(path);
+        if !self.root_gone && !self.filter.root().is_dir() {
+            self.root_gone = true;
+            let message = format!(
+                "{}: the watched folder is gone (deleted or moved); nothing more will arrive until it is back and the watch is started again",
+                self.filter.root().display()
+            );
+            self.send(WatchEvent::Error(message));
+        }
         let mut events: Vec<WatchEvent> = self.settler.removed(path).into_iter().collect();
         events.extend(self.settler.removed_under(path));
         events.into_iter().for_each(|event| self.send(event));
@@ -142,7 +183,13 @@ impl Worker {
     /// Marks every candidate in `dir` (the root, or a folder that just appeared) as pending.
     fn scan(&mut self, dir: &Path) {
         let scan = if dir == self.filter.root() { self.filter.scan() } else { self.filter.scan_dir(dir) };
-        scan.files.iter().for_each(|file| self.settler.touched(file));
+        for file in &scan.files {
+            if self.filter.leads_outside(file) {
+                self.refuse_link(file);
+            } else {
+                self.settler.touched(file);
+            }
+        }
         scan.errors.into_iter().for_each(|error| self.send(WatchEvent::Error(error)));
     }
 
