@@ -12,17 +12,20 @@ use crate::engine::settings::Init;
 use crate::engine::vgg::{read_header, WeightsHeader};
 use crate::engine::{Settings, StyleInput, Vgg};
 use crate::error::{Error, Result};
-use crate::imageio::load_rgb;
+use crate::imageio::load_rgb_for;
 
 /// The preset's style images, and its init image when `init = "file"`.
+/// Each is decoded at no more than about twice the size it will be used at (see
+/// [`load_rgb_for`]).
 pub fn load_images(settings: &Settings) -> Result<(Vec<StyleInput>, Option<Rgb32FImage>)> {
+    let style_long = crate::engine::stylize::style_long_side(settings.size, settings.style_scale);
     let styles = settings
         .styles
         .iter()
-        .map(|s| Ok(StyleInput { image: load_rgb(&s.path)?, weight: s.weight }))
+        .map(|s| Ok(StyleInput { image: load_rgb_for(&s.path, Some(style_long))?, weight: s.weight }))
         .collect::<Result<Vec<_>>>()?;
     let init_image = match &settings.init_file {
-        Some(p) if settings.init == Init::File => Some(load_rgb(p)?),
+        Some(p) if settings.init == Init::File => Some(load_rgb_for(p, Some(settings.size))?),
         _ => None,
     };
     Ok((styles, init_image))

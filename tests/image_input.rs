@@ -1,13 +1,14 @@
 //! `brushwork::imageio::load_rgb` on the image kinds users hand us: grey, 16-bit, alpha, CMYK
-//! JPEG and EXIF-rotated JPEG. Every file is generated here; expected values are worked out by
+//! JPEG, EXIF-rotated JPEG, GIF, interlaced PNG; large files read at a reduced size, and
+//! decompression bombs whose peak memory is measured. Every file is generated here; expected values are worked out by
 //! hand in the comments.
 
 mod cli_support;
 
 use std::path::Path;
 
-use brushwork::imageio::load_rgb;
-use cli_support::{Fixture, Run, TempDir};
+use brushwork::imageio::{load_rgb, load_rgb_for};
+use cli_support::{png_chunk, Fixture, Run, TempDir};
 use image::{ImageBuffer, Rgb32FImage};
 use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
 
@@ -220,4 +221,204 @@ fn cli_run_on_exif_rotated_jpeg_keeps_display_orientation() {
     // Displayed 2x4 (portrait) at long side 32: fit_long_side(2, 4, 32) = (round(2 * 32 / 4), 32) = (16, 32).
     let out = image::open(fx.join("out.png")).unwrap();
     assert_eq!((out.width(), out.height()), (16, 32));
+}
+
+/// A deterministic RGBA8 picture: every channel a different function of x and y, alpha varying.
+fn pattern(w: u32, h: u32) -> image::RgbaImage {
+    image::RgbaImage::from_fn(w, h, |x, y| {
+        image::Rgba([(x * 7 + y * 3) as u8, (x * y % 251) as u8, (255 - x * 2 - y) as u8, (128 + x + y) as u8])
+    })
+}
+
+/// zlib around `data` in stored (uncompressed) blocks: header 78 01, blocks of at most 65535
+/// bytes (final flag, LEN, NLEN), Adler-32 (RFC 1950/1951), written by hand so the interlaced PNG
+/// below owes nothing to the decoder under test.
+fn zlib_stored(data: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x78, 0x01];
+    let chunks: Vec<&[u8]> = data.chunks(65535).collect();
+    for (i, c) in chunks.iter().enumerate() {
+        out.push(u8::from(i + 1 == chunks.len()));
+        out.extend_from_slice(&(c.len() as u16).to_le_bytes());
+        out.extend_from_slice(&(!(c.len() as u16)).to_le_bytes());
+        out.extend_from_slice(c);
+    }
+    let (mut a, mut b) = (1u32, 0u32);
+    for &v in data {
+        a = (a + v as u32) % 65521;
+        b = (b + a) % 65521;
+    }
+    out.extend_from_slice(&((b << 16) | a).to_be_bytes());
+    out
+}
+
+/// `img` as an Adam7-interlaced 8-bit RGBA PNG: seven passes (x0, dx, y0, dy) from the PNG
+/// specification, each scanline filter 0.
+fn interlaced_png(img: &image::RgbaImage) -> Vec<u8> {
+    let (w, h) = img.dimensions();
+    let passes = [(0, 8, 0, 8), (4, 8, 0, 8), (0, 4, 4, 8), (2, 4, 0, 4), (0, 2, 2, 4), (1, 2, 0, 2), (0, 1, 1, 2)];
+    let mut raw = Vec::new();
+    for (x0, dx, y0, dy) in passes {
+        if x0 >= w || y0 >= h {
+            continue;
+        }
+        for y in (y0..h).step_by(dy as usize) {
+            raw.push(0);
+            for x in (x0..w).step_by(dx as usize) {
+                raw.extend_from_slice(&img.get_pixel(x, y).0);
+            }
+        }
+    }
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&w.to_be_bytes());
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 6, 0, 0, 1]); // depth 8, RGBA, deflate, filter 0, Adam7
+    out.extend(png_chunk(b"IHDR", &ihdr));
+    out.extend(png_chunk(b"IDAT", &zlib_stored(&raw)));
+    out.extend(png_chunk(b"IEND", &[]));
+    out
+}
+
+/// The mean of each `f`x`f` box of `img` (sides divisible by `f`), computed here by hand.
+fn box_means(img: &Rgb32FImage, f: u32) -> Rgb32FImage {
+    Rgb32FImage::from_fn(img.width() / f, img.height() / f, |bx, by| {
+        let mut sum = [0.0f64; 3];
+        for y in by * f..(by + 1) * f {
+            for x in bx * f..(bx + 1) * f {
+                for (total, v) in sum.iter_mut().zip(img.get_pixel(x, y).0) {
+                    *total += v as f64;
+                }
+            }
+        }
+        image::Rgb(sum.map(|v| (v / (f * f) as f64) as f32))
+    })
+}
+
+fn max_difference(a: &Rgb32FImage, b: &Rgb32FImage) -> f32 {
+    assert_eq!(a.dimensions(), b.dimensions());
+    a.iter().zip(b.iter()).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+#[test]
+fn large_pngs_are_read_at_reduced_size_interlaced_or_not() {
+    let dir = TempDir::new("img-reduced-png");
+    let img = pattern(64, 48);
+    let plain = dir.join("plain.png");
+    img.save(&plain).unwrap();
+    let adam7 = dir.join("adam7.png");
+    std::fs::write(&adam7, interlaced_png(&img)).unwrap();
+    // The hand-made interlaced file decodes whole (by the image crate) to the same picture.
+    assert_eq!(max_difference(&load_rgb(&adam7).unwrap(), &load_rgb(&plain).unwrap()), 0.0);
+
+    // Needed at 16 px: 64/16 = 4, so each output pixel is the mean of a 4x4 box of the whole
+    // decode (alpha already composited over white), and 64x48 at long side 16 is exactly 16x12.
+    let expected = box_means(&load_rgb(&plain).unwrap(), 4);
+    for path in [&plain, &adam7] {
+        let reduced = load_rgb_for(path, Some(16)).unwrap();
+        assert_eq!(reduced.dimensions(), (16, 12));
+        assert!(max_difference(&reduced, &expected) < 1e-5, "{}", path.display());
+    }
+    // Needed at 40 px (a factor under 2): read whole, then resized by the caller as before.
+    assert_eq!(load_rgb_for(&plain, Some(40)).unwrap().dimensions(), (64, 48));
+}
+
+#[test]
+fn large_jpegs_are_read_with_the_scaled_idct_upright() {
+    let dir = TempDir::new("img-reduced-jpeg");
+    // Smooth content, so 1/8-scale decoding (each 8x8 block's mean, from its DC coefficient) and
+    // box means of the whole decode agree closely.
+    let (w, h) = (256u32, 128u32);
+    let data: Vec<u8> = (0..h).flat_map(|y| (0..w).flat_map(move |x| [x as u8, (y * 2) as u8, 128])).collect();
+    let path = dir.join("smooth.jpg");
+    std::fs::write(&path, jpeg(&data, w as u16, h as u16, ColorType::Rgb, &[])).unwrap();
+    let reduced = load_rgb_for(&path, Some(32)).unwrap();
+    assert_eq!(reduced.dimensions(), (32, 16));
+    let expected = box_means(&load_rgb(&path).unwrap(), 8);
+    assert!(max_difference(&reduced, &expected) < 0.02, "{}", max_difference(&reduced, &expected));
+
+    // With EXIF orientation 6 the reduced picture is upright too: 128x256 at long side 32 is 16x32.
+    let rotated = dir.join("rotated.jpg");
+    std::fs::write(&rotated, jpeg(&data, w as u16, h as u16, ColorType::Rgb, &[(1, exif_orientation(6))])).unwrap();
+    let upright = load_rgb_for(&rotated, Some(32)).unwrap();
+    assert_eq!(upright.dimensions(), (16, 32));
+    // Displayed (x', y') = stored (y', H - 1 - x'): the stored red ramp (along x) now runs down.
+    assert!(upright.get_pixel(8, 0)[0] < 0.1 && upright.get_pixel(8, 31)[0] > 0.9);
+}
+
+#[test]
+fn gif_input_is_its_first_frame() {
+    let dir = TempDir::new("img-gif");
+    let path = dir.join("two.gif");
+    {
+        let file = std::fs::File::create(&path).unwrap();
+        let mut enc = image::codecs::gif::GifEncoder::new(file);
+        let red = image::RgbaImage::from_pixel(6, 4, image::Rgba([255, 0, 0, 255]));
+        let blue = image::RgbaImage::from_pixel(6, 4, image::Rgba([0, 0, 255, 255]));
+        enc.encode_frames([image::Frame::new(red), image::Frame::new(blue)]).unwrap();
+    }
+    let img = load_rgb(&path).unwrap();
+    assert_eq!(img.dimensions(), (6, 4));
+    assert_pixel(&img, 3, 2, [1.0, 0.0, 0.0], 0.02);
+}
+
+/// Runs `cmd` and returns its exit code and peak resident memory in MiB, from the kernel's
+/// accounting of that one child (wait4), not from anything brushwork reports.
+fn peak_mib(mut cmd: std::process::Command) -> (i32, f64) {
+    // Reaped by wait4 below, not by `Child::wait`.
+    #[allow(clippy::zombie_processes)]
+    let child = cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: plain syscall on our own child; `usage` is a valid out-parameter.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(reaped, pid);
+    (libc::WEXITSTATUS(status), usage.ru_maxrss as f64 / 1024.0)
+}
+
+/// A PNG claiming 8192x8192 RGBA at 16 bits (512 MiB decoded, 768 MiB as float RGB) that is
+/// well under a megabyte on disk: all zeros, i.e. transparent, white once composited.
+fn png_bomb(path: &Path) {
+    let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut enc = png::Encoder::new(file, 8192, 8192);
+    enc.set_color(png::ColorType::Rgba);
+    enc.set_depth(png::BitDepth::Sixteen);
+    enc.set_compression(png::Compression::Fast);
+    let mut w = enc.write_header().unwrap().into_stream_writer().unwrap();
+    let row = vec![0u8; 8192 * 8];
+    for _ in 0..8192 {
+        std::io::Write::write_all(&mut w, &row).unwrap();
+    }
+    w.finish().unwrap();
+}
+
+#[test]
+fn decompression_bombs_cost_what_the_working_size_costs() {
+    let fx = Fixture::new("img-bombs");
+    png_bomb(&fx.join("bomb.png"));
+    // A JPEG of 8192x8192 flat grey in colour (192 MiB decoded, 768 MiB as float RGB).
+    let flat = vec![90u8; 8192 * 8192 * 3];
+    std::fs::write(fx.join("bomb.jpg"), jpeg(&flat, 8192, 8192, ColorType::Rgb, &[])).unwrap();
+    drop(flat);
+    for name in ["bomb.png", "bomb.jpg"] {
+        let size = std::fs::metadata(fx.join(name)).unwrap().len();
+        assert!(size < 8 << 20, "{name} is {size} bytes: not a bomb");
+    }
+    let run = |content: &str| {
+        let args = ["run", content, "--style", "style.png", "--weights", "tiny.safetensors", "--size", "32"];
+        let mut cmd = fx.command(&args);
+        cmd.args(["--scales", "1", "--iterations", "2", "-o", &format!("{content}.out.png")]);
+        peak_mib(cmd)
+    };
+    let (code, baseline) = run("content.png");
+    assert_eq!(code, 0);
+    for bomb in ["bomb.png", "bomb.jpg"] {
+        let (code, peak) = run(bomb);
+        assert_eq!(code, 0, "{bomb}");
+        // The output is the picture at the working size: 32x32, white / flat grey.
+        let out = image::open(fx.join(format!("{bomb}.out.png"))).unwrap();
+        assert_eq!((out.width(), out.height()), (32, 32));
+        eprintln!("{bomb}: peak {peak:.0} MiB, a 40x30 content image {baseline:.0} MiB");
+        assert!(peak < baseline + 96.0, "{bomb}: peak {peak:.0} MiB against {baseline:.0} MiB for a small picture");
+    }
 }

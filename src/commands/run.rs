@@ -11,7 +11,7 @@ use super::weights::resolve_for_run;
 use crate::cli::RunArgs;
 use crate::engine::device::parse_device;
 use crate::error::{Error, Result};
-use crate::imageio::load_rgb;
+use crate::imageio::load_rgb_for;
 use crate::session::lock::FileLock;
 use crate::session::owner::Owner;
 use crate::session::record::check_settings;
@@ -38,7 +38,7 @@ fn run_inner(args: &RunArgs, workspace: &Path) -> Result<()> {
     check_output_dir(&output)?;
     check_output_is_not_an_input(&output, ("the content image", &args.content), &settings)?;
     // Bad input is reported before a session is made for it.
-    load_rgb(&args.content)?;
+    load_rgb_for(&args.content, Some(settings.size))?;
     load_images(&settings)?;
     parse_device(&args.device)?;
     absolute_inputs(&mut settings);

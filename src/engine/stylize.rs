@@ -285,6 +285,11 @@ pub fn stylize_cached(
     Ok(StylizeOutput { image: out, losses: last.0, seconds, iterations: iteration })
 }
 
+/// The long side the style images are used at for an output whose long side is `output_long`.
+pub fn style_long_side(output_long: u32, style_scale: f64) -> u32 {
+    ((output_long as f64) * style_scale).round().max(16.0) as u32
+}
+
 /// The style images as tensors, each resized so its long side is `style_scale` times `output_long`.
 pub fn style_tensors(
     net: &Vgg,
@@ -292,7 +297,7 @@ pub fn style_tensors(
     output_long: u32,
     style_scale: f64,
 ) -> Result<Vec<(Tensor, f64)>> {
-    let long = ((output_long as f64) * style_scale).round().max(16.0) as u32;
+    let long = style_long_side(output_long, style_scale);
     styles
         .iter()
         .map(|s| {

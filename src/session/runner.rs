@@ -19,7 +19,7 @@ use crate::engine::device::parse_device;
 use crate::engine::{stylize_cached, Progress, Snapshot, StylizeJob};
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic_with;
-use crate::imageio::{load_rgb, save_image, RECIPE_KEY};
+use crate::imageio::{load_rgb_for, save_image, RECIPE_KEY};
 use crate::recipe::Recipe;
 
 /// A session whose process died this many times while running it is not started again.
@@ -137,7 +137,7 @@ fn run_locked(
     if record.kind == Kind::Video {
         return super::video_runner::run_video(ws, dir, record, engines, stop, emit, weights);
     }
-    let content = load_rgb(&record.content)?;
+    let content = load_rgb_for(&record.content, Some(settings.size))?;
     let (styles, init_image) = crate::network::load_images(&settings)?;
     let note = |m: &str| emit(Event::Log { level: LogLevel::Warn, message: format!("{}: {m}", record.id) });
     let (net, header) = engines.network(&settings, &record.preset, &weights, &device, &note)?;

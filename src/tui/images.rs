@@ -7,6 +7,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use image::DynamicImage;
+
+/// Previews are decoded at no more than about twice this long side (terminals show less).
+const PREVIEW_DECODE_SIDE: u32 = 1024;
 use ratatui::layout::{Rect, Size};
 use ratatui::style::Stylize;
 use ratatui::widgets::Paragraph;
@@ -46,7 +49,7 @@ pub fn decode(picker: &Picker, job: DecodeJob) -> Decoded {
     if !job.path.exists() {
         return Decoded { job, result: Err("not written yet".into()) };
     }
-    let result = crate::imageio::load_rgb(&job.path).map_err(message).and_then(|rgb| {
+    let result = crate::imageio::load_rgb_for(&job.path, Some(PREVIEW_DECODE_SIDE)).map_err(message).and_then(|rgb| {
         let image = DynamicImage::ImageRgb32F(rgb).into_rgb8();
         picker
             .new_protocol(DynamicImage::ImageRgb8(image), job.size, Resize::Scale(Some(FilterType::Triangle)))

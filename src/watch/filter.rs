@@ -15,7 +15,7 @@ use std::path::{Component, Path, PathBuf};
 use crate::error::{Error, Result};
 
 /// Extensions of the image formats brushwork reads, lower case.
-pub const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp"];
+pub const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "gif", "bmp", "tif", "tiff", "webp"];
 
 /// Name endings of files still being written by someone: backups, downloads, editor swap files.
 const PARTIAL_SUFFIXES: &[&str] = &["~", ".tmp", ".part", ".crdownload", ".swp"];
@@ -192,10 +192,10 @@ mod tests {
     #[test]
     fn accepts_images_by_extension_in_any_case() {
         let (_dir, f) = filter(false, &[]);
-        for name in ["a.png", "b.JPG", "c.jpeg", "d.Bmp", "e.tif", "f.TIFF", "g.webp"] {
+        for name in ["a.png", "b.JPG", "c.jpeg", "d.Bmp", "e.tif", "f.TIFF", "g.webp", "h.gif"] {
             assert!(f.accepts(&f.root().join(name)), "{name}");
         }
-        for name in ["a.gif", "notes.txt", "png", "a.png.bak", "a"] {
+        for name in ["a.svg", "notes.txt", "png", "a.png.bak", "a"] {
             assert!(!f.accepts(&f.root().join(name)), "{name}");
         }
     }

@@ -26,6 +26,10 @@ use sha2::{Digest, Sha256};
 
 use super::event::{ReadyFile, WatchEvent};
 
+/// The long side a settled file is test-decoded at: enough to prove it decodes, read at a reduced
+/// size so a decompression bomb dropped into the folder costs no more than a small picture.
+const DECODE_CHECK_SIDE: u32 = 64;
+
 /// How many settle times a file that does not decode must stay unchanged before it is reported.
 pub const GRACE_FACTOR: u32 = 4;
 
@@ -212,7 +216,9 @@ fn stamp_or_none(path: &Path) -> Option<Stamp> {
 fn check(path: &Path, stamp: Stamp, reported: Option<&String>) -> Checked {
     let content = sha256_of(path).map_err(|e| format!("{}: cannot read: {e}", path.display()));
     let decode_error = match &content {
-        Ok(sha256) if reported != Some(sha256) => crate::imageio::load_rgb(path).err().map(|e| e.to_string()),
+        Ok(sha256) if reported != Some(sha256) => {
+            crate::imageio::load_rgb_for(path, Some(DECODE_CHECK_SIDE)).err().map(|e| e.to_string())
+        }
         _ => None,
     };
     Checked { stamp, content, decode_error }

@@ -1,14 +1,17 @@
 //! Reading images a user hands us (any common format, with limits, EXIF orientation, grey, 16-bit,
 //! alpha and CMYK converted) and writing PNG results atomically with their recipe in a text chunk.
 
-use std::io::BufWriter;
+use std::io::{BufReader, BufWriter};
 use std::path::Path;
 
 use image::error::{ImageError, LimitErrorKind};
-use image::{DynamicImage, ImageDecoder, ImageReader, Limits, Rgb32FImage};
+use image::metadata::Orientation;
+use image::{DynamicImage, GenericImageView, ImageDecoder, ImageFormat, ImageReader, Limits, Rgb32FImage};
 
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic_with;
+
+mod reduced;
 
 /// Largest width or height accepted from a file header.
 pub const MAX_DIMENSION: u32 = 16_384;
@@ -18,8 +21,67 @@ pub const MAX_ALLOC: u64 = 1 << 30;
 /// The PNG text chunk keyword that holds a result's recipe (resolved preset and inputs, TOML).
 pub const RECIPE_KEY: &str = "brushwork:recipe";
 
-/// Loads an image as RGB in [0,1]; transparent pixels are composited over white.
+/// Largest picture decoded whole at full size into floats (64 Mpx, 768 MiB as RGB f32); larger
+/// files are read at a reduced size when the caller says how large it needs them.
+pub const MAX_FULL_PIXELS: u64 = 1 << 26;
+
+/// Loads an image as RGB in [0,1] at its own size; transparent pixels are composited over white.
 pub fn load_rgb(path: &Path) -> Result<Rgb32FImage> {
+    load_rgb_for(path, None)
+}
+
+/// Loads an image as RGB in [0,1], decoded at a reduced size when it is at least twice as large as
+/// needed: `need` is the longest side the caller will resize it to. The result's long side is then
+/// between `need` and about twice that, so memory follows the working size, not the file's claim.
+/// Without `need`, pictures over [`MAX_FULL_PIXELS`] are refused.
+pub fn load_rgb_for(path: &Path, need: Option<u32>) -> Result<Rgb32FImage> {
+    let format = check_image_file(path)?;
+    let (w, h) = limited_reader(path)?.into_dimensions().map_err(|e| Error::input(path, describe_decode_error(&e)))?;
+    let factor = need.map(|n| w.max(h) / n.max(1)).filter(|f| *f >= 2);
+    let Some(factor) = factor else {
+        if need.is_none() && u64::from(w) * u64::from(h) > MAX_FULL_PIXELS {
+            return Err(Error::input(
+                path,
+                format!("image is {w}x{h}, over {} megapixels (refused)", MAX_FULL_PIXELS >> 20),
+            ));
+        }
+        return Ok(flatten_alpha(decode_whole(path)?));
+    };
+    let swaps = |o: Orientation| {
+        use Orientation::*;
+        matches!(o, Rotate90 | Rotate270 | Rotate90FlipH | Rotate270FlipH)
+    };
+    let oriented = |img: DynamicImage, o: Orientation| {
+        let mut img = img;
+        img.apply_orientation(o);
+        (img, if swaps(o) { (h, w) } else { (w, h) })
+    };
+    let (reduced, (ow, oh)) = match format {
+        ImageFormat::Png => {
+            let (img, o) = reduced::png(path, factor)?;
+            let (img, dims) = oriented(DynamicImage::ImageRgb32F(img), o);
+            (img.into_rgb32f(), dims)
+        }
+        ImageFormat::Jpeg if reduced::jpeg_scalable(path) => {
+            let (img, o) = reduced::jpeg(path, need.unwrap_or(1))?;
+            let (img, dims) = oriented(img, o);
+            (flatten_alpha(img), dims)
+        }
+        _ => {
+            let whole = decode_whole(path)?;
+            let dims = whole.dimensions();
+            (reduced::reduce_dynamic(&whole, factor), dims)
+        }
+    };
+    // The size a full decode would have been resized to, exactly, so that results (and saved
+    // checkpoints) do not depend on how the file was read.
+    let long = need.unwrap_or(1).min(ow.max(oh));
+    let (tw, th) = crate::engine::tensor_image::fit_long_side(ow, oh, long);
+    Ok(crate::engine::tensor_image::resize(&reduced, tw, th))
+}
+
+/// Checks that `path` is a non-empty file whose content is an image format we read; returns it.
+fn check_image_file(path: &Path) -> Result<ImageFormat> {
     let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => Error::input(path, "no such file"),
         _ => Error::input(path, format!("cannot read: {e}")),
@@ -30,22 +92,45 @@ pub fn load_rgb(path: &Path) -> Result<Rgb32FImage> {
     if meta.len() == 0 {
         return Err(Error::input(path, "file is empty (0 bytes)"));
     }
-    let mut reader = ImageReader::open(path)
-        .map_err(|e| Error::input(path, format!("cannot read: {e}")))?
-        .with_guessed_format()
-        .map_err(|e| Error::input(path, format!("cannot read: {e}")))?;
     // Judge by content, not by extension: a text file named .jpg is "not an image".
     let mut head = [0u8; 32];
     let n = std::io::Read::read(&mut std::fs::File::open(path).map_err(|e| Error::io(path, e))?, &mut head)
         .map_err(|e| Error::io(path, e))?;
-    if reader.format().is_none() || image::guess_format(&head[..n]).is_err() {
-        return Err(Error::input(path, "not an image (unrecognised format)"));
+    match image::guess_format(&head[..n]) {
+        Ok(format) if format.reading_enabled() => Ok(format),
+        _ => Err(Error::input(path, not_an_image(path))),
     }
+}
+
+/// "not an image", with a pointer to `brushwork video` when the file is a video.
+fn not_an_image(path: &Path) -> String {
+    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).unwrap_or_default();
+    if VIDEO_EXTENSIONS.contains(&ext.as_str()) {
+        "is a video, not an image (use `brushwork video` for clips)".to_string()
+    } else {
+        "not an image (unrecognised format)".to_string()
+    }
+}
+
+/// Extensions of common video containers, for the hint above.
+const VIDEO_EXTENSIONS: &[&str] = &["mp4", "mov", "mkv", "webm", "avi", "m4v", "mpg", "mpeg", "ts", "flv", "wmv"];
+
+fn limited_reader(path: &Path) -> Result<ImageReader<BufReader<std::fs::File>>> {
+    let mut reader = ImageReader::open(path)
+        .map_err(|e| Error::input(path, format!("cannot read: {e}")))?
+        .with_guessed_format()
+        .map_err(|e| Error::input(path, format!("cannot read: {e}")))?;
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_DIMENSION);
     limits.max_image_height = Some(MAX_DIMENSION);
     limits.max_alloc = Some(MAX_ALLOC);
     reader.limits(limits);
+    Ok(reader)
+}
+
+/// Decodes the whole picture in its own sample type, under the limits, EXIF orientation applied.
+fn decode_whole(path: &Path) -> Result<DynamicImage> {
+    let reader = limited_reader(path)?;
     let decode = || -> std::result::Result<DynamicImage, ImageError> {
         let mut decoder = reader.into_decoder()?;
         let orientation = decoder.orientation()?;
@@ -53,8 +138,7 @@ pub fn load_rgb(path: &Path) -> Result<Rgb32FImage> {
         img.apply_orientation(orientation);
         Ok(img)
     };
-    let img = decode().map_err(|e| Error::input(path, describe_decode_error(&e)))?;
-    Ok(flatten_alpha(img))
+    decode().map_err(|e| Error::input(path, describe_decode_error(&e)))
 }
 
 fn describe_decode_error(e: &ImageError) -> String {
