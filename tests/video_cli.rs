@@ -9,7 +9,7 @@ use std::process::Stdio;
 
 use cli_support::Fixture;
 use serde_json::Value;
-use video_support::{clip, ffmpeg, probe, Probe};
+use video_support::{clip, display_matrix, ffmpeg, first_frame_gray, probe, set_mp4_display_matrix, Probe};
 
 /// `video IN -o OUT --json` on the fixture's tiny network; `--size 32 --iterations 4
 /// --frame-iterations 2` unless `extra` sets them.
@@ -151,9 +151,36 @@ fn bad_inputs_are_refused_with_exit_2() {
     assert_refused(&fx, "empty.mp4", "empty");
     // An image, even one FFmpeg could read as a one-frame stream.
     assert_refused(&fx, "content.png", "still image");
+    assert_refused(&fx, "content.png", "brushwork run");
     let p = |n: &str| fx.join(n).to_str().unwrap().to_string();
     ffmpeg(&["-f", "lavfi", "-t", "0.5", "-i", "sine=frequency=440:sample_rate=44100", "-c:a", "aac", &p("audio.mp4")]);
     assert_refused(&fx, "audio.mp4", "no video stream");
+    // Audio whose only picture is cover art (an attached picture): MP3 with an ID3 picture, and
+    // M4A with a `covr` atom. FFmpeg offers the picture as a one-frame video stream.
+    for (name, codec) in [("cover.mp3", "libmp3lame"), ("cover.m4a", "aac")] {
+        ffmpeg(&[
+            "-f",
+            "lavfi",
+            "-t",
+            "0.5",
+            "-i",
+            "sine=frequency=440:sample_rate=44100",
+            "-i",
+            &p("content.png"),
+            "-map",
+            "0",
+            "-map",
+            "1",
+            "-c:a",
+            codec,
+            "-c:v",
+            "copy",
+            "-disposition:v",
+            "attached_pic",
+            &p(name),
+        ]);
+        assert_refused(&fx, name, "cover art");
+    }
     // A video stream with no frames (a Matroska header only).
     ffmpeg(&["-f", "lavfi", "-i", "testsrc=size=32x32:rate=10", "-frames:v", "0", "-c:v", "ffv1", &p("zero.mkv")]);
     assert_refused(&fx, "zero.mkv", "no frames");
@@ -371,4 +398,95 @@ fn flow_files_from_the_flow_command_drive_a_video() {
     // A damaged .flo given to nothing but the reader: `flow` output must end in .flo.
     let r = fx.run(&["flow", "f01.png", "f02.png", "-o", "x.txt"]);
     assert_eq!(r.code, Some(2), "{r}");
+}
+
+/// The mean grey level of each 8x8 corner of a frame: top-left, top-right, bottom-left,
+/// bottom-right.
+fn corners((w, h, grey): &(u32, u32, Vec<u8>)) -> [f64; 4] {
+    let (w, h) = (*w as usize, *h as usize);
+    let mean = |x0: usize, y0: usize| {
+        let sum: u32 =
+            (y0..y0 + 8).flat_map(|y| (x0..x0 + 8).map(move |x| (x, y))).map(|(x, y)| u32::from(grey[y * w + x])).sum();
+        f64::from(sum) / 64.0
+    };
+    [mean(0, 0), mean(w - 8, 0), mean(0, h - 8), mean(w - 8, h - 8)]
+}
+
+const CORNER_NAMES: [&str; 4] = ["top-left", "top-right", "bottom-left", "bottom-right"];
+
+/// Phone clips store the sensor's picture and a display matrix saying how to turn it (the MP4
+/// `tkhd` matrix; older files a `rotate` tag). The output must be the upright picture with no
+/// matrix of its own: a 64x32 clip whose top-left corner is marked, shown turned, comes out with
+/// the displayed size and the mark in the displayed corner.
+#[test]
+fn phone_rotation_and_mirroring_come_out_upright() {
+    let fx = Fixture::new("video-rotation");
+    let mark = "color=c=black:size=64x32:rate=10,drawbox=x=0:y=0:w=16:h=16:color=white:t=fill";
+    let make = |name: &str| {
+        let p = fx.join(name);
+        ffmpeg(&[
+            "-f",
+            "lavfi",
+            "-i",
+            mark,
+            "-frames:v",
+            "3",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            p.to_str().unwrap(),
+        ]);
+        p
+    };
+    // (file, display matrix a b c d, displayed size, the corner the mark is shown in)
+    let cases = [
+        ("plain.mp4", (1, 0, 0, 1), (64, 32), 0),
+        // An iPhone held upright: shown turned 90° clockwise (ffprobe says rotation -90).
+        ("rot90.mp4", (0, 1, -1, 0), (32, 64), 1),
+        ("rot180.mp4", (-1, 0, 0, -1), (64, 32), 3),
+        ("rot270.mp4", (0, -1, 1, 0), (32, 64), 2),
+        // A mirrored front camera: av_display_matrix_flip's horizontal flip.
+        ("mirror.mp4", (-1, 0, 0, 1), (64, 32), 1),
+    ];
+    let mut clips: Vec<(String, (u32, u32), usize)> = Vec::new();
+    for (name, m, size, corner) in cases {
+        let p = make(name);
+        set_mp4_display_matrix(&p, m);
+        clips.push((name.to_string(), size, corner));
+    }
+    // The legacy tag, in Matroska (no display matrix there): clockwise degrees.
+    let plain = fx.join("plain.mp4");
+    ffmpeg(&[
+        "-i",
+        plain.to_str().unwrap(),
+        "-c",
+        "copy",
+        "-metadata:s:v",
+        "ROTATE=90",
+        fx.join("tag.mkv").to_str().unwrap(),
+    ]);
+    assert!(display_matrix(&fx.join("tag.mkv")).is_none(), "the tagged clip should carry only the tag");
+    clips.push(("tag.mkv".to_string(), (32, 64), 1));
+
+    for (name, size, corner) in clips {
+        let out = format!("{name}.out.mp4");
+        let r = fx.run(&video_args(&name, &out, &["--size", "64"]));
+        assert_eq!(r.code, Some(0), "{name}: {r}");
+        let out = fx.join(&out);
+        let frame = first_frame_gray(&out);
+        assert_eq!((frame.0, frame.1), size, "{name}: output size");
+        if let Some(m) = display_matrix(&out) {
+            assert_eq!(m, [1 << 16, 0, 0, 0, 1 << 16, 0, 0, 0, 1 << 30], "{name}: the output is turned again");
+        }
+        let c = corners(&frame);
+        let brightest = (0..4).max_by(|a, b| c[*a].total_cmp(&c[*b])).unwrap();
+        assert_eq!(
+            CORNER_NAMES[brightest], CORNER_NAMES[corner],
+            "{name}: the mark should be {}: corner means {c:?}",
+            CORNER_NAMES[corner]
+        );
+        let others = (0..4).filter(|k| *k != corner).map(|k| c[k]).fold(0.0, f64::max);
+        assert!(c[corner] > others + 60.0, "{name}: the mark is not clear: corner means {c:?}");
+    }
 }

@@ -57,7 +57,7 @@ pub enum VideoEvent<'a> {
     Iteration { frame: u32, frames: u32, progress: &'a Progress },
     /// A frame is finished and saved (the stylised frame as 8-bit RGB).
     Frame(FrameReport, &'a RgbImage),
-    /// A message for the user (encoder fallback).
+    /// A message for the user (encoder fallback, an orientation not honoured).
     Note(String),
 }
 
@@ -119,6 +119,9 @@ pub fn run(
     on_event: &mut dyn FnMut(VideoEvent) -> ControlFlow<()>,
 ) -> Result<VideoOutput> {
     let start = Instant::now();
+    for w in &clip.warnings {
+        let _ = on_event(VideoEvent::Note(w.clone()));
+    }
     let n = clip.frames.len();
     let frames = n as u32;
     let mut settings = job.settings.clone();
