@@ -9,6 +9,7 @@ pub mod flicker;
 pub mod job;
 pub mod motion;
 pub mod orient;
+pub mod output;
 pub mod score;
 pub mod warp_error;
 
