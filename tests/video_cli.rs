@@ -9,7 +9,9 @@ use std::process::Stdio;
 
 use cli_support::Fixture;
 use serde_json::Value;
-use video_support::{clip, ffmpeg, probe, Probe};
+use video_support::{
+    clip, display_matrix, ffmpeg, first_frame_gray, probe, set_mp4_display_matrix, streams, Probe, StreamInfo,
+};
 
 /// `video IN -o OUT --json` on the fixture's tiny network; `--size 32 --iterations 4
 /// --frame-iterations 2` unless `extra` sets them.
@@ -151,9 +153,36 @@ fn bad_inputs_are_refused_with_exit_2() {
     assert_refused(&fx, "empty.mp4", "empty");
     // An image, even one FFmpeg could read as a one-frame stream.
     assert_refused(&fx, "content.png", "still image");
+    assert_refused(&fx, "content.png", "brushwork run");
     let p = |n: &str| fx.join(n).to_str().unwrap().to_string();
     ffmpeg(&["-f", "lavfi", "-t", "0.5", "-i", "sine=frequency=440:sample_rate=44100", "-c:a", "aac", &p("audio.mp4")]);
     assert_refused(&fx, "audio.mp4", "no video stream");
+    // Audio whose only picture is cover art (an attached picture): MP3 with an ID3 picture, and
+    // M4A with a `covr` atom. FFmpeg offers the picture as a one-frame video stream.
+    for (name, codec) in [("cover.mp3", "libmp3lame"), ("cover.m4a", "aac")] {
+        ffmpeg(&[
+            "-f",
+            "lavfi",
+            "-t",
+            "0.5",
+            "-i",
+            "sine=frequency=440:sample_rate=44100",
+            "-i",
+            &p("content.png"),
+            "-map",
+            "0",
+            "-map",
+            "1",
+            "-c:a",
+            codec,
+            "-c:v",
+            "copy",
+            "-disposition:v",
+            "attached_pic",
+            &p(name),
+        ]);
+        assert_refused(&fx, name, "cover art");
+    }
     // A video stream with no frames (a Matroska header only).
     ffmpeg(&["-f", "lavfi", "-i", "testsrc=size=32x32:rate=10", "-frames:v", "0", "-c:v", "ffv1", &p("zero.mkv")]);
     assert_refused(&fx, "zero.mkv", "no frames");
@@ -371,4 +400,248 @@ fn flow_files_from_the_flow_command_drive_a_video() {
     // A damaged .flo given to nothing but the reader: `flow` output must end in .flo.
     let r = fx.run(&["flow", "f01.png", "f02.png", "-o", "x.txt"]);
     assert_eq!(r.code, Some(2), "{r}");
+}
+
+/// The mean grey level of each 8x8 corner of a frame: top-left, top-right, bottom-left,
+/// bottom-right.
+fn corners((w, h, grey): &(u32, u32, Vec<u8>)) -> [f64; 4] {
+    let (w, h) = (*w as usize, *h as usize);
+    let mean = |x0: usize, y0: usize| {
+        let sum: u32 =
+            (y0..y0 + 8).flat_map(|y| (x0..x0 + 8).map(move |x| (x, y))).map(|(x, y)| u32::from(grey[y * w + x])).sum();
+        f64::from(sum) / 64.0
+    };
+    [mean(0, 0), mean(w - 8, 0), mean(0, h - 8), mean(w - 8, h - 8)]
+}
+
+const CORNER_NAMES: [&str; 4] = ["top-left", "top-right", "bottom-left", "bottom-right"];
+
+/// Phone clips store the sensor's picture and a display matrix saying how to turn it (the MP4
+/// `tkhd` matrix; older files a `rotate` tag). The output must be the upright picture with no
+/// matrix of its own: a 64x32 clip whose top-left corner is marked, shown turned, comes out with
+/// the displayed size and the mark in the displayed corner.
+#[test]
+fn phone_rotation_and_mirroring_come_out_upright() {
+    let fx = Fixture::new("video-rotation");
+    let mark = "color=c=black:size=64x32:rate=10,drawbox=x=0:y=0:w=16:h=16:color=white:t=fill";
+    let make = |name: &str| {
+        let p = fx.join(name);
+        ffmpeg(&[
+            "-f",
+            "lavfi",
+            "-i",
+            mark,
+            "-frames:v",
+            "3",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            p.to_str().unwrap(),
+        ]);
+        p
+    };
+    // (file, display matrix a b c d, displayed size, the corner the mark is shown in)
+    let cases = [
+        ("plain.mp4", (1, 0, 0, 1), (64, 32), 0),
+        // An iPhone held upright: shown turned 90° clockwise (ffprobe says rotation -90).
+        ("rot90.mp4", (0, 1, -1, 0), (32, 64), 1),
+        ("rot180.mp4", (-1, 0, 0, -1), (64, 32), 3),
+        ("rot270.mp4", (0, -1, 1, 0), (32, 64), 2),
+        // A mirrored front camera: av_display_matrix_flip's horizontal flip.
+        ("mirror.mp4", (-1, 0, 0, 1), (64, 32), 1),
+    ];
+    let mut clips: Vec<(String, (u32, u32), usize)> = Vec::new();
+    for (name, m, size, corner) in cases {
+        let p = make(name);
+        set_mp4_display_matrix(&p, m);
+        clips.push((name.to_string(), size, corner));
+    }
+    // The legacy tag, in Matroska (no display matrix there): clockwise degrees.
+    let plain = fx.join("plain.mp4");
+    ffmpeg(&[
+        "-i",
+        plain.to_str().unwrap(),
+        "-c",
+        "copy",
+        "-metadata:s:v",
+        "ROTATE=90",
+        fx.join("tag.mkv").to_str().unwrap(),
+    ]);
+    assert!(display_matrix(&fx.join("tag.mkv")).is_none(), "the tagged clip should carry only the tag");
+    clips.push(("tag.mkv".to_string(), (32, 64), 1));
+
+    for (name, size, corner) in clips {
+        let out = format!("{name}.out.mp4");
+        let r = fx.run(&video_args(&name, &out, &["--size", "64"]));
+        assert_eq!(r.code, Some(0), "{name}: {r}");
+        let out = fx.join(&out);
+        let frame = first_frame_gray(&out);
+        assert_eq!((frame.0, frame.1), size, "{name}: output size");
+        if let Some(m) = display_matrix(&out) {
+            assert_eq!(m, [1 << 16, 0, 0, 0, 1 << 16, 0, 0, 0, 1 << 30], "{name}: the output is turned again");
+        }
+        let c = corners(&frame);
+        let brightest = (0..4).max_by(|a, b| c[*a].total_cmp(&c[*b])).unwrap();
+        assert_eq!(
+            CORNER_NAMES[brightest], CORNER_NAMES[corner],
+            "{name}: the mark should be {}: corner means {c:?}",
+            CORNER_NAMES[corner]
+        );
+        let others = (0..4).filter(|k| *k != corner).map(|k| c[k]).fold(0.0, f64::max);
+        assert!(c[corner] > others + 60.0, "{name}: the mark is not clear: corner means {c:?}");
+    }
+}
+
+/// Audio and subtitle streams are copied with their language tags when the container can carry
+/// them; a subtitle stream it cannot carry is dropped with one warning line naming it.
+#[test]
+fn subtitles_and_language_tags_are_kept_or_reported() {
+    let fx = Fixture::new("video-subtitles");
+    std::fs::write(
+        fx.join("s.srt"),
+        "1\n00:00:00,000 --> 00:00:00,300\nhello\n\n2\n00:00:00,300 --> 00:00:00,500\nbye\n\n",
+    )
+    .unwrap();
+    let p = |n: &str| fx.join(n).to_str().unwrap().to_string();
+    let (srt, mkv, mp4) = (p("s.srt"), p("subs.mkv"), p("subs.mp4"));
+    let source = |out: &str, subtitle_codec: &str, language: &str| {
+        ffmpeg(&[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=48x36:rate=10",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=44100",
+            "-i",
+            &srt,
+            "-t",
+            "0.5",
+            "-map",
+            "0",
+            "-map",
+            "1",
+            "-map",
+            "2",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-c:s",
+            subtitle_codec,
+            "-metadata:s:a:0",
+            "language=fra",
+            "-metadata:s:s:0",
+            &format!("language={language}"),
+            out,
+        ]);
+    };
+    source(&mkv, "srt", "eng");
+    source(&mp4, "mov_text", "spa");
+    let kept = |src: &str, out: &str| -> (Vec<StreamInfo>, Vec<StreamInfo>) {
+        let (a, b) = (streams(&fx.join(src)), streams(&fx.join(out)));
+        (a.into_iter().skip(1).collect(), b.into_iter().skip(1).collect())
+    };
+    use ffmpeg_next::media::Type;
+
+    // Matroska to Matroska, MP4 to MP4: everything kept, no warning.
+    for (src, out, codec, language) in
+        [("subs.mkv", "out.mkv", "subrip", "eng"), ("subs.mp4", "out.mp4", "mov_text", "spa")]
+    {
+        let r = fx.run(&video_args(src, out, &[]));
+        assert_eq!(r.code, Some(0), "{src}: {r}");
+        assert!(!r.stderr.contains("dropped"), "{src}: {r}");
+        let (source_streams, out_streams) = kept(src, out);
+        assert_eq!(source_streams.len(), 2, "{src}: {source_streams:?}");
+        assert_eq!(out_streams, source_streams, "{src}: audio and subtitles, languages and packets");
+        assert_eq!((out_streams[0].kind, out_streams[0].language.as_deref()), (Type::Audio, Some("fra")));
+        assert_eq!((out_streams[1].kind, out_streams[1].codec.as_str()), (Type::Subtitle, codec));
+        assert_eq!(out_streams[1].language.as_deref(), Some(language));
+    }
+
+    // SubRip cannot go into MP4: dropped, said in one line naming the output, the codec and a
+    // container that keeps it; the audio and its language are kept.
+    let r = fx.run(&video_args("subs.mkv", "dropped.mp4", &[]));
+    assert_eq!(r.code, Some(0), "{r}");
+    let warnings: Vec<&str> = r.stderr_lines().into_iter().filter(|l| l.contains("dropped")).collect();
+    assert_eq!(warnings.len(), 1, "one warning line: {r}");
+    for part in ["dropped.mp4", "subrip", "eng", ".mkv"] {
+        assert!(warnings[0].contains(part), "`{part}` in: {}", warnings[0]);
+    }
+    let out = streams(&fx.join("dropped.mp4"));
+    assert_eq!(out.len(), 2, "video and audio only: {out:?}");
+    assert_eq!((out[1].kind, out[1].language.as_deref()), (Type::Audio, Some("fra")));
+}
+
+/// The output is checked before any work: a container that cannot carry the source's audio
+/// (PCM into MP4), a folder that is missing or cannot be written, a name that is a folder or not a
+/// container brushwork writes. Each is one line naming the file, exit 2, no session made.
+#[test]
+fn the_output_is_checked_before_any_frame() {
+    let fx = Fixture::new("video-output-checks");
+    let p = |n: &str| fx.join(n).to_str().unwrap().to_string();
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=48x36:rate=10",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=44100",
+        "-t",
+        "0.3",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "pcm_s16le",
+        &p("pcm.mov"),
+    ]);
+    let sessions = fx.join("home/.local/share/brushwork/sessions");
+    let refused = |output: &str, expect: &[&str]| {
+        let r = fx.run(&video_args("pcm.mov", output, &[]));
+        assert_eq!(r.code, Some(2), "{output}: {r}");
+        let lines = r.stderr_lines();
+        assert_eq!(lines.len(), 1, "{output}: one line:\n{r}");
+        for part in expect {
+            assert!(lines[0].contains(part), "{output}: `{part}` in: {}", lines[0]);
+        }
+        assert!(!r.events().iter().any(|e| e["event"] == "progress"), "{output}: work started: {r}");
+        let made = std::fs::read_dir(&sessions).map(|d| d.count()).unwrap_or(0);
+        assert_eq!(made, 0, "{output}: a session was made");
+        assert_eq!(fx.hidden_files(), Vec::<String>::new(), "{output}: temp files left behind");
+    };
+    refused("out.mp4", &["out.mp4", "pcm_s16le", "pcm.mov", ".mkv", ".mov"]);
+    assert!(!fx.join("out.mp4").exists());
+    refused("nowhere/out.mp4", &["nowhere/out.mp4", "folder does not exist"]);
+    std::fs::create_dir(fx.join("dir.mkv")).unwrap();
+    refused("dir.mkv", &["dir.mkv", "is a folder"]);
+    // A container FFmpeg knows but brushwork does not write, and no extension at all.
+    refused("out.webm", &["out.webm", "unsupported output format"]);
+    refused("out", &["out", "unsupported output format"]);
+    // A folder that cannot be written (root may write anywhere: then the check cannot fail).
+    std::fs::create_dir(fx.join("locked")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(fx.join("locked"), std::fs::Permissions::from_mode(0o555)).unwrap();
+    if std::fs::write(fx.join("locked/probe"), b"").is_err() {
+        refused("locked/out.mp4", &["locked/out.mp4", "cannot write"]);
+    } else {
+        std::fs::remove_file(fx.join("locked/probe")).unwrap();
+        eprintln!("running as root: the unwritable-folder case is checked on /proc instead");
+    }
+    std::fs::set_permissions(fx.join("locked"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    // /proc takes no new files, even from root.
+    refused("/proc/brushwork-out.mp4", &["/proc/brushwork-out.mp4", "cannot write"]);
+
+    // The same clip into a container that carries PCM: the audio is copied unchanged.
+    let r = fx.run(&video_args("pcm.mov", "out.mov", &[]));
+    assert_eq!(r.code, Some(0), "{r}");
+    let (a, b) = (probe(&fx.join("pcm.mov")).audio.unwrap(), probe(&fx.join("out.mov")).audio.expect("audio"));
+    assert!(a == b, "PCM packets differ");
 }

@@ -9,7 +9,7 @@ use super::foreground::run_here;
 use super::inputs::{load_images, with_json_error};
 use super::overrides;
 use super::report::Reporter;
-use super::run::{absolute, absolute_inputs, check_output_dir, reuse_or_create};
+use super::run::{absolute, absolute_inputs, reuse_or_create};
 use super::weights::resolve_for_run;
 use crate::cli::VideoArgs;
 use crate::engine::device::parse_device;
@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::session::owner::Owner;
 use crate::session::{Kind, SessionSpec, Workspace};
 use crate::video::motion::check_flow_dir;
+use crate::video::output::{check_output, check_output_path};
 use crate::video::{decode::decode, init};
 
 /// The preset `video` uses when none is given.
@@ -34,14 +35,16 @@ fn video_inner(args: &VideoArgs, workspace: &Path) -> Result<()> {
     crate::session::record::check_settings(&settings, Kind::Video)?;
     crate::memory::check_job(&settings, Kind::Video, &args.input)?;
     let output = args.output.clone().unwrap_or_else(|| default_output(&args.input, &preset.name));
-    check_output_dir(&output)?;
-    check_output_format(&output)?;
+    init()?;
+    // The output's container and folder, then (once the clip is known to be a video) whether the
+    // container carries its audio: all before a session is made and any frame is stylised.
+    check_output_path(&output)?;
     super::run::check_output_is_not_an_input(&output, ("the source clip", &args.input), &settings)?;
     load_images(&settings)?;
     parse_device(&args.device)?;
-    init()?;
     // Bad clips, and flow folders that do not fit them, are refused before a session is made.
     let clip = decode(&args.input, settings.size)?;
+    check_output(&args.input, &output)?;
     if let Some(dir) = &settings.flow_dir {
         let (w, h) = clip.size;
         let distances = flow_distances(&settings);
@@ -119,15 +122,4 @@ fn flow_distances(settings: &crate::engine::Settings) -> Vec<u32> {
 pub fn default_output(input: &Path, preset: &str) -> PathBuf {
     let stem = input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
     PathBuf::from(format!("{stem}.{preset}.mp4"))
-}
-
-/// Containers the output may use (checked before any frame is stylised).
-const OUTPUT_FORMATS: [&str; 4] = ["mp4", "m4v", "mov", "mkv"];
-
-fn check_output_format(output: &Path) -> Result<()> {
-    let ext = output.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
-    match ext {
-        Some(e) if OUTPUT_FORMATS.contains(&e.as_str()) => Ok(()),
-        _ => Err(Error::input(output, "unsupported output format: use .mp4, .m4v, .mov or .mkv")),
-    }
 }

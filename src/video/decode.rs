@@ -1,13 +1,16 @@
-//! Decoding a clip: the best video stream of any file the system FFmpeg reads, every frame
-//! converted to RGB at the output size with swscale (rows walked by stride), timestamps kept.
+//! Decoding a clip: the best video stream of any file the system FFmpeg reads (cover art is not
+//! a video), every frame converted to RGB at the output size with swscale (rows walked by
+//! stride) and turned upright as the stream's display matrix says, timestamps kept.
 
 use std::path::Path;
 
+use ffmpeg_next::format::stream::Disposition;
 use ffmpeg_next::format::Pixel;
 use ffmpeg_next::software::scaling;
 use ffmpeg_next::{codec, frame, media, Packet, Rational};
 use image::RgbImage;
 
+use super::orient::Orientation;
 use super::{codec_error, even_fit, MAX_DIMENSION};
 use crate::error::{Error, Result};
 
@@ -20,10 +23,14 @@ pub struct Frame {
 /// A decoded clip: its frames in presentation order and what the encoder needs to match it.
 pub struct Clip {
     pub frames: Vec<Frame>,
-    /// Source size.
+    /// Source size, as displayed (a phone clip shot in portrait is taller than wide).
     pub source_size: (u32, u32),
-    /// Output size (even width and height).
+    /// Output size (even width and height), upright.
     pub size: (u32, u32),
+    /// How the coded frames were turned to be upright.
+    pub orientation: Orientation,
+    /// What the user should know about the source (an orientation that could not be honoured).
+    pub warnings: Vec<String>,
     /// The video stream's time base; every `Frame::pts` is in it.
     pub time_base: Rational,
     /// The stream's average frame rate (or its base rate when the average is unknown).
@@ -43,10 +50,7 @@ pub fn decode(path: &Path, long: u32) -> Result<Clip> {
     if demuxer == "image2" || demuxer.ends_with("_pipe") {
         return Err(Error::input(path, "is a still image, not a video (use `brushwork run` for images)"));
     }
-    let stream = input
-        .streams()
-        .best(media::Type::Video)
-        .ok_or_else(|| Error::input(path, "no video stream (audio only, or not a video)"))?;
+    let stream = video_stream(&input).map_err(|e| Error::input(path, e))?;
     let index = stream.index();
     let time_base = stream.time_base();
     let frame_rate = [stream.avg_frame_rate(), stream.rate()]
@@ -67,9 +71,15 @@ pub fn decode(path: &Path, long: u32) -> Result<Clip> {
             format!("video is {sw}x{sh}, larger than {MAX_DIMENSION}x{MAX_DIMENSION} pixels (refused)"),
         ));
     }
-    let size = even_fit(sw, sh, if long == NATIVE { sw.max(sh) } else { long });
+    let mut warnings = Vec::new();
+    let orientation = Orientation::of_stream(&stream).unwrap_or_else(|why| {
+        warnings.push(format!("{}: the video stream has {why}", path.display()));
+        Orientation::IDENTITY
+    });
+    let (dw, dh) = orientation.display_size((sw, sh));
+    let size = even_fit(dw, dh, if long == NATIVE { dw.max(dh) } else { long });
     let step = frame_step(time_base, frame_rate);
-    let mut sink = FrameSink { path, size, scaler: None, frames: Vec::new(), step };
+    let mut sink = FrameSink { path, size, orientation, scaler: None, frames: Vec::new(), step };
     let mut damaged = 0usize;
     let mut packet = Packet::empty();
     loop {
@@ -98,7 +108,25 @@ pub fn decode(path: &Path, long: u32) -> Result<Clip> {
         let why = if damaged > 0 { " (the file is damaged or truncated)" } else { "" };
         return Err(Error::input(path, format!("the video stream has no frames{why}")));
     }
-    Ok(Clip { frames: sink.frames, source_size: (sw, sh), size, time_base, frame_rate })
+    Ok(Clip { frames: sink.frames, source_size: (dw, dh), size, orientation, warnings, time_base, frame_rate })
+}
+
+/// The stream to decode: the best video stream that is not an attached picture (cover art).
+fn video_stream(input: &ffmpeg_next::format::context::Input) -> std::result::Result<ffmpeg_next::Stream<'_>, String> {
+    let is_video = |s: &ffmpeg_next::Stream| s.parameters().medium() == media::Type::Video;
+    let is_picture = |s: &ffmpeg_next::Stream| s.disposition().contains(Disposition::ATTACHED_PIC);
+    if let Some(best) = input.streams().best(media::Type::Video).filter(|s| !is_picture(s)) {
+        return Ok(best);
+    }
+    if let Some(moving) = input.streams().find(|s| is_video(s) && !is_picture(s)) {
+        return Ok(moving);
+    }
+    let has_audio = input.streams().any(|s| s.parameters().medium() == media::Type::Audio);
+    if input.streams().any(|s| is_video(&s) && is_picture(&s)) {
+        let what = if has_audio { "audio with cover art" } else { "a file whose only picture is cover art" };
+        return Err(format!("is {what}, not a video (its only picture is an attached still image)"));
+    }
+    Err("no video stream (audio only, or not a video)".into())
 }
 
 /// The `long` of [`decode`] that keeps the stream's own size.
@@ -132,7 +160,9 @@ pub(crate) fn frame_step(time_base: Rational, rate: Rational) -> i64 {
 /// Receives decoded frames, converts them to RGB at the output size and keeps them.
 struct FrameSink<'a> {
     path: &'a Path,
+    /// Upright output size.
     size: (u32, u32),
+    orientation: Orientation,
     scaler: Option<(scaling::Context, (Pixel, u32, u32))>,
     frames: Vec<Frame>,
     step: i64,
@@ -161,7 +191,8 @@ impl FrameSink<'_> {
         if key.1 > MAX_DIMENSION || key.2 > MAX_DIMENSION {
             return Err(Error::input(self.path, format!("a frame is {}x{} (refused)", key.1, key.2)));
         }
-        let (w, h) = self.size;
+        // Scaled in the coded orientation, turned upright afterwards.
+        let (w, h) = self.orientation.coded_size(self.size);
         if self.scaler.as_ref().map(|(_, k)| *k) != Some(key) {
             let ctx = scaling::Context::get(key.0, key.1, key.2, Pixel::RGB24, w, h, scaling::Flags::BICUBIC)
                 .map_err(|e| codec_error(self.path, "cannot convert the video's pixels to RGB", e))?;
@@ -184,6 +215,7 @@ impl FrameSink<'_> {
                 .ok_or_else(|| codec_error(self.path, "RGB frame", "shorter than its size"))?;
             out.extend_from_slice(line);
         }
-        RgbImage::from_raw(w, h, out).ok_or_else(|| codec_error(self.path, "RGB frame", "wrong size"))
+        let coded = RgbImage::from_raw(w, h, out).ok_or_else(|| codec_error(self.path, "RGB frame", "wrong size"))?;
+        Ok(if self.orientation.is_identity() { coded } else { self.orientation.apply(&coded) })
     }
 }

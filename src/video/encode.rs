@@ -1,16 +1,19 @@
 //! Encoding the stylised frames: H.264 (libx264, yuv420p) at the source timestamps, with the
-//! source's audio streams copied packet for packet, written to a temporary name then renamed.
+//! source's audio and subtitle streams copied packet for packet (with their language and other
+//! tags, and their default/forced flags), written to a temporary name then renamed. Which streams
+//! the container can carry is decided by [`super::output::plan_streams`], checked before any work.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use ffmpeg_next::format::{self, Pixel};
 use ffmpeg_next::software::scaling;
-use ffmpeg_next::{codec, encoder, frame, media, Dictionary, Packet, Rational};
+use ffmpeg_next::{codec, encoder, frame, Dictionary, Packet, Rational};
 use image::RgbImage;
 
 use super::codec_error;
 use super::decode::frame_step;
+use super::output::{muxer_for, plan_streams};
 use crate::error::{Error, Result};
 
 /// Encoders tried in order: libx264, then others Debian's FFmpeg has.
@@ -18,7 +21,7 @@ const ENCODERS: [&str; 3] = ["libx264", "libopenh264", "mpeg4"];
 
 /// What the encoder needs to know about the source.
 pub struct EncodeSpec<'a> {
-    /// The source file: its audio streams are copied.
+    /// The source file: its audio and subtitle streams are copied.
     pub source: &'a Path,
     /// Time base of the frames' timestamps (the source video stream's).
     pub time_base: Rational,
@@ -26,7 +29,8 @@ pub struct EncodeSpec<'a> {
 }
 
 /// Writes `frames` (all the same even size, with strictly increasing `pts`) to `output` with the
-/// source's audio. Returns the encoder's name and any warnings (fallback encoder).
+/// source's audio and the subtitles the container can carry. Returns the encoder's name and any
+/// warnings (fallback encoder; dropped subtitles are reported by the check before the work).
 pub fn encode(output: &Path, spec: &EncodeSpec, frames: &[(&RgbImage, i64)]) -> Result<(String, Vec<String>)> {
     let tmp = temp_output(output);
     let result = encode_to(&tmp, output, spec, frames);
@@ -64,6 +68,7 @@ fn encode_to(
     let (w, h) = first.dimensions();
     let mut input =
         format::input(spec.source).map_err(|e| Error::input(spec.source, format!("cannot reopen the video: {e}")))?;
+    let plan = plan_streams(&input, spec.source, output, muxer_for(output)?)?;
     let mut octx = format::output(tmp)
         .map_err(|e| Error::input(output, format!("unknown output format, use .mp4, .mkv or .mov ({e})")))?;
     let global_header = octx.format().flags().contains(format::Flags::GLOBAL_HEADER);
@@ -75,21 +80,25 @@ fn encode_to(
         ost.set_parameters(&video);
         ost.index()
     };
-    // Audio streams, copied: input index -> output index.
-    let mut audio_map = Vec::new();
+    // Audio and subtitle streams, copied: input index -> output index.
+    let mut copy_map = Vec::new();
     for ist in input.streams() {
-        if ist.parameters().medium() != media::Type::Audio {
+        if !plan.copy.contains(&ist.index()) {
             continue;
         }
         let mut ost =
             octx.add_stream(encoder::find(codec::Id::None)).map_err(|e| codec_error(output, "add stream", e))?;
         ost.set_parameters(ist.parameters());
+        // Language, title and handler tags.
+        ost.set_metadata(ist.metadata().to_owned());
         // SAFETY: `ost` owns valid codec parameters; a zero tag lets the muxer pick its own, as a
-        // tag from another container may be invalid here. ffmpeg-next has no safe setter.
+        // tag from another container may be invalid here. The disposition (default, forced, ...)
+        // is a plain int of the stream. ffmpeg-next has no safe setters for either.
         unsafe {
             (*ost.parameters().as_mut_ptr()).codec_tag = 0;
+            (*ost.as_mut_ptr()).disposition = ist.disposition().bits();
         }
-        audio_map.push((ist.index(), ist.time_base(), ost.index()));
+        copy_map.push((ist.index(), ist.time_base(), ost.index()));
     }
     octx.write_header().map_err(|e| codec_error(output, "write header", e))?;
     // The muxer may change time bases in write_header: read them now.
@@ -139,15 +148,15 @@ fn encode_to(
     video.send_eof().map_err(|e| codec_error(output, "flush the encoder", e))?;
     collect(&mut video, &mut packets);
 
-    let mut audio_tbs = Vec::new();
-    for (_, _, ost_index) in &audio_map {
-        audio_tbs.push(ost_tb(&octx, *ost_index).ok_or_else(|| codec_error(output, "stream", "missing"))?);
+    let mut copy_tbs = Vec::new();
+    for (_, _, ost_index) in &copy_map {
+        copy_tbs.push(ost_tb(&octx, *ost_index).ok_or_else(|| codec_error(output, "stream", "missing"))?);
     }
     for (stream, mut p) in input.packets() {
-        let Some(k) = audio_map.iter().position(|(i, _, _)| *i == stream.index()) else {
+        let Some(k) = copy_map.iter().position(|(i, _, _)| *i == stream.index()) else {
             continue;
         };
-        let ((_, ist_tb, ost_index), tb) = (audio_map[k], audio_tbs[k]);
+        let ((_, ist_tb, ost_index), tb) = (copy_map[k], copy_tbs[k]);
         p.rescale_ts(ist_tb, tb);
         p.set_position(-1);
         p.set_stream(ost_index);

@@ -22,6 +22,7 @@ use super::decode::Clip;
 use super::encode::{encode, EncodeSpec};
 use super::flicker::flicker;
 use super::motion::{self, FlowSource, Motion};
+use super::output::check_output;
 use super::warp_error::Grader;
 use crate::engine::objective::LossParts;
 use crate::engine::settings::WarmStart;
@@ -57,7 +58,7 @@ pub enum VideoEvent<'a> {
     Iteration { frame: u32, frames: u32, progress: &'a Progress },
     /// A frame is finished and saved (the stylised frame as 8-bit RGB).
     Frame(FrameReport, &'a RgbImage),
-    /// A message for the user (encoder fallback).
+    /// A message for the user (encoder fallback, dropped subtitles, an orientation not honoured).
     Note(String),
 }
 
@@ -119,6 +120,11 @@ pub fn run(
     on_event: &mut dyn FnMut(VideoEvent) -> ControlFlow<()>,
 ) -> Result<VideoOutput> {
     let start = Instant::now();
+    // The output is checked before the first frame, not after hours of work.
+    let streams = check_output(job.input, job.output)?;
+    for w in clip.warnings.iter().chain(&streams.warnings) {
+        let _ = on_event(VideoEvent::Note(w.clone()));
+    }
     let n = clip.frames.len();
     let frames = n as u32;
     let mut settings = job.settings.clone();

@@ -8,6 +8,8 @@ pub mod encode;
 pub mod flicker;
 pub mod job;
 pub mod motion;
+pub mod orient;
+pub mod output;
 pub mod score;
 pub mod warp_error;
 
