@@ -311,6 +311,10 @@ pub struct BenchArgs {
     pub threads: Option<usize>,
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Time DIS optical flow instead (each quality, on a textured pair moved by a known sub-pixel
+    /// shift, at 256x144 and 512x288, the sizes video runs at) and print its accuracy beside it.
+    #[arg(long)]
+    pub flow: bool,
     /// Also time, in the same run, candle's stock autograd and the hand-written backward on
     /// candle's conv2d, and print the ratios.
     #[arg(long)]

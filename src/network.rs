@@ -7,7 +7,7 @@ use std::path::Path;
 use candle_core::{DType, Device};
 use image::Rgb32FImage;
 
-use crate::engine::objective::deepest_layer;
+use crate::engine::objective::{deepest_layer, min_input_side, too_small_for};
 use crate::engine::settings::Init;
 use crate::engine::vgg::{read_header, WeightsHeader};
 use crate::engine::{Settings, StyleInput, Vgg};
@@ -22,13 +22,44 @@ pub fn load_images(settings: &Settings) -> Result<(Vec<StyleInput>, Option<Rgb32
     let styles = settings
         .styles
         .iter()
-        .map(|s| Ok(StyleInput { image: load_rgb_for(&s.path, Some(style_long))?, weight: s.weight }))
+        .map(|s| {
+            let image = load_rgb_for(&s.path, Some(style_long))?;
+            let dims = crate::imageio::display_dimensions(&s.path)?;
+            check_picture_size(&s.path, dims, settings, &|size| {
+                crate::engine::stylize::style_long_side(size, settings.style_scale)
+            })?;
+            Ok(StyleInput { image, weight: s.weight })
+        })
         .collect::<Result<Vec<_>>>()?;
     let init_image = match &settings.init_file {
         Some(p) if settings.init == Init::File => Some(load_rgb_for(p, Some(settings.size))?),
         _ => None,
     };
     Ok((styles, init_image))
+}
+
+/// Refuses pictures whose short side would fall under the network's minimum at some scale of the
+/// schedule, with one line naming the file (`long_at` maps a scale's size to this picture's long
+/// side there: the size itself for the content, scaled by `style_scale` for a style).
+pub fn check_picture_size(
+    path: &Path,
+    (w, h): (u32, u32),
+    settings: &Settings,
+    long_at: &dyn Fn(u32) -> u32,
+) -> Result<()> {
+    let min = min_input_side(settings);
+    for size in settings.scale_sizes() {
+        if let Some(message) = too_small_for(w, h, long_at(size), min) {
+            return Err(Error::input(path, message));
+        }
+    }
+    Ok(())
+}
+
+/// [`check_picture_size`] for a content picture.
+pub fn check_content_size(path: &Path, settings: &Settings) -> Result<()> {
+    let dims = crate::imageio::display_dimensions(path)?;
+    check_picture_size(path, dims, settings, &|size| size)
 }
 
 /// Loads the network in `weights`, cut after the deepest layer `settings` uses. Calls `note`

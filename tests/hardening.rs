@@ -886,3 +886,78 @@ fn overwriting_an_output_keeps_its_permission_bits() {
     assert!(image::open(fx.join("out.png")).is_ok());
     assert_eq!(std::fs::metadata(fx.join("out.png")).unwrap().permissions().mode() & 0o777, 0o640);
 }
+
+/// Pictures too thin for the network at the working size are refused before work with one line
+/// naming the file, the sizes and a size that works: content, style, and at the coarse scales.
+#[test]
+fn pictures_too_thin_for_the_network_are_refused_naming_the_file() {
+    let fx = Fixture::new("harden-thin");
+    // 400x10 at a long side of 64 is 64x2 (round(10 * 64 / 400) = 2): under the 16 px that
+    // conv5_1 needs after four poolings. The smallest long side that keeps 16 px is 620
+    // (round(10 * 620 / 400) = round(15.5) = 16).
+    image::RgbImage::from_pixel(400, 10, image::Rgb([90, 60, 30])).save(fx.join("strip.png")).unwrap();
+    let base = ["--weights", "tiny.safetensors", "--iterations", "2", "-o", "out.png"];
+    let cases: [(&[&str], &str); 3] = [
+        (&["run", "strip.png", "--style", "style.png", "--size", "64", "--scales", "1"], "strip.png: is 400x10"),
+        (&["run", "content.png", "--style", "strip.png", "--size", "64", "--scales", "1"], "strip.png: is 400x10"),
+        // 40x30 is fine at 64 px but not at the first of three scales (64 / 2^2 = 16, 16x12).
+        (&["run", "content.png", "--style", "style.png", "--size", "64", "--scales", "3"], "content.png: is 40x30"),
+    ];
+    for (args, needle) in cases {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend_from_slice(&base);
+        let r = fx.run(&all);
+        assert_eq!(r.code, Some(2), "{args:?}: {r}");
+        assert_eq!(r.stderr_lines().len(), 1, "{args:?}: {r}");
+        assert!(r.stderr.contains(needle) && r.stderr.contains("under the 16 px"), "{args:?}: {r}");
+        assert!(!r.stderr.contains("NaN"), "{r}");
+        assert!(!fx.join("out.png").exists());
+    }
+    let r = fx.run(&["run", "strip.png", "--style", "style.png", "--size", "64", "--scales", "1", "--weights", "x"]);
+    assert!(r.stderr.contains("at least 620 px"), "{r}");
+    assert_eq!(session_count(&fx), 0, "a session was made for a refused picture");
+}
+
+/// The advice printed when the loss diverges names only flags `run` has.
+#[test]
+fn divergence_advice_names_only_options_that_exist() {
+    let fx = Fixture::new("harden-nan");
+    let help = fx.run(&["run", "--help"]).stdout;
+    // L-BFGS with fixed steps of 1e30: the first step overflows the loss.
+    let preset = "version = 1\nsize = 32\nscales = 1\niterations = 3\noptimizer = \"lbfgs\"\n\
+                  line_search = \"none\"\nlearning_rate = 1e30\n";
+    std::fs::write(fx.join("wild.toml"), preset).unwrap();
+    let r = fx.run(&[
+        "run",
+        "content.png",
+        "--style",
+        "style.png",
+        "--weights",
+        "tiny.safetensors",
+        "--preset",
+        "wild.toml",
+        "-o",
+        "out.png",
+    ]);
+    assert_ne!(r.code, Some(0), "{r}");
+    let message = cli_message(&r);
+    assert!(message.contains("the loss became") && message.contains("line_search"), "{r}");
+    let flags: Vec<&str> = message
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .filter(|w| w.starts_with("--") && w.len() > 2)
+        .collect();
+    assert!(!flags.is_empty(), "{message}");
+    for flag in flags {
+        assert!(help.contains(flag), "the advice names {flag}, which `run` does not have: {message}");
+    }
+}
+
+/// `run` given a clip says to use `video`.
+#[test]
+fn run_on_a_video_points_to_the_video_command() {
+    let fx = Fixture::new("harden-run-video");
+    std::fs::write(fx.join("clip.mp4"), b"\0\0\0\x18ftypmp42\0\0\0\0mp42isom").unwrap();
+    let r = fx.run(&["run", "clip.mp4", "--style", "style.png", "--weights", "tiny.safetensors", "-o", "o.png"]);
+    assert_eq!(r.code, Some(2), "{r}");
+    assert!(r.stderr.contains("clip.mp4") && r.stderr.contains("brushwork video"), "{r}");
+}

@@ -132,7 +132,7 @@ fn check_bad_input(fx: &Fixture, args: &[&str], needles: &[&str], json_path: Jso
 
 fn run_args<'a>(content: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut v =
-        vec!["run", content, "--weights", "tiny.safetensors", "--size", "32", "--iterations", "2", "-o", "out.png"];
+        vec!["run", content, "--weights", "tiny.safetensors", "--size", "64", "--iterations", "2", "-o", "out.png"];
     v.extend_from_slice(extra);
     v
 }
@@ -242,7 +242,7 @@ fn bad_weights_missing_file() {
         "--weights",
         "nothere.safetensors",
         "--size",
-        "32",
+        "64",
         "--iterations",
         "2",
         "-o",
@@ -274,7 +274,7 @@ fn bad_weights_wrong_tensor_shape() {
         "--weights",
         "badshape.safetensors",
         "--size",
-        "32",
+        "64",
         "--iterations",
         "2",
         "-o",
@@ -332,7 +332,7 @@ fn bad_no_style_at_all() {
 /// `run` without `--weights` in a home with no weights store and no way to download: Hugging Face
 /// points at a closed port and pip cannot reach any index.
 fn run_offline_without_weights(fx: &Fixture) -> (Run, std::time::Duration) {
-    let mut cmd = fx.command(&["run", "content.png", "--style", "style.png", "--size", "32", "--iterations", "2"]);
+    let mut cmd = fx.command(&["run", "content.png", "--style", "style.png", "--size", "64", "--iterations", "2"]);
     cmd.args(["-o", "out.png"])
         // Hugging Face: nothing listens on port 1, so the connection is refused at once.
         .env("HF_ENDPOINT", "http://127.0.0.1:1")

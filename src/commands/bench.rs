@@ -30,6 +30,9 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
         }
         None => rayon::current_num_threads(),
     };
+    if args.flow {
+        return super::bench_flow::bench_flow(args.iterations.max(1), threads, args.json);
+    }
     if !(16..=4096).contains(&args.size) || args.iterations == 0 {
         return Err(Error::Usage("--size must be 16..4096 and --iterations at least 1".into()));
     }

@@ -2,6 +2,7 @@
 //! with its code.
 
 pub mod bench;
+pub mod bench_flow;
 pub mod dashboard;
 pub mod eval;
 pub mod flow;

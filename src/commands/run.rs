@@ -40,6 +40,7 @@ fn run_inner(args: &RunArgs, workspace: &Path) -> Result<()> {
     // Bad input is reported before a session is made for it.
     load_rgb_for(&args.content, Some(settings.size))?;
     load_images(&settings)?;
+    crate::network::check_content_size(&args.content, &settings)?;
     parse_device(&args.device)?;
     absolute_inputs(&mut settings);
     let mut spec = SessionSpec {

@@ -278,6 +278,43 @@ fn resolve_layers(net: &Vgg, layers: &std::collections::BTreeMap<String, f64>) -
 }
 
 /// The deepest conv index any loss of `settings` needs in `arch`, so the network can stop there.
+/// The smallest width or height an image may have at the working size: the deepest layer the
+/// settings use (block `b` of VGG) sits after `b - 1` poolings, each halving the picture with
+/// rounding down, and must keep at least one pixel. Below that the loss is NaN.
+pub fn min_input_side(settings: &Settings) -> u32 {
+    let block = settings
+        .content_layers
+        .keys()
+        .chain(settings.style_layers.keys())
+        .filter_map(|name| crate::weights::layout::parse_layer_name(name))
+        .map(|(block, _)| block)
+        .max()
+        .unwrap_or(1)
+        .clamp(1, 16);
+    1 << (block - 1)
+}
+
+/// Why a `w`x`h` picture cannot be used with its long side at `long` pixels when the network needs
+/// `min` on each side; `None` when it can. The message says the smallest long side that works.
+pub fn too_small_for(w: u32, h: u32, long: u32, min: u32) -> Option<String> {
+    use crate::engine::tensor_image::fit_long_side;
+    let short = |l: u32| {
+        let (a, b) = fit_long_side(w.max(1), h.max(1), l);
+        a.min(b)
+    };
+    if short(long) >= min {
+        return None;
+    }
+    let fix = match (long..=1 << 16).find(|&l| short(l) >= min) {
+        Some(l) => format!("a long side of at least {l} px, or a crop closer to square"),
+        None => "a crop closer to square".to_string(),
+    };
+    Some(format!(
+        "is {w}x{h}: at {long} px on the long side its short side would be {} px, under the {min} px the network needs; use {fix}",
+        short(long)
+    ))
+}
+
 pub fn deepest_layer(settings: &Settings, arch: Arch) -> Result<usize> {
     let convs = arch.convs();
     let mut deepest = 0;

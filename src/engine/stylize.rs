@@ -243,9 +243,10 @@ pub fn stylize_cached(
             };
             if !parts.total.is_finite() {
                 return Err(Error::Usage(format!(
-                    "the loss became {} at iteration {}: lower learning_rate or use line_search = \"backtracking\"",
+                    "the loss became {} at iteration {}: {}",
                     parts.total,
-                    iteration + 1
+                    iteration + 1,
+                    divergence_advice(settings)
                 )));
             }
             iteration += 1;
@@ -283,6 +284,21 @@ pub fn stylize_cached(
     }
     let seconds = seconds_before + start.elapsed().as_secs_f64();
     Ok(StylizeOutput { image: out, losses: last.0, seconds, iterations: iteration })
+}
+
+/// What to change when the loss stops being finite, naming only options that exist for these
+/// settings (flags and preset keys).
+pub fn divergence_advice(settings: &Settings) -> String {
+    let rate = match settings.learning_rate {
+        Some(lr) => format!("lower --learning-rate (now {lr:e})"),
+        None => "pass a lower --learning-rate".to_string(),
+    };
+    match (settings.optimizer, settings.line_search) {
+        (Optimizer::Lbfgs, LineSearch::None) => {
+            format!("set line_search = \"backtracking\" in the preset, or {rate}")
+        }
+        _ => format!("{rate}, or lower --style-weight (now {:e})", settings.style_weight),
+    }
 }
 
 /// The long side the style images are used at for an output whose long side is `output_long`.

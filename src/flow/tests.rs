@@ -440,31 +440,3 @@ fn quality_names() {
     assert_eq!(Quality::parse("MEDIUM"), Some(Quality::Medium));
     assert_eq!(Quality::parse("best"), None);
 }
-
-/// `cargo test --release -- --ignored --nocapture timing`: median ms per dis() call.
-#[test]
-#[ignore]
-fn timing() {
-    let tex = Texture::new(8);
-    for (w, h) in [(256usize, 144usize), (512, 288)] {
-        let sx = w as f32 / 256.0;
-        let a = render(w, h, |x, y| tex.at(x / sx, y / sx));
-        let b = render(w, h, |x, y| tex.at((x - 1.3) / sx, (y + 0.6) / sx));
-        for q in Quality::ALL {
-            let mut ms: Vec<f64> = (0..5)
-                .map(|_| {
-                    let t = std::time::Instant::now();
-                    std::hint::black_box(dis(&a, &b, q));
-                    t.elapsed().as_secs_f64() * 1e3
-                })
-                .collect();
-            ms.sort_by(f64::total_cmp);
-            eprintln!(
-                "dis {w}x{h} {}: {:.1} ms (median of 5, {} threads)",
-                q.name(),
-                ms[2],
-                rayon::current_num_threads()
-            );
-        }
-    }
-}

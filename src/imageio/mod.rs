@@ -80,6 +80,23 @@ pub fn load_rgb_for(path: &Path, need: Option<u32>) -> Result<Rgb32FImage> {
     Ok(crate::engine::tensor_image::resize(&reduced, tw, th))
 }
 
+/// The picture's width and height as displayed (EXIF orientation applied), from its header alone.
+pub fn display_dimensions(path: &Path) -> Result<(u32, u32)> {
+    check_image_file(path)?;
+    let read = || -> std::result::Result<(u32, u32), ImageError> {
+        let mut decoder = limited_reader(path)
+            .map_err(|e| ImageError::IoError(std::io::Error::other(e.to_string())))?
+            .into_decoder()?;
+        let (w, h) = decoder.dimensions();
+        use Orientation::*;
+        Ok(match decoder.orientation()? {
+            Rotate90 | Rotate270 | Rotate90FlipH | Rotate270FlipH => (h, w),
+            _ => (w, h),
+        })
+    };
+    read().map_err(|e| Error::input(path, describe_decode_error(&e)))
+}
+
 /// Checks that `path` is a non-empty file whose content is an image format we read; returns it.
 fn check_image_file(path: &Path) -> Result<ImageFormat> {
     let meta = std::fs::metadata(path).map_err(|e| match e.kind() {

@@ -138,6 +138,7 @@ fn run_locked(
         return super::video_runner::run_video(ws, dir, record, engines, stop, emit, weights);
     }
     let content = load_rgb_for(&record.content, Some(settings.size))?;
+    crate::network::check_content_size(&record.content, &settings)?;
     let (styles, init_image) = crate::network::load_images(&settings)?;
     let note = |m: &str| emit(Event::Log { level: LogLevel::Warn, message: format!("{}: {m}", record.id) });
     let (net, header) = engines.network(&settings, &record.preset, &weights, &device, &note)?;
