@@ -206,6 +206,9 @@ fn bad_inputs_are_refused_with_exit_2() {
     // Over the 8192 px cap (lossless codec: a tiny file).
     ffmpeg(&["-f", "lavfi", "-i", "color=size=8200x8:rate=1", "-frames:v", "1", "-c:v", "ffv1", &p("huge.mkv")]);
     assert_refused(&fx, "huge.mkv", "8200x8");
+    // Too thin for the network at the working size: 400x8 at 32 px is 32x1 (even-fitted 32x2).
+    ffmpeg(&["-f", "lavfi", "-i", "color=size=400x8:rate=5", "-frames:v", "2", "-c:v", "ffv1", &p("thin.mkv")]);
+    assert_refused(&fx, "thin.mkv", "under the 16 px the network needs");
 }
 
 #[test]

@@ -44,6 +44,7 @@ fn video_inner(args: &VideoArgs, workspace: &Path) -> Result<()> {
     parse_device(&args.device)?;
     // Bad clips, and flow folders that do not fit them, are refused before a session is made.
     let clip = decode(&args.input, settings.size)?;
+    crate::network::check_picture_size(&args.input, clip.size, &settings, &|size| size)?;
     check_output(&args.input, &output)?;
     if let Some(dir) = &settings.flow_dir {
         let (w, h) = clip.size;
