@@ -961,3 +961,40 @@ fn run_on_a_video_points_to_the_video_command() {
     assert_eq!(r.code, Some(2), "{r}");
     assert!(r.stderr.contains("clip.mp4") && r.stderr.contains("brushwork video"), "{r}");
 }
+
+/// A `serve` started while a foreground `run` works on a session neither starts that session too
+/// nor spins on it, and sees it end without a restart (it reads the session again once the other
+/// process lets go of it).
+#[test]
+fn serve_sees_a_foreground_run_end_without_a_restart() {
+    let fx = Fixture::new("harden-elsewhere");
+    let preset = "version = 1\nsize = 32\nscales = 1\niterations = 2000\ncheckpoint_every = 100\n";
+    std::fs::write(fx.join("long.toml"), preset).unwrap();
+    let run_args = ["run", "content.png", "--style", "style.png", "--weights", "tiny.safetensors", "--preset"];
+    let mut args: Vec<&str> = run_args.to_vec();
+    args.extend(["long.toml", "-o", "out.png"]);
+    let mut foreground = fx.command(&args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let dir = workspace(&fx).join("sessions");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let id = loop {
+        let running = ids(&fx).into_iter().find(|id| {
+            std::fs::read_to_string(dir.join(id).join("session.toml")).is_ok_and(|t| t.contains("status = \"running\""))
+        });
+        if let Some(id) = running {
+            break id;
+        }
+        assert!(Instant::now() < deadline, "the foreground run never started");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let serve = start_serve(&fx, &[]);
+    let pid = serve.id();
+    assert_eq!(show(&fx, &id)["status"], "running");
+    assert!(foreground.wait().unwrap().success());
+    // Told within a few seconds, while serve stays alive and idle.
+    let rec = wait_until(&fx, &id, "seen done by serve", |r| r["status"] == "done");
+    assert_eq!(rec["progress"]["iteration"], 2000, "{rec}");
+    let cpu = cpu_seconds(pid);
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(cpu_seconds(pid) - cpu < 0.5, "serve is busy while nothing is queued");
+    stop(serve);
+}

@@ -6,7 +6,7 @@
 //! their checkpoint. [`Scheduler::shutdown`] checkpoints running sessions and queues them, so the
 //! next start continues them.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -42,8 +42,14 @@ struct Shared {
 struct State {
     records: BTreeMap<String, SessionRecord>,
     running: HashMap<String, Arc<StopFlag>>,
+    /// Sessions another process runs now (a foreground `run` holds their lock): never started
+    /// here while that lasts, and read again from disk when it ends.
+    elsewhere: HashSet<String>,
     shutting_down: bool,
 }
+
+/// How often sessions run by other processes are looked at again.
+const ELSEWHERE_RECHECK: Duration = Duration::from_secs(1);
 
 impl Scheduler {
     /// Loads the workspace and starts `workers` worker threads (0: answer requests only).
@@ -60,7 +66,7 @@ impl Scheduler {
         if workers > 0 {
             shared.watches.start_saved(shared.clone());
         }
-        let handles = (0..workers)
+        let mut handles = (0..workers)
             .map(|i| {
                 let s = shared.clone();
                 std::thread::Builder::new()
@@ -69,6 +75,14 @@ impl Scheduler {
                     .map_err(|e| Error::Usage(format!("cannot start a worker thread: {e}")))
             })
             .collect::<Result<Vec<_>>>()?;
+        if workers > 0 {
+            let s = shared.clone();
+            let watcher = std::thread::Builder::new()
+                .name("brushwork-elsewhere".into())
+                .spawn(move || s.watch_elsewhere())
+                .map_err(|e| Error::Usage(format!("cannot start a thread: {e}")))?;
+            handles.push(watcher);
+        }
         Ok(Scheduler { shared, workers: Mutex::new(handles) })
     }
 
@@ -148,6 +162,63 @@ impl Shared {
         self.emit(Event::Log { level, message });
     }
 
+    /// Every second: marks sessions whose lock another process holds, and when such a process is
+    /// done reads the session again, so the scheduler (and every observer) sees how a foreground
+    /// `run` ended without a restart. One that died mid-run is queued to continue from its
+    /// checkpoint, as at start.
+    fn watch_elsewhere(self: Arc<Self>) {
+        loop {
+            let candidates: Vec<(String, bool)> = {
+                let st = self.lock();
+                if st.shutting_down {
+                    return;
+                }
+                st.records
+                    .values()
+                    .filter(|r| matches!(r.status, Status::Queued | Status::Running | Status::Paused))
+                    .filter(|r| !st.running.contains_key(&r.id))
+                    .map(|r| (r.id.clone(), st.elsewhere.contains(&r.id)))
+                    .collect()
+            };
+            for (id, marked) in candidates {
+                let held = FileLock::is_held(&self.ws.session_dir(&id).join("lock"));
+                match (held, marked) {
+                    (true, false) => {
+                        self.lock().elsewhere.insert(id);
+                    }
+                    (false, true) => self.came_back(&id),
+                    _ => {}
+                }
+            }
+            let st = self.lock();
+            if st.shutting_down {
+                return;
+            }
+            let _ = self.wake.wait_timeout(st, ELSEWHERE_RECHECK);
+        }
+    }
+
+    /// A session another process was running is free again: take its state from disk.
+    fn came_back(&self, id: &str) {
+        let record = match self.ws.load(id) {
+            Ok(mut record) => {
+                if record.status == Status::Running {
+                    record.status = Status::Queued;
+                    if let Err(e) = self.ws.save(&record) {
+                        self.log(LogLevel::Error, format!("{id}: {e}"));
+                    }
+                }
+                Some(record)
+            }
+            Err(_) => None, // removed meanwhile: `rm` tells observers itself
+        };
+        self.lock().elsewhere.remove(id);
+        if let Some(record) = record {
+            self.emit(Event::Session { record: Box::new(record) });
+        }
+        self.wake.notify_all();
+    }
+
     fn load(&self) -> Result<()> {
         let mut loaded = BTreeMap::new();
         for entry in self.ws.list() {
@@ -177,6 +248,11 @@ impl Shared {
                         return;
                     }
                     if let Some(id) = next_queued(&st) {
+                        if FileLock::is_held(&self.ws.session_dir(&id).join("lock")) {
+                            // Another process runs it: wait for it to end, do not spin on it.
+                            st.elsewhere.insert(id);
+                            continue;
+                        }
                         let flag = Arc::new(StopFlag::default());
                         st.running.insert(id.clone(), flag.clone());
                         break (id, flag);
@@ -341,7 +417,7 @@ fn stop_running(st: &State, r: &SessionRecord, stop: Stop) -> Result<Option<Stat
 fn next_queued(st: &State) -> Option<String> {
     st.records
         .values()
-        .filter(|r| r.status == Status::Queued && !st.running.contains_key(&r.id))
+        .filter(|r| r.status == Status::Queued && !st.running.contains_key(&r.id) && !st.elsewhere.contains(&r.id))
         .max_by(|a, b| a.priority.cmp(&b.priority).then(b.created_at.cmp(&a.created_at)).then(b.id.cmp(&a.id)))
         .map(|r| r.id.clone())
 }
