@@ -9,7 +9,8 @@
 
 use std::path::Path;
 
-use crate::engine::settings::{ArchChoice, ColorMode, Optimizer};
+use crate::engine::border::REFLECT;
+use crate::engine::settings::{ArchChoice, ColorMode, Optimizer, Padding};
 use crate::engine::Settings;
 use crate::error::{Error, Result};
 use crate::session::{Kind, SessionSpec};
@@ -60,14 +61,18 @@ pub fn estimate(settings: &Settings, shapes: &Shapes) -> Estimate {
     };
     let layers = Layers::new(arch, settings);
     let mut parts: Vec<(String, f64)> = Vec::new();
-    // Decoded inputs (RGB f32), kept for the whole run.
-    let decoded = |d: Option<(u32, u32)>, fallback: (u32, u32)| {
+    // Decoded inputs (RGB f32), kept for the whole run. A picture at least twice as large as
+    // it is used at is read reduced (`imageio::load_rgb_for`), to under twice that size.
+    let decoded = |d: Option<(u32, u32)>, fallback: (u32, u32), need: f64| {
         let (w, h) = d.unwrap_or(fallback);
-        3.0 * F32 * w as f64 * h as f64
+        let long = w.max(h) as f64;
+        let (w, h) = if long >= 2.0 * need { fit_f((w, h), 2.0 * need) } else { (w as f64, h as f64) };
+        3.0 * F32 * w * h
     };
     let square = (settings.size, settings.size);
-    let content_in = decoded(shapes.content, square);
-    let styles_in: f64 = shapes.styles.iter().map(|d| decoded(*d, square)).sum::<f64>()
+    let content_in = decoded(shapes.content, square, settings.size as f64);
+    let style_need = crate::engine::stylize::style_long_side(settings.size, settings.style_scale) as f64;
+    let styles_in: f64 = shapes.styles.iter().map(|d| decoded(*d, square, style_need)).sum::<f64>()
         * if settings.color == ColorMode::Histogram { 2.0 } else { 1.0 };
     parts.push((
         match shapes.content {
@@ -86,16 +91,19 @@ pub fn estimate(settings: &Settings, shapes: &Shapes) -> Estimate {
     for size in settings.scale_sizes() {
         let (w, h) = fit(shapes.content.unwrap_or(square), size);
         let image = 3.0 * F32 * w as f64 * h as f64;
+        // The network sees the picture with its mirrored border when `padding = "reflect"`.
+        let border = if settings.padding == Padding::Reflect { 2 * REFLECT as u32 } else { 0 };
+        let (nw, nh) = (w + border, h + border);
         let history = match settings.optimizer {
             Optimizer::Lbfgs => 2.0 * settings.lbfgs_history as f64 + 8.0,
             Optimizer::Adam => 6.0,
         };
         // Trace kept for backward, the backward's own buffers, content targets, Grams.
-        let optimise = TRACE_FACTOR * layers.trace_bytes(w, h)
-            + layers.content_bytes(w, h)
+        let optimise = TRACE_FACTOR * layers.trace_bytes(nw, nh)
+            + layers.content_bytes(nw, nh)
             + history * image
             + 3.0 * layers.gram_bytes();
-        transforms.add(&layers, w, h);
+        transforms.add(&layers, nw, nh);
         let long = ((size as f64) * settings.style_scale).round().max(16.0);
         let mut style_phase = layers.gram_bytes();
         for d in &shapes.styles {
@@ -341,9 +349,24 @@ mod tests {
     }
 
     #[test]
-    fn a_huge_content_image_is_named() {
+    fn a_huge_content_image_counts_at_the_size_it_is_read() {
+        // Read reduced to under twice the working size (128x128 at most for --size 64): 192 KiB
+        // as RGB f32, not the 3 GiB of 16384x16384.
         let settings = Settings { size: 64, ..Settings::default() };
-        let e = estimate(&settings, &shapes((16384, 16384), (64, 64)));
-        assert!(e.largest.contains("16384x16384"), "{}", e.largest);
+        let huge = estimate(&settings, &shapes((16384, 16384), (64, 64)));
+        let small = estimate(&settings, &shapes((64, 64), (64, 64)));
+        assert!(huge.bytes - small.bytes <= 3.0 * F32 * 128.0 * 128.0, "{} vs {}", huge.bytes, small.bytes);
+        // Read whole when under twice the working size: counted in full.
+        let big = estimate(&Settings { size: 8192, ..Settings::default() }, &shapes((16384, 16384), (64, 64)));
+        assert!(big.bytes > 3.0 * F32 * 16384.0 * 16384.0);
+    }
+
+    #[test]
+    fn a_reflected_border_counts() {
+        let zero = Settings { size: 128, ..Settings::default() };
+        let reflect = Settings { padding: Padding::Reflect, ..zero.clone() };
+        let (a, b) =
+            (estimate(&zero, &shapes((128, 96), (128, 96))), estimate(&reflect, &shapes((128, 96), (128, 96))));
+        assert!(b.bytes > a.bytes, "{} vs {}", b.bytes, a.bytes);
     }
 }
