@@ -391,3 +391,33 @@ fn watched_panel_adds_and_stops_a_watch() {
     assert!(matches!(h.control.requests().last(), Some(Request::Unwatch { dir }) if *dir == folder));
     std::fs::remove_dir_all(&folder).unwrap();
 }
+
+/// A video's progress in the dashboard counts finished frames, and its elapsed time is the job's
+/// (from the last finished frame), not the seconds of the frame being worked on.
+#[test]
+fn video_progress_counts_frames_and_keeps_the_jobs_time() {
+    let mut h = Harness::new(vec![record("s1", "clip", Status::Running, Kind::Video, 0, 0.0)], 100, 30);
+    let event = |iteration: u32, frame: u32, flicker: Option<f64>, seconds: f64| crate::session::Event::Progress {
+        id: "s1".into(),
+        iteration,
+        total: 100,
+        scale: 0,
+        loss: 1e5,
+        style: 1e5,
+        content: 0.0,
+        tv: 0.0,
+        seconds,
+        frame: Some(frame),
+        frames: Some(60),
+        flicker,
+        temporal: 0.0,
+        warp_error: None,
+        source_warp_error: None,
+    };
+    h.app.apply_event(event(100, 3, Some(0.01), 300.0));
+    h.app.apply_event(event(7, 4, None, 2.5));
+    let p = h.app.session("s1").unwrap().progress.unwrap();
+    assert_eq!((p.iteration, p.total, p.seconds), (3, 60, 300.0));
+    assert_eq!(h.app.session("s1").unwrap().progress_counts(), (3, 60, "frames"));
+    assert!(h.render().contains("3/60"), "{}", h.render());
+}
