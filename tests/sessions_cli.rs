@@ -401,3 +401,16 @@ fn duplicate_with_changes_and_set_priority() {
     assert_eq!(bad.code, Some(2), "{bad}");
     assert_eq!(bad.stderr_lines().len(), 1, "{bad}");
 }
+
+/// `brushwork` with no subcommand and no terminal (stdin null, stdout a pipe): one line on
+/// stderr, a non-zero exit, and no escape codes anywhere.
+#[test]
+fn dashboard_without_a_terminal_says_so_in_one_line() {
+    let fx = fixture("no-tty");
+    let r = fx.run(&[]);
+    assert_eq!(r.code, Some(2), "{r:?}");
+    assert!(r.stdout.is_empty(), "stdout: {:?}", r.stdout);
+    assert_eq!(r.stderr_lines().len(), 1, "{r:?}");
+    assert!(r.stderr.contains("needs a terminal"), "{r:?}");
+    assert!(!r.stderr.contains('\x1b'), "escape codes: {:?}", r.stderr);
+}

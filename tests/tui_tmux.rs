@@ -123,7 +123,8 @@ fn create_watch_pause_and_quit_a_real_session_in_tmux() {
     tmux.type_text("content.png");
     tmux.keys(&["Down"]);
     tmux.type_text("style.png");
-    tmux.keys(&["Down", "Down", "C-u"]);
+    // Past the style's weight and the preset, to the size.
+    tmux.keys(&["Down", "Down", "Down", "C-u"]);
     tmux.type_text("48");
     tmux.keys(&["Down", "C-u"]);
     tmux.type_text("4000");

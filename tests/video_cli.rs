@@ -648,3 +648,19 @@ fn the_output_is_checked_before_any_frame() {
     let (a, b) = (probe(&fx.join("pcm.mov")).audio.unwrap(), probe(&fx.join("out.mov")).audio.expect("audio"));
     assert!(a == b, "PCM packets differ");
 }
+
+/// A video session's progress counts frames everywhere: `sessions list` and `sessions show`
+/// (not frames over the preset's iterations, `121/60 201%`).
+#[test]
+fn video_progress_counts_frames_in_sessions_list_and_show() {
+    let fx = Fixture::new("video-counts");
+    clip(&fx.join("clip.mp4"), 32, 24, 10, 0.5, false);
+    let r = fx.run(&video_args("clip.mp4", "out.mp4", &["--iterations", "2", "--frame-iterations", "1"]));
+    assert_eq!(r.code, Some(0), "{r}");
+    let list = fx.run(&["sessions", "list"]);
+    assert_eq!(list.code, Some(0), "{list}");
+    assert!(list.stdout.contains("5/5 100%"), "{list}");
+    let id = list.stdout.lines().nth(1).and_then(|l| l.split_whitespace().next()).unwrap().to_string();
+    let show = fx.run(&["sessions", "show", &id]);
+    assert!(show.stdout.contains("progress  5/5 frames"), "{show}");
+}

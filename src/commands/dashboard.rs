@@ -10,6 +10,15 @@ use crate::session::{logfile, Workspace};
 use crate::tui::{run_tui, TuiOptions};
 
 pub fn dashboard(workspace: &Path, graphics: &str, log_level: &str) -> Result<()> {
+    // Checked before anything is written: no escape codes go to a pipe or a file.
+    use std::io::IsTerminal;
+    if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
+        return Err(Error::Usage(
+            "the dashboard needs a terminal (stdin or stdout is not one); see `brushwork --help` for the \
+             commands that work without one"
+                .into(),
+        ));
+    }
     let ws = Workspace::open(workspace)?;
     let level = logfile::parse_level(log_level)
         .ok_or_else(|| Error::Usage(format!("--log-level `{log_level}`: expected error, warn, info or debug")))?;

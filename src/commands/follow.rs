@@ -12,7 +12,7 @@ pub fn submit_and_follow(server: &dyn Control, ws: &Workspace, spec: SessionSpec
         return Err(Error::Remote("the server did not return the new session".into()));
     };
     let id = record.id.clone();
-    let reporter = Reporter::new(json, record.total_iterations() as u64);
+    let reporter = Reporter::for_record(json, &record);
     reporter.note(&format!("session {id} queued in the running `brushwork serve`"));
     for event in events {
         if event.session_id() != Some(id.as_str()) {

@@ -20,7 +20,7 @@ use crate::session::{Event, Kind, SessionRecord, Workspace};
 /// Runs session `id` here and reports it; `Ok` only when it finished.
 pub fn run_here(ws: &Workspace, id: &str, json: bool) -> Result<()> {
     let record = ws.load(id)?;
-    let reporter = Reporter::new(json, record.total_iterations() as u64);
+    let reporter = Reporter::for_record(json, &record);
     let stop = Arc::new(StopFlag::default());
     stop_on_signals(stop.clone())?;
     let engines = Engines::default();

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod bench_flow;
+pub mod checks;
 pub mod dashboard;
 pub mod eval;
 pub mod flow;

@@ -3,12 +3,18 @@
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use crate::engine::Progress;
+use std::time::Duration;
+
+use crate::engine::{Progress, Settings};
 use crate::error::Error;
+use crate::session::eta::{Stage, WorkPlan};
+use crate::session::{Kind, SessionRecord};
+use crate::tui::sessions::format_duration;
 
 pub enum Reporter {
     Json,
-    Bar(ProgressBar),
+    /// The bar, and what the session runs (for its ETA, see [`crate::session::eta`]).
+    Bar(ProgressBar, Option<Box<(Kind, Settings)>>),
 }
 
 impl Reporter {
@@ -17,11 +23,39 @@ impl Reporter {
             return Reporter::Json;
         }
         let bar = ProgressBar::new(total);
-        let style =
-            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} it  eta {eta}  {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar());
+        let style = ProgressStyle::with_template("{spinner} {bar:30} {pos}/{len} {prefix}  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
-        Reporter::Bar(bar)
+        bar.set_prefix("it");
+        Reporter::Bar(bar, None)
+    }
+
+    /// The reporter of a session: its bar's ETA weighs each scale (or frame) by its work.
+    pub fn for_record(json: bool, record: &SessionRecord) -> Self {
+        match Reporter::new(json, record.total_iterations() as u64) {
+            Reporter::Bar(bar, _) => Reporter::Bar(bar, Some(Box::new((record.kind, record.settings.clone())))),
+            json => json,
+        }
+    }
+
+    /// `it  1m05s, ETA 40s`: the elapsed time of the session (its earlier runs included) and
+    /// the time left by [`WorkPlan::eta_seconds`].
+    fn timing(&self, unit: &str, plan: Option<WorkPlan>, done: u32, seconds: f64) -> Option<String> {
+        let Reporter::Bar(..) = self else { return None };
+        let elapsed = Duration::try_from_secs_f64(seconds).map_or("-".into(), format_duration);
+        let eta = plan
+            .and_then(|p| p.eta_seconds(done, seconds))
+            .and_then(|s| Duration::try_from_secs_f64(s).ok())
+            .map_or("-".into(), format_duration);
+        Some(format!("{unit}  {elapsed}, ETA {eta}"))
+    }
+
+    /// The work plan of an image run of `total` iterations.
+    fn image_plan(&self, total: u32) -> WorkPlan {
+        match self {
+            Reporter::Bar(_, Some(job)) if job.1.iterations * job.1.scales.max(1) == total => WorkPlan::image(&job.1),
+            _ => WorkPlan { stages: vec![Stage { steps: total, work: 1.0 }] },
+        }
     }
 
     pub fn progress(&self, p: &Progress) {
@@ -34,8 +68,11 @@ impl Reporter {
                 });
                 out_line(&line.to_string());
             }
-            Reporter::Bar(bar) => {
+            Reporter::Bar(bar, _) => {
                 bar.set_position(p.iteration as u64);
+                if let Some(t) = self.timing("it", Some(self.image_plan(p.total)), p.iteration, p.seconds) {
+                    bar.set_prefix(t);
+                }
                 bar.set_message(format!(
                     "scale {} {}x{}  loss {:.4e} (style {:.3e} content {:.3e})",
                     p.scale, p.width, p.height, p.losses.total, p.losses.style, p.losses.content
@@ -86,9 +123,19 @@ impl Reporter {
                 });
                 out_line(&line.to_string());
             }
-            (Reporter::Bar(bar), Some(frame), Some(frames)) => {
+            (Reporter::Bar(bar, job), Some(frame), Some(frames)) => {
                 bar.set_length(frames as u64);
                 bar.set_position(frame as u64 - u64::from(flicker.is_none()));
+                // Iterations of a frame carry that frame's seconds: the timing moves per frame.
+                if flicker.is_some() {
+                    let plan = job.as_ref().map(|j| WorkPlan::video(&j.1, frames));
+                    let plan = plan.unwrap_or(WorkPlan { stages: vec![Stage { steps: frames, work: 1.0 }] });
+                    if let Some(t) = self.timing("frames", Some(plan), frame, seconds) {
+                        bar.set_prefix(t);
+                    }
+                } else if frame == 1 {
+                    bar.set_prefix("frames");
+                }
                 match flicker {
                     Some(f) => bar.set_message(match (warp_error, source_warp_error) {
                         (Some(w), Some(s)) => {
@@ -99,9 +146,12 @@ impl Reporter {
                     None => bar.set_message(format!("frame {frame}: it {iteration}/{total}  loss {loss:.4e}")),
                 }
             }
-            (Reporter::Bar(bar), _, _) => {
+            (Reporter::Bar(bar, _), _, _) => {
                 bar.set_length(total as u64);
                 bar.set_position(iteration as u64);
+                if let Some(t) = self.timing("it", Some(self.image_plan(total)), iteration, seconds) {
+                    bar.set_prefix(t);
+                }
                 bar.set_message(format!("scale {scale}  loss {loss:.4e} (style {style:.3e} content {content:.3e})"));
             }
         }
@@ -111,12 +161,12 @@ impl Reporter {
     pub fn note(&self, message: &str) {
         match self {
             Reporter::Json => err_line(message),
-            Reporter::Bar(bar) => bar.println(message),
+            Reporter::Bar(bar, _) => bar.println(message),
         }
     }
 
     pub fn finish(&self) {
-        if let Reporter::Bar(bar) = self {
+        if let Reporter::Bar(bar, _) = self {
             bar.finish_and_clear();
         }
     }

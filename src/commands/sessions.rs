@@ -139,8 +139,11 @@ fn list(ws: &Workspace, json: bool) -> Result<()> {
     println!("{:<28} {:<11} {:<7} {:>15} {:>10}  NAME", "ID", "STATUS", "KIND", "PROGRESS", "LOSS");
     for r in &records {
         let p = r.progress.unwrap_or_default();
-        let total = r.total_iterations().max(1);
-        let progress = format!("{}/{} {:>3}%", p.iteration, total, p.iteration * 100 / total);
+        let (done, total, _) = r.progress_counts();
+        let progress = match total {
+            0 => format!("{done}/? {:>4}", "-"),
+            _ => format!("{done}/{total} {:>3}%", u64::from(done.min(total)) * 100 / u64::from(total)),
+        };
         let loss = if p.iteration > 0 { format!("{:.3e}", p.loss) } else { "-".into() };
         println!(
             "{:<24} {:<11} {:<7} {:>15} {:>10}  {}",
@@ -179,7 +182,8 @@ fn print_record(ws: &Workspace, r: &SessionRecord) {
         println!("style     {} (weight {})", s.path.display(), s.weight);
     }
     if let Some(p) = r.progress {
-        println!("progress  {}/{} iterations, loss {:.4e}, {:.1} s", p.iteration, p.total, p.loss, p.seconds);
+        let (done, total, unit) = r.progress_counts();
+        println!("progress  {done}/{total} {unit}, loss {:.4e}, {:.1} s", p.loss, p.seconds);
     }
     if let Some(e) = &r.error {
         println!("error     {}", escape_controls(e));

@@ -5,6 +5,7 @@
 pub mod checkpoint;
 pub mod client;
 pub mod engines;
+pub mod eta;
 pub mod event;
 pub mod lock;
 pub mod logfile;

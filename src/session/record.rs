@@ -215,6 +215,20 @@ impl SessionRecord {
         self.settings.iterations * self.settings.scales.max(1)
     }
 
+    /// Steps done, their total and their unit: a video counts frames (its total is 0 until its
+    /// first frame is reported), anything else iterations. The progress summary of a video holds
+    /// frames, so it is never set against the iterations of the settings.
+    pub fn progress_counts(&self) -> (u32, u32, &'static str) {
+        match self.kind {
+            Kind::Video => self.progress.map_or((0, 0, "frames"), |p| (p.iteration, p.total, "frames")),
+            _ => {
+                let total = self.progress.map_or(0, |p| p.total);
+                let total = if total > 0 { total } else { self.total_iterations() };
+                (self.progress.map_or(0, |p| p.iteration), total, "iterations")
+            }
+        }
+    }
+
     pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
         toml::to_string(self)
     }

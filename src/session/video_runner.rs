@@ -57,19 +57,20 @@ pub fn run_video(
     };
     let id = record.id.clone();
     let mut failure: Option<Error> = None;
+    // Seconds spent on the frames kept from an earlier run: elapsed time counts them, as an
+    // image's checkpoint counts the time before an interruption.
+    let mut before = 0.0;
     let result = job::run(&net, &clip, &job, &mut |event| match event {
         VideoEvent::Started { frames, resumed, .. } => {
-            if resumed > 0 {
-                emit(Event::Log {
-                    level: LogLevel::Info,
-                    message: format!("{id}: resuming at frame {} of {frames}", resumed + 1),
-                });
+            if let Some(message) = resume_message(resumed, frames) {
+                emit(Event::Log { level: LogLevel::Info, message: format!("{id}: {message}") });
             }
             // Rows past the frames kept on disk belong to frames that are redone.
             if let Err(e) = truncate_frames_csv(dir, resumed) {
                 failure = Some(e);
                 return ControlFlow::Break(());
             }
+            before = kept_seconds(dir);
             ControlFlow::Continue(())
         }
         VideoEvent::Iteration { frame, frames, progress: p } => {
@@ -95,12 +96,12 @@ pub fn run_video(
                         .map_err(std::io::Error::other)
                 })?;
                 emit(Event::Preview { id: id.clone() });
-                emit(frame_event(&id, &f));
+                emit(frame_event(&id, &f, before));
                 record.progress = Some(ProgressSummary {
                     iteration: f.frame,
                     total: f.frames,
                     loss: f.losses.total,
-                    seconds: f.elapsed,
+                    seconds: before + f.elapsed,
                 });
                 ws.save(record)
             })();
@@ -129,7 +130,7 @@ pub fn run_video(
                 iteration: out.frames,
                 total: out.frames,
                 loss: out.losses.total,
-                seconds: out.seconds,
+                seconds: before + out.seconds,
             });
             save(ws, record, emit)?;
             Ok(Outcome::Done)
@@ -146,7 +147,26 @@ pub fn run_video(
     }
 }
 
-fn frame_event(id: &str, f: &FrameReport) -> Event {
+/// The log line for a resumed job: frames count from 1, and a job whose frames were all kept
+/// only has the clip left to write.
+fn resume_message(resumed: u32, frames: u32) -> Option<String> {
+    match resumed {
+        0 => None,
+        r if r >= frames => Some(format!("all {frames} frames kept; writing the clip")),
+        r => Some(format!("resuming at frame {} of {frames}", r + 1)),
+    }
+}
+
+/// The sum of the `seconds` column of `frames.csv` (the time spent on each kept frame).
+fn kept_seconds(dir: &Path) -> f64 {
+    let text = std::fs::read_to_string(dir.join(FRAMES_CSV)).unwrap_or_default();
+    let mut lines = text.lines();
+    let Some(col) = lines.next().and_then(|h| h.split(',').position(|c| c == "seconds")) else { return 0.0 };
+    lines.filter_map(|l| l.split(',').nth(col)?.parse::<f64>().ok()).filter(|v| v.is_finite() && *v >= 0.0).sum()
+}
+
+/// `before`: seconds spent on the frames kept from an earlier run.
+fn frame_event(id: &str, f: &FrameReport, before: f64) -> Event {
     Event::Progress {
         id: id.to_string(),
         iteration: f.iterations,
@@ -156,7 +176,7 @@ fn frame_event(id: &str, f: &FrameReport) -> Event {
         style: f.losses.style,
         content: f.losses.content,
         tv: f.losses.tv,
-        seconds: f.elapsed,
+        seconds: before + f.elapsed,
         frame: Some(f.frame),
         frames: Some(f.frames),
         flicker: Some(f.flicker),
@@ -276,5 +296,13 @@ mod tests {
         );
         truncate_frames_csv(dir.path(), 1).unwrap();
         assert_eq!(read_frame_scores(dir.path()).len(), 1);
+        assert_eq!(kept_seconds(dir.path()), 7.5);
+    }
+
+    #[test]
+    fn resume_messages_count_frames() {
+        assert_eq!(resume_message(0, 60), None);
+        assert_eq!(resume_message(30, 60).as_deref(), Some("resuming at frame 31 of 60"));
+        assert_eq!(resume_message(60, 60).as_deref(), Some("all 60 frames kept; writing the clip"));
     }
 }

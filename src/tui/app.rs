@@ -27,6 +27,17 @@ pub enum Effect {
     },
     DeletePreset(PathBuf),
     ReloadPresets,
+    /// Check the form's spec as the CLI would (reads files: off the UI thread), then submit it.
+    Check(CheckJob),
+}
+
+/// A spec from the form to check before it is submitted (or watched, with `watch`); `seq`
+/// tells a late answer for a form since closed from the answer the open form waits for.
+#[derive(Debug, Clone)]
+pub struct CheckJob {
+    pub seq: u64,
+    pub spec: Box<crate::session::SessionSpec>,
+    pub watch: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +113,10 @@ pub struct App {
     /// Set at each tick; "now" for ETAs, so that drawing is a pure function of the state.
     pub now: Instant,
     pub quit: bool,
+    /// Where form checks go to be run off the UI thread (`None`: run them in place, as tests do).
+    pub checker: Option<std::sync::mpsc::Sender<CheckJob>>,
+    /// The number of the latest form check.
+    pub check_seq: u64,
 }
 
 impl App {
@@ -129,6 +144,8 @@ impl App {
             status: None,
             now: Instant::now(),
             quit: false,
+            checker: None,
+            check_seq: 0,
         }
     }
 
@@ -250,16 +267,24 @@ impl App {
                 ..
             } => {
                 // Video sessions progress by frames; their chart is the flicker per finished frame.
+                // The iterations of a frame carry that frame's seconds, not the job's: the
+                // elapsed time (and the ETA's starting point) stays the last finished frame's.
+                let record = self.sessions.iter_mut().find(|r| r.id == id);
+                let finished_frame = frame.is_none() || flicker.is_some();
                 let summary = match (frame, frames) {
                     (Some(f), Some(n)) => {
+                        let kept = record.as_ref().and_then(|r| r.progress).filter(|_| !finished_frame);
+                        let seconds = kept.map_or(if finished_frame { seconds } else { 0.0 }, |p| p.seconds);
                         ProgressSummary { iteration: f - u32::from(flicker.is_none()), total: n, loss, seconds }
                     }
                     _ => ProgressSummary { iteration, total, loss, seconds },
                 };
-                if let Some(r) = self.sessions.iter_mut().find(|r| r.id == id) {
+                if let Some(r) = record {
                     r.progress = Some(summary);
                 }
-                self.progress_at.insert(id.clone(), self.now);
+                if finished_frame || !self.progress_at.contains_key(&id) {
+                    self.progress_at.insert(id.clone(), self.now);
+                }
                 if let Some(d) = self.detail.as_mut().filter(|d| d.id == id) {
                     match (frame, flicker) {
                         (Some(frame), Some(flicker)) => {

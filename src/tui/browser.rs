@@ -10,6 +10,9 @@ const IMAGE_EXTENSIONS: [&str; 7] = ["png", "jpg", "jpeg", "bmp", "tif", "tiff",
 /// Clips the content field accepts; picking one makes a video session.
 const VIDEO_EXTENSIONS: [&str; 8] = ["mp4", "m4v", "mov", "mkv", "webm", "avi", "mpg", "gif"];
 
+/// Entries PageUp and PageDown move by.
+const PAGE: usize = 10;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     pub name: String,
@@ -20,6 +23,9 @@ pub struct Entry {
 pub struct Browser {
     /// Where it opened, for the "back to start" key.
     pub start: PathBuf,
+    /// The folder the dashboard was started in: `m` goes to its `media/`, wherever the browser
+    /// opened (next to a file already picked, say).
+    pub home: PathBuf,
     pub dir: PathBuf,
     pub entries: Vec<Entry>,
     pub selected: usize,
@@ -72,6 +78,7 @@ impl Browser {
     pub fn open_with(start: &Path, videos: bool) -> Self {
         let mut b = Browser {
             start: start.to_path_buf(),
+            home: start.to_path_buf(),
             dir: start.to_path_buf(),
             entries: Vec::new(),
             selected: 0,
@@ -80,6 +87,12 @@ impl Browser {
         };
         b.read();
         b
+    }
+
+    /// Sets the folder whose `media/` the `m` key opens.
+    pub fn with_home(mut self, home: &Path) -> Self {
+        self.home = home.to_path_buf();
+        self
     }
 
     fn read(&mut self) {
@@ -106,6 +119,8 @@ impl Browser {
         if self.dir.parent().is_some() {
             entries.insert(0, Entry { name: "..".into(), is_dir: true });
         }
+        // The cursor starts on the first entry that is not `..`.
+        self.selected = usize::from(entries.len() > 1 && entries[0].name == "..");
         self.entries = entries;
     }
 
@@ -126,10 +141,12 @@ impl Browser {
             KeyCode::Down | KeyCode::Char('j') => {
                 self.selected = (self.selected + 1).min(self.entries.len().saturating_sub(1))
             }
-            KeyCode::PageUp => self.selected = self.selected.saturating_sub(10),
-            KeyCode::PageDown => self.selected = (self.selected + 10).min(self.entries.len().saturating_sub(1)),
+            KeyCode::PageUp => self.selected = self.selected.saturating_sub(PAGE),
+            KeyCode::PageDown => self.selected = (self.selected + PAGE).min(self.entries.len().saturating_sub(1)),
+            KeyCode::Home => self.selected = 0,
+            KeyCode::End => self.selected = self.entries.len().saturating_sub(1),
             KeyCode::Backspace | KeyCode::Left | KeyCode::Char('h') => self.up(),
-            KeyCode::Char('m') => self.go(self.start.join("media")),
+            KeyCode::Char('m') => self.go(self.home.join("media")),
             KeyCode::Char('.') => self.go(self.start.clone()),
             KeyCode::Enter | KeyCode::Right | KeyCode::Char('l') => {
                 let Some(entry) = self.entries.get(self.selected).cloned() else { return BrowserOutcome::Stay };
@@ -144,5 +161,40 @@ impl Browser {
             _ => {}
         }
         BrowserOutcome::Stay
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ratatui::crossterm::event::KeyModifiers;
+
+    use super::*;
+
+    fn key(code: KeyCode) -> KeyEvent {
+        KeyEvent::new(code, KeyModifiers::NONE)
+    }
+
+    #[test]
+    fn m_opens_the_home_media_folder_on_its_first_entry_and_keys_move() {
+        let home = tempfile::tempdir().unwrap();
+        let media = home.path().join("media");
+        std::fs::create_dir_all(media.join("content")).unwrap();
+        for i in 0..25 {
+            std::fs::write(media.join(format!("p{i:02}.png")), b"x").unwrap();
+        }
+        // Opened next to a picked file, `m` still goes to the home's media/.
+        let mut b = Browser::open(&media.join("content")).with_home(home.path());
+        b.handle_key(key(KeyCode::Char('m')));
+        assert_eq!(b.dir, media);
+        assert_eq!(b.entries[0].name, "..");
+        assert_eq!(b.entries[b.selected].name, "content", "the first entry after `..`");
+        b.handle_key(key(KeyCode::End));
+        assert_eq!(b.entries[b.selected].name, "p24.png");
+        b.handle_key(key(KeyCode::PageUp));
+        assert_eq!(b.entries[b.selected].name, "p14.png");
+        b.handle_key(key(KeyCode::Home));
+        assert_eq!(b.selected, 0);
+        b.handle_key(key(KeyCode::PageDown));
+        assert_eq!(b.entries[b.selected].name, "p08.png");
     }
 }

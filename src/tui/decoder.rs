@@ -83,7 +83,7 @@ mod tests {
         let (out_tx, out_rx) = channel();
         let handle = spawn(Picker::halfblocks(), jobs_rx, move |d| out_tx.send(d.job.generation).is_ok()).unwrap();
         for generation in 0..20 {
-            jobs_tx.send(DecodeJob { path: path.clone(), size: Size::new(8, 4), generation }).unwrap();
+            jobs_tx.send(DecodeJob { path: path.clone(), size: Size::new(8, 4), generation, video: false }).unwrap();
         }
         let mut decoded = vec![out_rx.recv_timeout(Duration::from_secs(5)).unwrap()];
         while let Ok(g) = out_rx.recv_timeout(Duration::from_millis(600)) {

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::app::{App, Effect};
+use super::app::{App, CheckJob, Effect};
 use super::losses;
 use crate::preset::{self, Origin, Preset};
 use crate::session::{Control, LogLevel, Request};
@@ -68,7 +68,29 @@ pub fn perform(app: &mut App, control: &dyn Control, effect: Effect) {
             Err(e) => report_in_form(app, format!("{}: {e}", path.display())),
         },
         Effect::ReloadPresets => reload_presets(app),
+        Effect::Check(job) => match &app.checker {
+            Some(tx) => {
+                if tx.send(job).is_err() {
+                    report_in_form(app, "internal: the checking thread is gone".into());
+                }
+            }
+            None => {
+                let result = check(&job);
+                let effects = app.checked(job, result);
+                perform_all(app, control, effects);
+            }
+        },
     }
+}
+
+/// The CLI's checks of a spec from the form (see `commands::checks`); reads files.
+pub fn check(job: &CheckJob) -> Result<(), String> {
+    let result = if job.watch {
+        crate::commands::checks::check_watch(&job.spec)
+    } else {
+        crate::commands::checks::check_session(&job.spec)
+    };
+    result.map_err(|e| crate::text::escape_controls(&e.to_string()).into_owned())
 }
 
 fn reload_presets(app: &mut App) {

@@ -4,17 +4,50 @@
 use std::path::{Path, PathBuf};
 
 use super::browser::Browser;
-use super::form_fields::{Field, FIELDS};
+use super::form_fields::{Field, FieldKind, FIELDS};
 use crate::engine::settings::StyleRef;
 use crate::engine::Settings;
 use crate::preset::Preset;
 use crate::session::{Kind, SessionSpec};
 
+/// One style of the form: its file and its weight, as typed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StyleRow {
+    pub path: String,
+    pub weight: String,
+}
+
+/// A line of the form: a field of [`FIELDS`], or the file or weight of style `k` (the style
+/// rows stand where [`Field::Style`] is in [`FIELDS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Row {
+    Field(Field),
+    Style(usize),
+    Weight(usize),
+}
+
+impl Row {
+    /// The field this line edits like ([`Field::Style`] for a style's file, a text for its weight).
+    pub fn kind(self) -> FieldKind {
+        match self {
+            Row::Field(f) => f.kind(),
+            Row::Style(_) => FieldKind::File,
+            Row::Weight(_) => FieldKind::Text,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Form {
-    /// One text per entry of [`FIELDS`].
+    /// One text per entry of [`FIELDS`] (the entry of [`Field::Style`] is unused: see `styles`).
     pub values: Vec<String>,
+    /// The styles with their weights; at least one row.
+    pub styles: Vec<StyleRow>,
+    /// The focused line, an index into [`Form::rows`].
     pub focus: usize,
+    /// The number of the check of this form's spec running off the UI thread; keys other than
+    /// Esc wait for its answer.
+    pub checking: Option<u64>,
     /// The preset (or duplicated session's settings) the fields start from; fields not in the
     /// form (layers, pooling, …) come from here.
     pub base: Settings,
@@ -51,7 +84,9 @@ impl Form {
     pub fn new(presets: &[Preset], start_dir: &Path) -> Self {
         let mut form = Form {
             values: vec![String::new(); FIELDS.len()],
+            styles: vec![StyleRow::default()],
             focus: 0,
+            checking: None,
             base: Settings::default(),
             preset_name: "default".into(),
             template: None,
@@ -76,7 +111,7 @@ impl Form {
         let mut form = Form::new(presets, start_dir);
         form.watch = true;
         form.message =
-            Some("Content: type the folder to watch; Export to: the output folder (default FOLDER/stylized)".into());
+            Some("Folder: type the folder to watch; Output folder: where results go (default FOLDER/stylized)".into());
         form
     }
 
@@ -86,7 +121,7 @@ impl Form {
         form.set(Field::Content, spec.content.display().to_string());
         form.set(Field::Device, spec.device.clone());
         form.set(Field::Export, spec.export.as_ref().map(|p| p.display().to_string()).unwrap_or_default());
-        form.set(Field::Style, String::new());
+        form.styles = vec![StyleRow::default()];
         form.load_preset(&spec.preset, &spec.settings);
         form.template = Some(spec);
         form
@@ -100,12 +135,88 @@ impl Form {
         self.values[index_of(field)] = text;
     }
 
-    pub fn focused(&self) -> Field {
-        FIELDS[self.focus]
+    /// Every line of the form, in order.
+    pub fn rows(&self) -> Vec<Row> {
+        let mut rows = Vec::with_capacity(FIELDS.len() + 2 * self.styles.len());
+        for field in FIELDS {
+            if field == Field::Style {
+                for k in 0..self.styles.len() {
+                    rows.extend([Row::Style(k), Row::Weight(k)]);
+                }
+            } else {
+                rows.push(Row::Field(field));
+            }
+        }
+        rows
     }
 
-    /// Takes a preset's settings as the base and refreshes the preset fields. A style already
-    /// chosen is kept; otherwise the preset's first style is shown.
+    /// The line of a field (its first style line for [`Field::Style`]).
+    pub fn row_of(&self, field: Field) -> usize {
+        let want = if field == Field::Style { Row::Style(0) } else { Row::Field(field) };
+        self.rows().iter().position(|r| *r == want).unwrap_or(0)
+    }
+
+    pub fn focused_row(&self) -> Row {
+        let rows = self.rows();
+        rows[self.focus.min(rows.len() - 1)]
+    }
+
+    /// The field of the focused line ([`Field::Style`] for a style's file or weight).
+    pub fn focused(&self) -> Field {
+        match self.focused_row() {
+            Row::Field(f) => f,
+            Row::Style(_) | Row::Weight(_) => Field::Style,
+        }
+    }
+
+    /// The text of a line.
+    pub fn row_text(&self, row: Row) -> &str {
+        match row {
+            Row::Field(f) => self.value(f),
+            Row::Style(k) => &self.styles[k].path,
+            Row::Weight(k) => &self.styles[k].weight,
+        }
+    }
+
+    /// The text of the focused line, to edit.
+    pub(super) fn focused_text(&mut self) -> &mut String {
+        match self.focused_row() {
+            Row::Field(f) => {
+                let i = FIELDS.iter().position(|x| *x == f).unwrap_or(0);
+                &mut self.values[i]
+            }
+            Row::Style(k) => &mut self.styles[k].path,
+            Row::Weight(k) => &mut self.styles[k].weight,
+        }
+    }
+
+    /// Adds an empty style (weight 1) after the focused one (or after the last) and focuses it.
+    pub fn add_style(&mut self) {
+        let at = match self.focused_row() {
+            Row::Style(k) | Row::Weight(k) => k + 1,
+            Row::Field(_) => self.styles.len(),
+        };
+        self.styles.insert(at, StyleRow { path: String::new(), weight: "1".into() });
+        self.focus = self.rows().iter().position(|r| *r == Row::Style(at)).unwrap_or(self.focus);
+    }
+
+    /// Removes the focused style; the last one left is only cleared.
+    pub fn remove_style(&mut self) {
+        let (Row::Style(k) | Row::Weight(k)) = self.focused_row() else {
+            self.message = Some("^X removes the focused style: move to a style first".into());
+            return;
+        };
+        if self.styles.len() == 1 {
+            self.styles[0] = StyleRow { path: String::new(), weight: "1".into() };
+        } else {
+            self.styles.remove(k);
+        }
+        let k = k.min(self.styles.len() - 1);
+        self.focus = self.rows().iter().position(|r| *r == Row::Style(k)).unwrap_or(0);
+    }
+
+    /// Takes a preset's settings as the base and refreshes the preset fields. Styles already
+    /// chosen are kept; otherwise the preset's styles are shown with their weights.
     pub fn load_preset(&mut self, name: &str, settings: &Settings) {
         self.base = settings.clone();
         self.preset_name = name.to_string();
@@ -114,23 +225,50 @@ impl Form {
                 self.set(field, text);
             }
         }
-        if self.value(Field::Style).trim().is_empty() {
-            let first = settings.styles.first().map(|s| s.path.display().to_string()).unwrap_or_default();
-            self.set(Field::Style, first);
+        if self.styles.iter().all(|s| s.path.trim().is_empty()) {
+            self.styles = settings
+                .styles
+                .iter()
+                .map(|s| StyleRow { path: s.path.display().to_string(), weight: s.weight.to_string() })
+                .collect();
+            if self.styles.is_empty() {
+                self.styles.push(StyleRow { path: String::new(), weight: "1".into() });
+            }
+            self.focus = self.focus.min(self.rows().len() - 1);
         }
     }
 
-    /// The form's settings: the base with every field applied and the chosen style.
+    /// The styles as chosen: every row with a file, its weight read (empty: 1).
+    fn style_refs(&self) -> Result<Vec<StyleRef>, String> {
+        let numbered = self.styles.len() > 1;
+        let mut out = Vec::new();
+        for (k, row) in self.styles.iter().enumerate() {
+            let path = row.path.trim();
+            if path.is_empty() {
+                continue;
+            }
+            let name = if numbered { format!("Style {} weight", k + 1) } else { "Style weight".to_string() };
+            let text = row.weight.trim();
+            let weight = if text.is_empty() {
+                1.0
+            } else {
+                match text.parse::<f64>() {
+                    Ok(v) if v.is_finite() && v >= 0.0 => v,
+                    _ => return Err(format!("{name}: `{text}` is not a non-negative number")),
+                }
+            };
+            out.push(StyleRef { path: PathBuf::from(path), weight });
+        }
+        Ok(out)
+    }
+
+    /// The form's settings: the base with every field applied and the chosen styles.
     pub fn settings(&self) -> Result<Settings, String> {
         let mut s = self.base.clone();
         for (i, field) in FIELDS.iter().enumerate() {
             field.apply(&self.values[i], &mut s)?;
         }
-        let style = self.value(Field::Style).trim();
-        let keeps_base = s.styles.first().is_some_and(|f| f.path == Path::new(style));
-        if !style.is_empty() && !keeps_base {
-            s.styles = vec![StyleRef { path: PathBuf::from(style), weight: 1.0 }];
-        }
+        s.styles = self.style_refs()?;
         s.validate()?;
         Ok(s)
     }
@@ -139,11 +277,15 @@ impl Form {
     pub fn spec(&self) -> Result<SessionSpec, String> {
         let content = self.value(Field::Content).trim();
         if content.is_empty() {
-            return Err("Content: pick a content image (Enter opens the file browser)".into());
+            return Err(if self.watch {
+                "Folder: type the folder to watch".into()
+            } else {
+                "Content: pick a content image or clip (Enter opens the file browser)".into()
+            });
         }
         let settings = self.settings()?;
         if settings.styles.is_empty() {
-            return Err("Style: pick a style image (Enter opens the file browser)".into());
+            return Err("Style: pick a style image (Enter opens the file browser; ^N adds a style)".into());
         }
         let optional = |t: &str| Some(t.trim().to_string()).filter(|t| !t.is_empty());
         let device = optional(self.value(Field::Device)).unwrap_or_else(crate::session::record::default_device);
@@ -182,10 +324,10 @@ impl Form {
     }
 
     pub(super) fn cycle_choice(&mut self, options: &[&str], step: isize) {
-        let i = self.focus;
-        let current = options.iter().position(|o| *o == self.values[i]).unwrap_or(0) as isize;
+        let text = self.focused_text();
+        let current = options.iter().position(|o| *o == text.as_str()).unwrap_or(0) as isize;
         let n = options.len() as isize;
-        self.values[i] = options[(current + step).rem_euclid(n) as usize].to_string();
+        *text = options[(current + step).rem_euclid(n) as usize].to_string();
     }
 
     pub(super) fn submit(&mut self) -> FormOutcome {

@@ -24,6 +24,8 @@ pub struct DecodeJob {
     pub path: PathBuf,
     pub size: Size,
     pub generation: u64,
+    /// A clip: its first frame is shown.
+    pub video: bool,
 }
 
 /// A finished job: the image ready to draw, or why it could not be read.
@@ -49,8 +51,16 @@ pub fn decode(picker: &Picker, job: DecodeJob) -> Decoded {
     if !job.path.exists() {
         return Decoded { job, result: Err("not written yet".into()) };
     }
-    let result = crate::imageio::load_rgb_for(&job.path, Some(PREVIEW_DECODE_SIDE)).map_err(message).and_then(|rgb| {
-        let image = DynamicImage::ImageRgb32F(rgb).into_rgb8();
+    let image = if job.video {
+        crate::video::init()
+            .and_then(|()| crate::video::decode::first_frame(&job.path, PREVIEW_DECODE_SIDE))
+            .map_err(message)
+    } else {
+        crate::imageio::load_rgb_for(&job.path, Some(PREVIEW_DECODE_SIDE))
+            .map_err(message)
+            .map(|rgb| DynamicImage::ImageRgb32F(rgb).into_rgb8())
+    };
+    let result = image.and_then(|image| {
         picker
             .new_protocol(DynamicImage::ImageRgb8(image), job.size, Resize::Scale(Some(FilterType::Triangle)))
             .map_err(|e| e.to_string())
@@ -75,10 +85,19 @@ impl ImageStore {
     /// Draws the image of `path` into `area`, or a placeholder, and asks for a fresh encoding when
     /// the size or the generation differs from what is held.
     pub fn show(&mut self, frame: &mut Frame, area: Rect, path: &Path, generation: u64, what: &str) {
+        self.show_any(frame, area, path, generation, what, false);
+    }
+
+    /// Like [`ImageStore::show`] for a clip: its first frame, decoded on the decoder thread.
+    pub fn show_clip(&mut self, frame: &mut Frame, area: Rect, path: &Path, what: &str) {
+        self.show_any(frame, area, path, 0, what, true);
+    }
+
+    fn show_any(&mut self, frame: &mut Frame, area: Rect, path: &Path, generation: u64, what: &str, video: bool) {
         if area.width == 0 || area.height == 0 {
             return;
         }
-        let want = DecodeJob { path: path.to_path_buf(), size: area.as_size(), generation };
+        let want = DecodeJob { path: path.to_path_buf(), size: area.as_size(), generation, video };
         let entry = self.entries.entry(path.to_path_buf()).or_insert(Entry { shown: None, asked: None, error: None });
         if entry.asked.as_ref() != Some(&want) {
             entry.asked = Some(want.clone());
@@ -127,5 +146,32 @@ impl ImageStore {
     /// Drops everything (e.g. after the terminal was cleared, so sixel images get redrawn).
     pub fn clear(&mut self) {
         self.entries.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ratatui_image::picker::Picker;
+
+    use super::*;
+
+    /// A clip's first frame is decoded for its thumbnail; as a still it is refused.
+    #[test]
+    fn a_clip_shows_its_first_frame() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("clip.mp4");
+        let made = std::process::Command::new("ffmpeg")
+            .args(["-y", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10"])
+            .args(["-t", "0.5", "-c:v", "libx264", "-pix_fmt", "yuv420p"])
+            .arg(&path)
+            .status();
+        if !made.is_ok_and(|s| s.success()) {
+            eprintln!("skipped: no ffmpeg to make a clip");
+            return;
+        }
+        let job = DecodeJob { path: path.clone(), size: Size::new(8, 4), generation: 0, video: true };
+        assert!(decode(&Picker::halfblocks(), job.clone()).result.is_ok());
+        let still = decode(&Picker::halfblocks(), DecodeJob { video: false, ..job });
+        assert!(still.result.is_err());
     }
 }

@@ -38,6 +38,7 @@ pub const FORM_KEYS: &[(&str, &str)] = &[
     ("↑↓/Tab", "field"),
     ("←→", "choose"),
     ("Enter", "browse file"),
+    ("^N/^X", "add/remove style"),
     ("^P", "save preset"),
     ("^D", "delete preset"),
     ("^U", "clear"),
@@ -45,8 +46,28 @@ pub const FORM_KEYS: &[(&str, &str)] = &[
     ("Esc", "cancel"),
 ];
 
-pub const BROWSER_KEYS: &[(&str, &str)] =
-    &[("↑↓", "select"), ("Enter/→", "open/pick"), ("Bksp/←", "up"), ("m", "media/"), (".", "start"), ("Esc", "close")];
+/// The watch form: its Folder is typed, only styles are browsed.
+pub const WATCH_FORM_KEYS: &[(&str, &str)] = &[
+    ("^S", "start watching"),
+    ("↑↓/Tab", "field"),
+    ("←→", "choose"),
+    ("Enter", "browse style"),
+    ("^N/^X", "add/remove style"),
+    ("^P", "save preset"),
+    ("^U", "clear"),
+    ("F1", "help"),
+    ("Esc", "cancel"),
+];
+
+pub const BROWSER_KEYS: &[(&str, &str)] = &[
+    ("↑↓", "select"),
+    ("Enter/→", "open/pick"),
+    ("Bksp/←", "up"),
+    ("m", "media/"),
+    (".", "start"),
+    ("PgUp/Dn Home/End", "jump"),
+    ("Esc", "close"),
+];
 
 pub const LOG_KEYS: &[(&str, &str)] = &[("↑↓", "scroll log"), ("Tab", "panel"), ("?", "help"), ("q", "quit")];
 
@@ -77,6 +98,7 @@ pub fn current_keys(app: &App) -> &'static [(&'static str, &'static str)] {
         Screen::Sessions => SESSIONS_KEYS,
         Screen::Detail(_) => DETAIL_KEYS,
         Screen::Form if app.form.as_ref().is_some_and(|f| f.browser.is_some()) => BROWSER_KEYS,
+        Screen::Form if app.form.as_ref().is_some_and(|f| f.watch) => WATCH_FORM_KEYS,
         Screen::Form => FORM_KEYS,
     }
 }

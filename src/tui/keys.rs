@@ -2,7 +2,7 @@
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use super::app::{App, Confirm, Detail, Effect, Panel, Screen};
+use super::app::{App, CheckJob, Confirm, Detail, Effect, Panel, Screen};
 use super::form::{Form, FormOutcome};
 use crate::preset::Origin;
 use crate::session::Request;
@@ -165,18 +165,13 @@ impl App {
                 Vec::new()
             }
             FormOutcome::Submit(spec) => {
-                let watch = self.form.as_ref().is_some_and(|f| f.watch);
-                if watch && !spec.content.is_dir() {
-                    if let Some(form) = self.form.as_mut() {
-                        form.message = Some(format!("{}: not a folder", spec.content.display()));
-                    }
-                    return Vec::new();
-                }
-                self.close_form();
-                if watch {
-                    return vec![Effect::Request(Request::Watch { config: Box::new(watch_config(*spec)) })];
-                }
-                vec![Effect::Request(Request::Submit { spec })]
+                // Checked as the CLI checks (inputs read, output checked) before it is sent.
+                self.check_seq += 1;
+                let seq = self.check_seq;
+                let Some(form) = self.form.as_mut() else { return Vec::new() };
+                form.checking = Some(seq);
+                form.message = Some("checking the inputs…".into());
+                vec![Effect::Check(CheckJob { seq, spec, watch: form.watch })]
             }
             FormOutcome::SavePreset { name, settings } => vec![Effect::SavePreset { name, settings }],
             FormOutcome::DeletePreset(name) => {
@@ -196,6 +191,22 @@ impl App {
                 Vec::new()
             }
         }
+    }
+
+    /// The answer to a form check: submit (closing the form), or show why not. An answer for a
+    /// form no longer open is dropped.
+    pub fn checked(&mut self, job: CheckJob, result: Result<(), String>) -> Vec<Effect> {
+        let Some(form) = self.form.as_mut().filter(|f| f.checking == Some(job.seq)) else { return Vec::new() };
+        form.checking = None;
+        if let Err(message) = result {
+            form.message = Some(message);
+            return Vec::new();
+        }
+        self.close_form();
+        if job.watch {
+            return vec![Effect::Request(Request::Watch { config: Box::new(watch_config(*job.spec)) })];
+        }
+        vec![Effect::Request(Request::Submit { spec: job.spec })]
     }
 
     /// The file of a user preset: one under `./presets`, the user's preset folder or the

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use ratatui::crossterm::event::{self, Event as TermEvent};
 use ratatui_image::picker::ProtocolType;
 
-use super::app::{App, Effect};
+use super::app::{App, CheckJob, Effect};
 use super::effects::perform_all;
 use super::images::{Decoded, ImageStore};
 use super::options::TuiOptions;
@@ -30,7 +30,22 @@ enum UiMsg {
     Scheduler(Event),
     SchedulerGone,
     Decoded(Decoded),
+    /// The answer to a form check (see [`App::checked`]).
+    Checked(CheckJob, std::result::Result<(), String>),
     Signal,
+}
+
+/// The thread that runs the form's checks (they read files: a clip's first frame, a large image).
+fn spawn_checker(jobs: Receiver<CheckJob>, tx: Sender<UiMsg>) -> std::io::Result<()> {
+    std::thread::Builder::new().name("tui-check".into()).spawn(move || {
+        for job in jobs {
+            let result = super::effects::check(&job);
+            if tx.send(UiMsg::Checked(job, result)).is_err() {
+                return;
+            }
+        }
+    })?;
+    Ok(())
 }
 
 fn spawn_input(tx: Sender<UiMsg>, stop: Arc<AtomicBool>) -> std::io::Result<()> {
@@ -77,6 +92,10 @@ fn apply(app: &mut App, control: &dyn Control, images: &mut ImageStore, msg: UiM
         UiMsg::Scheduler(e) => app.apply_event(e),
         UiMsg::SchedulerGone => app.report_error("lost the connection to the scheduler: restart brushwork"),
         UiMsg::Decoded(d) => images.accept(d),
+        UiMsg::Checked(job, result) => {
+            let effects = app.checked(job, result);
+            perform_all(app, control, effects);
+        }
         UiMsg::Signal => app.quit = true,
     }
     true
@@ -103,10 +122,13 @@ pub fn run_tui(control: Arc<dyn Control>, workspace_root: PathBuf, options: TuiO
     let (job_tx, job_rx) = mpsc::channel();
     let decoded_tx = tx.clone();
     decoder::spawn(picker, job_rx, move |d| decoded_tx.send(UiMsg::Decoded(d)).is_ok()).map_err(terminal_error)?;
+    let (check_tx, check_rx) = mpsc::channel();
+    spawn_checker(check_rx, tx.clone()).map_err(terminal_error)?;
     drop(tx);
 
     let start_dir = options.start_dir.clone().unwrap_or_else(|| PathBuf::from("."));
     let mut app = App::new(workspace_root, start_dir, options.preset_dir.clone());
+    app.checker = Some(check_tx);
     app.push_log(LogLevel::Info, format!("previews drawn with {}", protocol_name(protocol)));
     perform_all(
         &mut app,

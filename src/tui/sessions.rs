@@ -85,17 +85,17 @@ pub fn sorted_order(records: &[SessionRecord], key: SortKey) -> Vec<usize> {
     order
 }
 
-/// Time left for a running session: seconds per iteration so far times the iterations left, less
-/// the time since that progress arrived (so the tick can count it down between events).
+/// Time left for a running session: the work left per scale (or frame) at the rate measured so
+/// far (see [`crate::session::eta`]), less the time since that progress arrived (so the tick can
+/// count it down between events).
 pub fn eta(r: &SessionRecord, since_progress: Duration) -> Option<Duration> {
     if r.status != Status::Running {
         return None;
     }
     let p = r.progress?;
-    if p.iteration == 0 || p.total < p.iteration || !p.seconds.is_finite() || p.seconds < 0.0 {
-        return None;
-    }
-    let left = p.seconds / p.iteration as f64 * (p.total - p.iteration) as f64;
+    let plan = crate::session::eta::WorkPlan::for_record(r)?;
+    let (done, _, _) = r.progress_counts();
+    let left = plan.eta_seconds(done, p.seconds)?;
     Duration::try_from_secs_f64(left).ok().map(|d| d.saturating_sub(since_progress))
 }
 
@@ -150,6 +150,8 @@ mod tests {
             settings: Default::default(),
         };
         let mut r = SessionRecord::new("s1".into(), spec);
+        r.settings.iterations = 30;
+        r.settings.scales = 1;
         r.status = Status::Running;
         r.progress = Some(crate::session::ProgressSummary { iteration: 10, total: 30, loss: 1.0, seconds: 5.0 });
         assert_eq!(eta(&r, Duration::ZERO), Some(Duration::from_secs(10)));
@@ -158,5 +160,26 @@ mod tests {
         assert_eq!(eta(&r, Duration::ZERO), None);
         r.status = Status::Paused;
         assert_eq!(eta(&r, Duration::ZERO), None);
+    }
+
+    #[test]
+    fn multi_scale_eta_counts_the_fine_scale_as_dearer() {
+        let spec = crate::session::SessionSpec {
+            name: None,
+            kind: Default::default(),
+            content: "c.png".into(),
+            export: None,
+            weights: None,
+            device: "cpu".into(),
+            preset: "quick".into(),
+            priority: 0,
+            settings: Default::default(),
+        };
+        let mut r = SessionRecord::new("s1".into(), spec);
+        (r.settings.size, r.settings.scales, r.settings.iterations, r.settings.scale_step) = (256, 2, 100, 2.0);
+        r.status = Status::Running;
+        // The coarse scale (128 px) took 10 s; the fine one has 4x its pixels: 40 s left.
+        r.progress = Some(crate::session::ProgressSummary { iteration: 100, total: 200, loss: 1.0, seconds: 10.0 });
+        assert_eq!(eta(&r, Duration::ZERO), Some(Duration::from_secs(40)));
     }
 }

@@ -41,6 +41,18 @@ pub struct Clip {
 /// sides even; [`NATIVE`] keeps the stream's own size, rounded down to even). Bad input (not a
 /// video, no video stream, no frames, too large) is an input error.
 pub fn decode(path: &Path, long: u32) -> Result<Clip> {
+    decode_up_to(path, long, usize::MAX)
+}
+
+/// The first frame of the clip, upright, its long side `long` (a thumbnail: the dashboard shows
+/// it for a video session). Reads only as far as that frame.
+pub fn first_frame(path: &Path, long: u32) -> Result<RgbImage> {
+    let mut clip = decode_up_to(path, long, 1)?;
+    Ok(clip.frames.swap_remove(0).image)
+}
+
+/// [`decode`], stopping once `limit` frames are decoded.
+fn decode_up_to(path: &Path, long: u32, limit: usize) -> Result<Clip> {
     check_file(path)?;
     let mut input = ffmpeg_next::format::input(path).map_err(|e| match e {
         ffmpeg_next::Error::Eof => Error::input(path, "the video has no frames (the file ends before any picture)"),
@@ -100,10 +112,14 @@ pub fn decode(path: &Path, long: u32) -> Result<Clip> {
             continue;
         }
         sink.drain(&mut decoder)?;
+        if sink.frames.len() >= limit {
+            break;
+        }
     }
     // Flush: without this the decoder keeps its last frames.
     let _ = decoder.send_eof();
     sink.drain(&mut decoder)?;
+    sink.frames.truncate(limit);
     if sink.frames.is_empty() {
         let why = if damaged > 0 { " (the file is damaged or truncated)" } else { "" };
         return Err(Error::input(path, format!("the video stream has no frames{why}")));

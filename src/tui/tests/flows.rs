@@ -12,9 +12,9 @@ fn form_submits_the_spec_the_user_typed() {
     h.key(KeyCode::Char('n'));
     h.type_text("evening");
     h.focus_field("Content");
-    h.type_text("media/content/tubingen.jpg");
+    h.type_text("media/content/tubingen_neckarfront.jpg");
     h.focus_field("Style");
-    h.type_text("media/style/starry.jpg");
+    h.type_text("media/style/van_gogh_the_starry_night.jpg");
     h.focus_field("Size (px)");
     h.ctrl('u');
     h.type_text("128");
@@ -32,13 +32,13 @@ fn form_submits_the_spec_the_user_typed() {
     let Some(Request::Submit { spec }) = requests.last() else { panic!("no submit: {requests:?}") };
     assert_eq!(spec.name.as_deref(), Some("evening"));
     // Paths are made absolute: the scheduler may be a `serve` started in another folder.
-    assert_eq!(spec.content, std::path::absolute("media/content/tubingen.jpg").unwrap());
+    assert_eq!(spec.content, std::path::absolute("media/content/tubingen_neckarfront.jpg").unwrap());
     assert_eq!(spec.preset, "quick");
     assert_eq!(spec.kind, Kind::Image);
     let s = &spec.settings;
     assert_eq!((s.size, s.iterations, s.seed, s.optimizer), (128, 20, 42, Optimizer::Adam));
     assert_eq!(s.styles.len(), 1);
-    assert_eq!(s.styles[0].path, std::path::absolute("media/style/starry.jpg").unwrap());
+    assert_eq!(s.styles[0].path, std::path::absolute("media/style/van_gogh_the_starry_night.jpg").unwrap());
 
     let screen = h.render();
     assert!(screen.contains("evening"), "{screen}");
@@ -51,9 +51,9 @@ fn a_clip_as_content_makes_a_video_session() {
     let mut h = Harness::new(Vec::new(), 100, 30);
     h.key(KeyCode::Char('n'));
     h.focus_field("Content");
-    h.type_text("media/video/clip.mp4");
+    h.type_text("media/video/bee_on_flower_pixabay211.mp4");
     h.focus_field("Style");
-    h.type_text("media/style/starry.jpg");
+    h.type_text("media/style/van_gogh_the_starry_night.jpg");
     h.ctrl('s');
     let requests = h.control.requests();
     let Some(Request::Submit { spec }) = requests.last() else { panic!("no submit: {requests:?}") };
@@ -70,6 +70,55 @@ fn form_refuses_to_submit_without_inputs() {
     assert!(h.control.requests().iter().all(|r| !matches!(r, Request::Submit { .. })));
     let screen = h.render();
     assert!(screen.contains("Content: pick a content image"), "{screen}");
+}
+
+/// The form checks what `run` checks before it submits: a content file that does not exist is
+/// refused in the form (it used to be queued and fail later), and so is a style weight that is
+/// not a number.
+#[test]
+fn form_refuses_a_missing_content_file_and_a_bad_weight() {
+    let mut h = Harness::new(Vec::new(), 100, 30);
+    h.key(KeyCode::Char('n'));
+    h.focus_field("Content");
+    h.type_text("media/content/nope.jpg");
+    h.focus_field("Style");
+    h.type_text("media/style/van_gogh_the_starry_night.jpg");
+    h.ctrl('s');
+    assert!(h.control.requests().iter().all(|r| !matches!(r, Request::Submit { .. })));
+    let screen = h.render();
+    assert!(screen.contains("nope.jpg: no such file"), "{screen}");
+    assert!(screen.contains("New session"), "the form stays open: {screen}");
+    let form = h.app.form.as_mut().unwrap();
+    assert_eq!(form.checking, None);
+    form.set(crate::tui::form_fields::Field::Content, "media/content/tubingen_neckarfront.jpg".into());
+    form.styles[0].weight = "heavy".into();
+    h.ctrl('s');
+    assert!(h.render().contains("Style weight: `heavy` is not a non-negative number"), "{}", h.render());
+    h.app.form.as_mut().unwrap().styles[0].weight = "0.5".into();
+    h.ctrl('s');
+    let requests = h.control.requests();
+    let Some(Request::Submit { spec }) = requests.last() else { panic!("no submit: {requests:?}") };
+    assert_eq!(spec.settings.styles[0].weight, 0.5);
+}
+
+/// A check answered after its form was closed (or replaced) is dropped.
+#[test]
+fn a_late_check_answer_is_dropped() {
+    let mut h = Harness::new(Vec::new(), 100, 30);
+    let (tx, rx) = std::sync::mpsc::channel();
+    h.app.checker = Some(tx);
+    h.key(KeyCode::Char('n'));
+    h.focus_field("Content");
+    h.type_text("media/content/tubingen_neckarfront.jpg");
+    h.focus_field("Style");
+    h.type_text("media/style/van_gogh_the_starry_night.jpg");
+    h.ctrl('s');
+    let job = rx.try_recv().expect("the check went to the checker");
+    assert!(h.render().contains("checking the inputs"), "{}", h.render());
+    h.type_text("ignored while checking");
+    h.key(KeyCode::Esc);
+    assert!(h.app.checked(job, Ok(())).is_empty(), "the form was closed");
+    assert!(h.control.requests().iter().all(|r| !matches!(r, Request::Submit { .. })));
 }
 
 #[test]
@@ -97,7 +146,11 @@ fn delete_asks_first() {
 
 #[test]
 fn duplicate_opens_the_form_prefilled() {
-    let mut h = Harness::new(mixed_sessions(), 100, 30);
+    // Real files: the form checks its inputs as `run` does before it submits.
+    let mut r = record("s1", "tubingen", Status::Done, Kind::Image, 200, 1e5);
+    r.content = "media/content/tubingen_neckarfront.jpg".into();
+    r.settings.styles[0].path = "media/style/van_gogh_the_starry_night.jpg".into();
+    let mut h = Harness::new(vec![r], 100, 30);
     h.key(KeyCode::Char('D'));
     let screen = h.render();
     assert!(screen.contains("Duplicate session") && screen.contains("tubingen copy"), "{screen}");
@@ -108,10 +161,10 @@ fn duplicate_opens_the_form_prefilled() {
     let requests = h.control.requests();
     let Some(Request::Submit { spec }) = requests.last() else { panic!("no submit: {requests:?}") };
     // Paths are made absolute: the scheduler may be a `serve` started in another folder.
-    assert_eq!(spec.content, std::path::absolute("media/content/tubingen.jpg").unwrap());
+    assert_eq!(spec.content, std::path::absolute("media/content/tubingen_neckarfront.jpg").unwrap());
     assert_eq!(spec.settings.iterations, 10);
     assert_eq!(spec.settings.scales, 2);
-    assert_eq!(spec.settings.styles[0].path, std::path::absolute("media/style/starry.jpg").unwrap());
+    assert_eq!(spec.settings.styles[0].path, std::path::absolute("media/style/van_gogh_the_starry_night.jpg").unwrap());
 }
 
 #[test]
@@ -264,13 +317,15 @@ fn decoder_reads_a_real_file_as_half_blocks() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("preview.png");
     image::RgbImage::from_pixel(40, 20, image::Rgb([200, 10, 10])).save(&path).unwrap();
-    let job = crate::tui::images::DecodeJob { path, size: ratatui::layout::Size::new(10, 5), generation: 1 };
+    let job =
+        crate::tui::images::DecodeJob { path, size: ratatui::layout::Size::new(10, 5), generation: 1, video: false };
     let decoded = crate::tui::images::decode(&ratatui_image::picker::Picker::halfblocks(), job);
     assert!(decoded.result.is_ok());
     let missing = crate::tui::images::DecodeJob {
         path: dir.path().join("none.png"),
         size: ratatui::layout::Size::new(10, 5),
         generation: 0,
+        video: false,
     };
     let decoded = crate::tui::images::decode(&ratatui_image::picker::Picker::halfblocks(), missing);
     assert_eq!(decoded.result.err().unwrap(), "not written yet");
@@ -306,14 +361,17 @@ fn watched_panel_adds_and_stops_a_watch() {
     h.focus_field("Content"); // labelled "Folder" in this form
     h.type_text(&folder.display().to_string());
     h.focus_field("Style");
-    h.type_text("media/style/starry.jpg");
+    h.type_text("media/style/van_gogh_the_starry_night.jpg");
     h.ctrl('s');
     let requests = h.control.requests();
     let Some(Request::Watch { config }) = requests.last() else { panic!("no watch request: {requests:?}") };
     assert_eq!(config.dir, folder);
     assert_eq!(config.out, folder.join("stylized"));
     assert!(config.persistent);
-    assert_eq!(config.settings.styles[0].path, std::path::absolute("media/style/starry.jpg").unwrap());
+    assert_eq!(
+        config.settings.styles[0].path,
+        std::path::absolute("media/style/van_gogh_the_starry_night.jpg").unwrap()
+    );
     // The scheduler reports the watch; `x` then asks, and `y` sends the stop.
     h.control.push(crate::session::Event::Watches {
         watches: vec![crate::session::watches::WatchStatus {
@@ -332,4 +390,34 @@ fn watched_panel_adds_and_stops_a_watch() {
     h.key(KeyCode::Char('y'));
     assert!(matches!(h.control.requests().last(), Some(Request::Unwatch { dir }) if *dir == folder));
     std::fs::remove_dir_all(&folder).unwrap();
+}
+
+/// A video's progress in the dashboard counts finished frames, and its elapsed time is the job's
+/// (from the last finished frame), not the seconds of the frame being worked on.
+#[test]
+fn video_progress_counts_frames_and_keeps_the_jobs_time() {
+    let mut h = Harness::new(vec![record("s1", "clip", Status::Running, Kind::Video, 0, 0.0)], 100, 30);
+    let event = |iteration: u32, frame: u32, flicker: Option<f64>, seconds: f64| crate::session::Event::Progress {
+        id: "s1".into(),
+        iteration,
+        total: 100,
+        scale: 0,
+        loss: 1e5,
+        style: 1e5,
+        content: 0.0,
+        tv: 0.0,
+        seconds,
+        frame: Some(frame),
+        frames: Some(60),
+        flicker,
+        temporal: 0.0,
+        warp_error: None,
+        source_warp_error: None,
+    };
+    h.app.apply_event(event(100, 3, Some(0.01), 300.0));
+    h.app.apply_event(event(7, 4, None, 2.5));
+    let p = h.app.session("s1").unwrap().progress.unwrap();
+    assert_eq!((p.iteration, p.total, p.seconds), (3, 60, 300.0));
+    assert_eq!(h.app.session("s1").unwrap().progress_counts(), (3, 60, "frames"));
+    assert!(h.render().contains("3/60"), "{}", h.render());
 }

@@ -143,3 +143,66 @@ fn every_screen_draws_at_any_size() {
         }
     }
 }
+
+/// A running video session: progress in frames (with the elapsed time of earlier runs), the
+/// flicker chart, and the clip's first frame as the content thumbnail (asked for as a video, not
+/// decoded as a still).
+#[test]
+fn video_detail_shows_frames_and_a_frame_of_the_clip() {
+    use crate::session::video_runner::FrameScore;
+    use crate::session::{Kind, ProgressSummary, Status};
+    let mut clip = super::support::record("s7", "clip", Status::Running, Kind::Video, 0, 0.0);
+    clip.content = "media/content/clip.mp4".into();
+    clip.progress = Some(ProgressSummary { iteration: 12, total: 60, loss: 3.2e5, seconds: 96.0 });
+    let mut h = Harness::new(vec![clip], 100, 30);
+    h.key(KeyCode::Enter);
+    let scores: Vec<FrameScore> = (1..=12)
+        .map(|f| FrameScore { frame: f, flicker: 0.01 * f as f64, warp_error: None, source_warp_error: None })
+        .collect();
+    h.app.set_frame_scores("s7", scores);
+    h.render();
+    let requests = h.images.take_requests();
+    let content = requests.iter().find(|j| j.path.ends_with("clip.mp4")).expect("the clip is shown");
+    assert!(content.video, "the clip is decoded as a video");
+    for job in requests.iter().filter(|j| !j.path.ends_with("clip.mp4")) {
+        assert!(!job.video, "{job:?}");
+    }
+    for job in requests {
+        h.images.accept(super::support::half_blocks(job));
+    }
+    insta::assert_snapshot!(h.render());
+}
+
+/// The form with three styles and their weights; a style added and one removed with ^N / ^X.
+#[test]
+fn new_session_form_with_several_styles() {
+    let mut h = Harness::new(Vec::new(), 100, 34);
+    h.key(KeyCode::Char('n'));
+    h.focus_field("Style");
+    h.type_text("media/style/starry.jpg");
+    h.ctrl('n');
+    h.type_text("media/style/wave.jpg");
+    h.key(KeyCode::Down);
+    h.ctrl('u');
+    h.type_text("0.5");
+    h.ctrl('n');
+    h.type_text("media/style/scream.jpg");
+    h.ctrl('n');
+    h.type_text("removed.jpg");
+    h.ctrl('x');
+    h.key(KeyCode::Down);
+    h.ctrl('u');
+    h.type_text("2");
+    let form = h.app.form.as_ref().unwrap();
+    let styles = form.settings().unwrap().styles;
+    let got: Vec<(String, f64)> = styles.iter().map(|s| (s.path.display().to_string(), s.weight)).collect();
+    assert_eq!(
+        got,
+        [
+            ("media/style/starry.jpg".to_string(), 1.0),
+            ("media/style/wave.jpg".to_string(), 0.5),
+            ("media/style/scream.jpg".to_string(), 2.0)
+        ]
+    );
+    insta::assert_snapshot!(h.render());
+}

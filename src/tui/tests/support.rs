@@ -186,19 +186,24 @@ impl Harness {
 
     /// Answers the image requests of the last draw with generated pictures, as half blocks.
     pub fn serve_images(&mut self) {
-        let picker = Picker::halfblocks();
         for job in self.images.take_requests() {
-            let image = gradient(&job.path);
-            let result = picker.new_protocol(image, job.size, Resize::Fit(None)).map_err(|e| e.to_string());
-            self.images.accept(Decoded { job, result });
+            self.images.accept(half_blocks(job));
         }
     }
 
     /// Moves the form's focus to the field with this label.
     pub fn focus_field(&mut self, label: &str) {
-        let index = crate::tui::form_fields::FIELDS.iter().position(|f| f.label() == label).unwrap();
-        self.app.form.as_mut().unwrap().focus = index;
+        let field = *crate::tui::form_fields::FIELDS.iter().find(|f| f.label() == label).unwrap();
+        let form = self.app.form.as_mut().unwrap();
+        form.focus = form.row_of(field);
     }
+}
+
+/// A generated picture for `job`, as the decoder thread would answer it.
+pub fn half_blocks(job: crate::tui::images::DecodeJob) -> Decoded {
+    let image = gradient(&job.path);
+    let result = Picker::halfblocks().new_protocol(image, job.size, Resize::Fit(None)).map_err(|e| e.to_string());
+    Decoded { job, result }
 }
 
 /// A small picture that differs per file, so half-block output is deterministic but not blank.

@@ -45,18 +45,19 @@ fn field(label: &str, value: String) -> Line<'static> {
 
 fn draw_info(frame: &mut Frame, app: &App, r: &SessionRecord, area: Rect) {
     let s = &r.settings;
+    let (done, total, unit) = r.progress_counts();
+    let unit = if unit == "iterations" { "it" } else { unit };
     let progress = r.progress.map_or("-".to_string(), |p| {
         format!(
-            "{}/{} · loss {} · {}",
-            p.iteration,
-            p.total,
+            "{done}/{total} {unit} · loss {} · {}",
             format_loss(p.loss),
             std::time::Duration::try_from_secs_f64(p.seconds).map_or("-".into(), format_duration)
         )
     });
     let eta = app.eta(r).map_or(String::new(), |d| format!(" · ETA {}", format_duration(d)));
     let styles: Vec<String> = s.styles.iter().map(|st| st.path.display().to_string()).collect();
-    let output = r.export.clone().unwrap_or_else(|| app.session_dir(&r.id).join("output.png"));
+    let default_output = if r.kind == crate::session::Kind::Video { "output.mp4" } else { "output.png" };
+    let output = r.export.clone().unwrap_or_else(|| app.session_dir(&r.id).join(default_output));
     let mut lines = vec![
         Line::from(vec![
             Span::styled(crate::text::escape_controls(&r.name).into_owned(), Style::new().add_modifier(Modifier::BOLD)),
@@ -99,7 +100,11 @@ fn draw_pictures(frame: &mut Frame, app: &App, r: &SessionRecord, area: Rect, im
     let shown =
         if preview_file.is_file() || generation > 0 { preview_file } else { app.session_dir(&r.id).join("output.png") };
     images.show(frame, preview, &shown, generation, "preview");
-    images.show(frame, content, &r.content, 0, "content");
+    if r.kind == crate::session::Kind::Video {
+        images.show_clip(frame, content, &r.content, "content");
+    } else {
+        images.show(frame, content, &r.content, 0, "content");
+    }
     match r.settings.styles.first() {
         Some(st) => images.show(frame, style, &st.path, 0, "style"),
         None => frame.render_widget(Paragraph::new("no style").dim(), style),

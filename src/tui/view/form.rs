@@ -9,8 +9,8 @@ use ratatui::Frame;
 use super::centered;
 use crate::tui::app::App;
 use crate::tui::browser::Browser;
-use crate::tui::form::Form;
-use crate::tui::form_fields::{FieldKind, FIELDS};
+use crate::tui::form::{Form, Row};
+use crate::tui::form_fields::{Field, FieldKind};
 
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let Some(form) = &app.form else { return };
@@ -23,7 +23,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let [fields, message] = Layout::vertical([Constraint::Min(0), Constraint::Length(2)]).areas(inner);
-    let lines: Vec<Line> = FIELDS.iter().enumerate().map(|(i, f)| field_line(form, i, *f)).collect();
+    let lines: Vec<Line> = form.rows().into_iter().enumerate().map(|(i, row)| field_line(form, i, row)).collect();
     // Keep the focused field visible when the form is taller than the screen.
     let scroll = (form.focus + 1).saturating_sub(fields.height as usize) as u16;
     frame.render_widget(Paragraph::new(lines).scroll((scroll, 0)), fields);
@@ -42,31 +42,41 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     }
 }
 
-fn field_line(form: &Form, index: usize, field: crate::tui::form_fields::Field) -> Line<'static> {
+fn field_line(form: &Form, index: usize, row: Row) -> Line<'static> {
     let focused = index == form.focus;
     let marker = if focused { "▶ " } else { "  " };
-    let value = &form.values[index];
+    let value = form.row_text(row).to_string();
     let value_style = if focused { Style::new().add_modifier(Modifier::REVERSED) } else { Style::new() };
-    let shown = match field.kind() {
+    let shown = match row.kind() {
         FieldKind::Button => {
             let style = Style::new().fg(Color::Green).add_modifier(Modifier::BOLD);
             let style = if focused { style.add_modifier(Modifier::REVERSED) } else { style };
-            return Line::from(vec![Span::raw(marker), Span::styled("[ Submit (^S) ]", style)]);
+            let text = if form.watch { "[ Start watching (^S) ]" } else { "[ Submit (^S) ]" };
+            return Line::from(vec![Span::raw(marker), Span::styled(text, style)]);
         }
         FieldKind::Choice(_) => format!("◀ {value} ▶"),
         FieldKind::Preset => format!("◀ {} ▶", form.preset_name),
+        FieldKind::File if value.is_empty() && form.watch && row == Row::Field(Field::Content) => {
+            "(type the folder)".to_string()
+        }
         FieldKind::File if value.is_empty() => "(Enter to browse)".to_string(),
         FieldKind::Text | FieldKind::File => {
             if focused {
                 format!("{value}▏")
             } else {
-                value.clone()
+                value
             }
         }
     };
+    let name = match row {
+        Row::Field(field) => label(form, field).to_string(),
+        Row::Style(k) if form.styles.len() > 1 => format!("Style {}", k + 1),
+        Row::Style(_) => "Style".to_string(),
+        Row::Weight(_) => "  weight".to_string(),
+    };
     Line::from(vec![
         Span::raw(marker),
-        Span::styled(format!("{:<15}", label(form, field)), Style::new().fg(Color::DarkGray)),
+        Span::styled(format!("{name:<15}"), Style::new().fg(Color::DarkGray)),
         Span::styled(shown, value_style),
     ])
 }
@@ -98,8 +108,7 @@ fn draw_browser(frame: &mut Frame, browser: &Browser, label: &str, area: Rect) {
 }
 
 /// A field's label; in the watch form, Content is the folder and Export the output folder.
-fn label(form: &Form, field: crate::tui::form_fields::Field) -> &'static str {
-    use crate::tui::form_fields::Field;
+fn label(form: &Form, field: Field) -> &'static str {
     match (form.watch, field) {
         (true, Field::Content) => "Folder",
         (true, Field::Export) => "Output folder",

@@ -33,7 +33,8 @@ fn draw_table(frame: &mut Frame, app: &App, area: Rect) {
     let rows: Vec<Row> = order
         .iter()
         .map(|r| {
-            let (iteration, total) = r.progress.map_or((0, r.total_iterations()), |p| (p.iteration, p.total));
+            let (done, total, _) = r.progress_counts();
+            let count = if total > 0 { format!("{done}/{total}") } else { "-".into() };
             let loss = r.progress.map_or("-".to_string(), |p| format_loss(p.loss));
             let eta = app.eta(r).map_or("-".to_string(), format_duration);
             Row::new(vec![
@@ -41,7 +42,7 @@ fn draw_table(frame: &mut Frame, app: &App, area: Rect) {
                 Cell::from(r.status.as_str()).style(status_style(r.status)),
                 Cell::from(r.kind.as_str()),
                 Cell::from(progress_bar(fraction(r), 12)),
-                Cell::from(format!("{iteration}/{total}")),
+                Cell::from(count),
                 Cell::from(loss),
                 Cell::from(eta),
             ])
