@@ -5,6 +5,7 @@ use serde_json::json;
 
 use crate::engine::Progress;
 use crate::error::Error;
+use crate::human::loss;
 
 pub enum Reporter {
     Json,
@@ -37,8 +38,13 @@ impl Reporter {
             Reporter::Bar(bar) => {
                 bar.set_position(p.iteration as u64);
                 bar.set_message(format!(
-                    "scale {} {}x{}  loss {:.4e} (style {:.3e} content {:.3e})",
-                    p.scale, p.width, p.height, p.losses.total, p.losses.style, p.losses.content
+                    "scale {} {}x{}  loss {} (style {} content {})",
+                    p.scale,
+                    p.width,
+                    p.height,
+                    loss(p.losses.total),
+                    loss(p.losses.style),
+                    loss(p.losses.content)
                 ));
             }
         }
@@ -67,6 +73,7 @@ impl Reporter {
         else {
             return;
         };
+        let fmt = crate::human::loss;
         match (self, frame, frames) {
             (Reporter::Json, Some(frame), Some(frames)) => {
                 if let Some(flicker) = flicker {
@@ -92,17 +99,22 @@ impl Reporter {
                 match flicker {
                     Some(f) => bar.set_message(match (warp_error, source_warp_error) {
                         (Some(w), Some(s)) => {
-                            format!("frame {frame} done: loss {loss:.4e}, warping error {w:.2e} (source {s:.2e})")
+                            format!("frame {frame} done: loss {}, warping error {w:.2e} (source {s:.2e})", fmt(loss))
                         }
-                        _ => format!("frame {frame} done: loss {loss:.4e}, flicker {f:+.4}"),
+                        _ => format!("frame {frame} done: loss {}, flicker {f:+.4}", fmt(loss)),
                     }),
-                    None => bar.set_message(format!("frame {frame}: it {iteration}/{total}  loss {loss:.4e}")),
+                    None => bar.set_message(format!("frame {frame}: it {iteration}/{total}  loss {}", fmt(loss))),
                 }
             }
             (Reporter::Bar(bar), _, _) => {
                 bar.set_length(total as u64);
                 bar.set_position(iteration as u64);
-                bar.set_message(format!("scale {scale}  loss {loss:.4e} (style {style:.3e} content {content:.3e})"));
+                bar.set_message(format!(
+                    "scale {scale}  loss {} (style {} content {})",
+                    fmt(loss),
+                    fmt(style),
+                    fmt(content)
+                ));
             }
         }
     }
