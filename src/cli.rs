@@ -81,8 +81,12 @@ pub struct WatchArgs {
 #[derive(Debug, Subcommand)]
 #[allow(clippy::large_enum_variant)]
 pub enum SessionsCommand {
-    /// Every session: id, status, kind, progress, loss, name.
+    /// Every session: id, status, kind, progress, loss, style, creation time, name.
     List {
+        /// Only sessions with these statuses (comma-separated or repeated).
+        #[arg(long, value_delimiter = ',', value_parser = STATUS_NAMES)]
+        status: Vec<String>,
+        /// One JSON line per session.
         #[arg(long)]
         json: bool,
     },
@@ -97,8 +101,37 @@ pub enum SessionsCommand {
     Cancel(SessionTarget),
     /// Run a failed, cancelled or finished session again from the start.
     Retry(SessionTarget),
-    /// Delete a session and its folder.
-    Rm(SessionTarget),
+    /// Delete sessions and their folders (every id is checked before any is removed).
+    Rm {
+        /// Session ids, numbers (`3`) or unique prefixes.
+        #[arg(required = true)]
+        ids: Vec<String>,
+        /// One JSON line per removed session.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete finished sessions (done, failed or cancelled; never queued, running, paused or
+    /// interrupted ones). Without --done/--failed/--cancelled, all three.
+    Prune {
+        /// Done sessions.
+        #[arg(long)]
+        done: bool,
+        /// Failed sessions.
+        #[arg(long)]
+        failed: bool,
+        /// Cancelled sessions.
+        #[arg(long)]
+        cancelled: bool,
+        /// Only sessions that finished longer ago than this (`30m`, `12h`, `7d`, `2w`).
+        #[arg(long, value_name = "AGE")]
+        older_than: Option<String>,
+        /// Say what would be removed, remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// One JSON line per removed session.
+        #[arg(long)]
+        json: bool,
+    },
     /// Set a session's priority (higher runs first among queued sessions).
     Priority {
         id: String,
@@ -122,6 +155,9 @@ pub enum SessionsCommand {
         json: bool,
     },
 }
+
+/// The statuses `sessions list --status` accepts.
+pub const STATUS_NAMES: [&str; 7] = ["queued", "running", "paused", "interrupted", "done", "failed", "cancelled"];
 
 #[derive(Debug, Args)]
 pub struct SessionTarget {
@@ -267,6 +303,13 @@ pub enum PresetsCommand {
         /// Folder to save into (default: ~/.config/brushwork/presets).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// One line saying what the preset is for (default: the base preset's, while it still
+        /// fits; otherwise one naming the base and the changes).
+        #[arg(long)]
+        description: Option<String>,
+        /// Overwrite an existing preset file, or save under a built-in preset's name.
+        #[arg(long)]
+        force: bool,
     },
 }
 

@@ -9,6 +9,7 @@ pub mod engine;
 pub mod error;
 pub mod flow;
 pub mod fsutil;
+pub mod human;
 pub mod imageio;
 pub mod memory;
 pub mod network;

@@ -124,9 +124,38 @@ pub fn load_file(path: &Path) -> Result<Settings> {
     parse(&text, path)
 }
 
-/// Every preset reachable by name: the first one found for each name wins (as in [`load`]).
+/// A preset file found by [`list_entries`]: read, or broken (with its one-line error).
+#[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)]
+pub enum Entry {
+    Ok(Preset),
+    Broken { name: String, path: PathBuf, error: String },
+}
+
+impl Entry {
+    pub fn name(&self) -> &str {
+        match self {
+            Entry::Ok(p) => &p.name,
+            Entry::Broken { name, .. } => name,
+        }
+    }
+}
+
+/// Every preset reachable by name that reads; a broken file is left out (see [`list_entries`]).
 pub fn list() -> Result<Vec<Preset>> {
-    let mut out: Vec<Preset> = Vec::new();
+    Ok(list_entries()
+        .into_iter()
+        .filter_map(|e| match e {
+            Entry::Ok(p) => Some(p),
+            Entry::Broken { .. } => None,
+        })
+        .collect())
+}
+
+/// Every preset reachable by name, the first one found for each name winning (as in [`load`]);
+/// a file that does not read or parse is listed as broken, so one bad file hides nothing else.
+pub fn list_entries() -> Vec<Entry> {
+    let mut out: Vec<Entry> = Vec::new();
     for dir in search_dirs() {
         let Ok(entries) = std::fs::read_dir(&dir) else { continue };
         let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
@@ -136,20 +165,58 @@ pub fn list() -> Result<Vec<Preset>> {
                 continue;
             }
             let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-            if out.iter().any(|p| p.name == name) {
+            if out.iter().any(|p| p.name() == name) {
                 continue;
             }
-            let settings = load_file(&path)?;
-            out.push(Preset { name, origin: Origin::File(path), settings });
+            out.push(match load_file(&path) {
+                Ok(settings) => Entry::Ok(Preset { name, origin: Origin::File(path), settings }),
+                Err(e) => {
+                    let error = e.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
+                    Entry::Broken { name, path, error }
+                }
+            });
         }
     }
     for (name, text) in BUILT_IN {
-        if !out.iter().any(|p| p.name == *name) {
-            let settings = parse(text, Path::new(&format!("built-in:{name}")))?;
-            out.push(Preset { name: name.to_string(), origin: Origin::BuiltIn, settings });
+        if !out.iter().any(|p| p.name() == *name) {
+            // Built-ins are checked by a test; one that failed would be a build mistake.
+            if let Ok(settings) = parse(text, Path::new(&format!("built-in:{name}"))) {
+                out.push(Entry::Ok(Preset { name: name.to_string(), origin: Origin::BuiltIn, settings }));
+            }
         }
     }
-    Ok(out)
+    out
+}
+
+/// Whether `name` is a preset built into the binary.
+pub fn is_built_in(name: &str) -> bool {
+    BUILT_IN.iter().any(|(n, _)| *n == name)
+}
+
+/// The description for settings saved from `base`: the base's own while no other field changed,
+/// otherwise one naming the base and the changed fields (so a description such as "two scales
+/// (192, 384 px)" never outlives the fields it describes).
+pub fn derived_description(base_name: &str, base: &Settings, new: &Settings) -> String {
+    let table = |s: &Settings| match toml::Value::try_from(s) {
+        Ok(toml::Value::Table(t)) => t,
+        _ => toml::map::Map::new(),
+    };
+    let (old, new_t) = (table(base), table(new));
+    let mut keys: Vec<&String> = old.keys().chain(new_t.keys()).filter(|k| *k != "description").collect();
+    keys.sort();
+    keys.dedup();
+    let changed: Vec<String> = keys
+        .into_iter()
+        .filter(|k| old.get(*k) != new_t.get(*k))
+        .map(|k| match new_t.get(k) {
+            Some(v) if !v.is_table() && !v.is_array() => format!("{k} = {v}"),
+            _ => k.clone(),
+        })
+        .collect();
+    if changed.is_empty() {
+        return base.description.clone();
+    }
+    format!("`{base_name}` with {}", changed.join(", "))
 }
 
 /// Renders settings as a preset file.

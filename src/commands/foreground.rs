@@ -105,11 +105,11 @@ pub fn report_done(ws: &Workspace, record: &SessionRecord, json: bool) {
         out_line(&done.to_string());
     } else {
         err_line(&format!(
-            "wrote {} ({} iterations, {:.1} s, loss {:.4e}; session {})",
+            "wrote {} ({} iterations, {:.1} s, loss {}; session {})",
             output.display(),
             p.iteration,
             p.seconds,
-            p.loss,
+            crate::human::loss(p.loss),
             record.id
         ));
     }

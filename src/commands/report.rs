@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::engine::{Progress, Settings};
 use crate::error::Error;
+use crate::human::loss;
 use crate::session::eta::{Stage, WorkPlan};
 use crate::session::{Kind, SessionRecord};
 use crate::tui::sessions::format_duration;
@@ -74,8 +75,13 @@ impl Reporter {
                     bar.set_prefix(t);
                 }
                 bar.set_message(format!(
-                    "scale {} {}x{}  loss {:.4e} (style {:.3e} content {:.3e})",
-                    p.scale, p.width, p.height, p.losses.total, p.losses.style, p.losses.content
+                    "scale {} {}x{}  loss {} (style {} content {})",
+                    p.scale,
+                    p.width,
+                    p.height,
+                    loss(p.losses.total),
+                    loss(p.losses.style),
+                    loss(p.losses.content)
                 ));
             }
         }
@@ -104,6 +110,7 @@ impl Reporter {
         else {
             return;
         };
+        let fmt = crate::human::loss;
         match (self, frame, frames) {
             (Reporter::Json, Some(frame), Some(frames)) => {
                 if let Some(flicker) = flicker {
@@ -139,11 +146,11 @@ impl Reporter {
                 match flicker {
                     Some(f) => bar.set_message(match (warp_error, source_warp_error) {
                         (Some(w), Some(s)) => {
-                            format!("frame {frame} done: loss {loss:.4e}, warping error {w:.2e} (source {s:.2e})")
+                            format!("frame {frame} done: loss {}, warping error {w:.2e} (source {s:.2e})", fmt(loss))
                         }
-                        _ => format!("frame {frame} done: loss {loss:.4e}, flicker {f:+.4}"),
+                        _ => format!("frame {frame} done: loss {}, flicker {f:+.4}", fmt(loss)),
                     }),
-                    None => bar.set_message(format!("frame {frame}: it {iteration}/{total}  loss {loss:.4e}")),
+                    None => bar.set_message(format!("frame {frame}: it {iteration}/{total}  loss {}", fmt(loss))),
                 }
             }
             (Reporter::Bar(bar, _), _, _) => {
@@ -152,7 +159,12 @@ impl Reporter {
                 if let Some(t) = self.timing("it", Some(self.image_plan(total)), iteration, seconds) {
                     bar.set_prefix(t);
                 }
-                bar.set_message(format!("scale {scale}  loss {loss:.4e} (style {style:.3e} content {content:.3e})"));
+                bar.set_message(format!(
+                    "scale {scale}  loss {} (style {} content {})",
+                    fmt(loss),
+                    fmt(style),
+                    fmt(content)
+                ));
             }
         }
     }

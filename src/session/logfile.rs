@@ -45,7 +45,8 @@ pub fn spawn(events: Receiver<Event>, path: PathBuf, min: LogLevel) -> std::thre
                 continue;
             }
             if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(&path) {
-                let _ = writeln!(f, "{} {level:?} {}", now(), crate::text::escape_controls(&text));
+                let _ =
+                    writeln!(f, "{} {level:?} {}", crate::human::iso_utc(now()), crate::text::escape_controls(&text));
             }
         }
     })

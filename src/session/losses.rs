@@ -40,9 +40,18 @@ impl LossRow {
     }
 
     fn to_line(self) -> String {
+        // The notation of every loss brushwork prints (`1.23e5`), with six significant digits so
+        // the curve keeps its detail.
+        let n = |v: f64| if v.is_finite() { crate::human::sci(v, 6) } else { "NaN".into() };
         format!(
-            "{},{},{:e},{:e},{:e},{:e},{:.3}\n",
-            self.iteration, self.scale, self.loss, self.style, self.content, self.tv, self.seconds
+            "{},{},{},{},{},{},{:.3}\n",
+            self.iteration,
+            self.scale,
+            n(self.loss),
+            n(self.style),
+            n(self.content),
+            n(self.tv),
+            self.seconds
         )
     }
 

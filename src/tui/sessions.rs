@@ -113,14 +113,7 @@ pub fn format_duration(d: Duration) -> String {
 
 /// A loss in a few characters: `1.23e5`.
 pub fn format_loss(v: f64) -> String {
-    if !v.is_finite() {
-        return "-".into();
-    }
-    if v != 0.0 && (v.abs() >= 1e4 || v.abs() < 1e-2) {
-        format!("{v:.2e}")
-    } else {
-        format!("{v:.2}")
-    }
+    crate::human::loss(v)
 }
 
 #[cfg(test)]
@@ -133,7 +126,7 @@ mod tests {
         assert_eq!(format_duration(Duration::from_secs(185)), "3m05s");
         assert_eq!(format_duration(Duration::from_secs(7620)), "2h07m");
         assert_eq!(format_loss(123456.0), "1.23e5");
-        assert_eq!(format_loss(12.5), "12.50");
+        assert_eq!(format_loss(12.5), "1.25e1");
     }
 
     #[test]
