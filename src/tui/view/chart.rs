@@ -51,7 +51,7 @@ impl LogAxis {
         let low = lo.floor();
         let span = ((hi.ceil() - low) as i32).max(1);
         let max_labels = ((i32::from(rows) + 1) / 2).max(2);
-        let step = (1..=span).find(|k| span / k + 1 <= max_labels).unwrap_or(span);
+        let step = (1..=span).find(|k| span / k < max_labels).unwrap_or(span);
         LogAxis { low, high: low + f64::from(span), step, rows }
     }
 
@@ -79,12 +79,15 @@ impl LogAxis {
     }
 }
 
-/// The lines from the least to the most important: drawn in this order into one braille layer,
+/// A line of the chart: its name, colour and points (iteration, log10 loss).
+type LossLine = (&'static str, Color, Vec<(f64, f64)>);
+
+/// The lines, most important first. They are drawn in reverse order into one braille layer,
 /// so where lines meet in a cell the dots of all of them stay and the cell takes the colour of
 /// the most important (total over style over content over TV). Separate layers (ratatui's
 /// `Chart` draws each dataset in its own) would instead replace the whole cell, and the total,
 /// usually within a few percent of the style loss, vanished under it.
-fn loss_lines(rows: &[LossRow]) -> [(&'static str, Color, Vec<(f64, f64)>); 4] {
+fn loss_lines(rows: &[LossRow]) -> [LossLine; 4] {
     [
         ("total", palette::TEXT, series(rows, |r| r.loss)),
         ("style", palette::STYLE, series(rows, |r| r.style)),

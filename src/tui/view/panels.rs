@@ -111,7 +111,7 @@ pub fn log(frame: &mut Frame, app: &App, area: Rect) {
                 Line::from(vec![head, Span::raw(" "), Span::raw(part)])
             })
             .collect();
-        entry.extend(lines.drain(..));
+        entry.append(&mut lines);
         lines = entry;
     }
     // The newest line at the bottom: drop what does not fit from the top.
