@@ -66,6 +66,8 @@ pub struct Confirm {
 pub struct LogEntry {
     pub level: LogLevel,
     pub message: String,
+    /// How many times in a row this entry arrived (shown as `(x3)`).
+    pub count: u32,
 }
 
 /// The session the detail screen shows, with its loss history.
@@ -175,12 +177,25 @@ impl App {
         sessions::eta(r, since)
     }
 
+    /// A pop-up (help or a question) covers the screen: pictures are not drawn under it, since
+    /// sixel and iTerm2 images stay above any text written over them.
+    pub fn overlay_open(&self) -> bool {
+        self.help || self.confirm.is_some()
+    }
+
     pub fn any_running(&self) -> bool {
         self.sessions.iter().any(|r| r.status == crate::session::Status::Running)
     }
 
+    /// Adds an entry; the same entry again right after it only counts up, so a repeated error
+    /// is shown once with its count.
     pub fn push_log(&mut self, level: LogLevel, message: impl Into<String>) {
-        self.log.push(LogEntry { level, message: message.into() });
+        let message = message.into();
+        if let Some(last) = self.log.last_mut().filter(|l| l.level == level && l.message == message) {
+            last.count += 1;
+            return;
+        }
+        self.log.push(LogEntry { level, message, count: 1 });
         if self.log.len() > LOG_LIMIT {
             self.log.drain(..self.log.len() - LOG_LIMIT);
         }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use ratatui::crossterm::event::{self, Event as TermEvent};
 use ratatui_image::picker::ProtocolType;
 
-use super::app::{App, CheckJob, Effect};
+use super::app::{App, CheckJob, Effect, Screen};
 use super::effects::perform_all;
 use super::images::{Decoded, ImageStore};
 use super::options::TuiOptions;
@@ -137,15 +137,22 @@ pub fn run_tui(control: Arc<dyn Control>, workspace_root: PathBuf, options: TuiO
     );
     let mut images = ImageStore::default();
     let mut last_screen = app.screen.clone();
+    let mut last_overlay = app.overlay_open();
     let mut dirty = true;
     let result = loop {
         if dirty {
-            // Sixel and iTerm2 pictures stay on screen until overwritten: clear on screen changes.
-            if app.screen != last_screen && !halfblocks {
+            // Sixel and iTerm2 pictures stay on screen until overwritten: clear on screen changes,
+            // and when a pop-up opens or closes over the pictures (not drawn under one).
+            let overlay = app.overlay_open();
+            let pictures = matches!(app.screen, Screen::Detail(_));
+            if !halfblocks && (app.screen != last_screen || (pictures && overlay != last_overlay)) {
                 terminal.clear().map_err(terminal_error)?;
-                images.clear();
+                if app.screen != last_screen {
+                    images.clear();
+                }
             }
             last_screen = app.screen.clone();
+            last_overlay = overlay;
             if let Err(e) = terminal.draw(|f| view::draw(f, &app, &mut images)) {
                 break Err(terminal_error(e));
             }

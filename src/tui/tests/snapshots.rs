@@ -206,3 +206,120 @@ fn new_session_form_with_several_styles() {
     );
     insta::assert_snapshot!(h.render());
 }
+
+/// Every cell's colours read on a white and on a black background (pictures, drawn in RGB,
+/// aside): the sessions list with its log, and the detail with its chart.
+#[test]
+fn colours_read_on_light_and_dark_backgrounds() {
+    use crate::tui::view::palette::reads_on_both;
+    let mut h = Harness::new(mixed_sessions(), 100, 30);
+    with_log(&mut h);
+    h.render();
+    let check = |buf: &ratatui::buffer::Buffer, screen: &str| {
+        for (i, cell) in buf.content.iter().enumerate() {
+            let rgb = |c| matches!(c, ratatui::style::Color::Rgb(..));
+            if rgb(cell.fg) || rgb(cell.bg) {
+                continue;
+            }
+            assert!(reads_on_both(cell.fg), "{screen}: cell {i} {:?} fg {:?}", cell.symbol(), cell.fg);
+            assert!(cell.bg == ratatui::style::Color::Reset, "{screen}: cell {i} bg {:?}", cell.bg);
+        }
+    };
+    check(h.terminal.backend().buffer(), "sessions");
+    h.key(KeyCode::Enter);
+    h.app.set_losses("s1", losses());
+    h.render();
+    h.serve_images();
+    h.render();
+    check(h.terminal.backend().buffer(), "detail");
+    h.key(KeyCode::Esc);
+    h.key(KeyCode::Char('n'));
+    h.render();
+    check(h.terminal.backend().buffer(), "form");
+}
+
+/// The status column with its colours: `done` in the terminal's own foreground.
+#[test]
+fn status_colours() {
+    let mut h = Harness::new(mixed_sessions(), 80, 24);
+    h.render();
+    let buf = h.terminal.backend().buffer();
+    let mut out = String::new();
+    for word in ["running", "queued", "paused", "done", "failed", "cancelled"] {
+        // From the table down: the header line counts sessions "running" and "queued" too.
+        let found = (2..buf.area.height).find_map(|y| {
+            let line: Vec<&str> = (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect();
+            let text = line.concat();
+            let at = text.find(&format!(" {word} "))?;
+            let x = text[..at].chars().count() as u16 + 1;
+            Some(buf[(x, y)].style())
+        });
+        let style = found.unwrap_or_else(|| panic!("{word} not on screen"));
+        out.push_str(&format!("{word:<10}{:?} {:?}\n", style.fg.unwrap(), style.add_modifier));
+    }
+    insta::assert_snapshot!(out);
+}
+
+/// The help pop-up over the detail screen: no picture is drawn (a sixel one would cover it).
+#[test]
+fn help_overlay_hides_the_preview() {
+    let mut h = Harness::new(mixed_sessions(), 100, 30);
+    h.key(KeyCode::Enter);
+    h.app.set_losses("s1", losses());
+    h.render();
+    h.serve_images();
+    assert!(h.render().contains('▄'), "the preview is drawn without the pop-up");
+    h.key(KeyCode::Char('?'));
+    let text = h.render();
+    assert!(!text.contains('▄') && !text.contains('▀'), "{text}");
+    insta::assert_snapshot!(text);
+    // Closed again: the pictures come back.
+    h.key(KeyCode::Char('x'));
+    assert!(h.render().contains('▄'));
+}
+
+/// 80x24 with a long name and long absolute paths: names end in `…`, the output path keeps its
+/// file name and stays on screen.
+#[test]
+fn long_names_and_paths_at_80x24() {
+    let mut sessions = mixed_sessions();
+    sessions[0].name = "tubingen-neckarfront-with-starry-night-long-name".into();
+    sessions[0].content = "/home/someone/pictures/holidays/2025/germany/tubingen_neckarfront.jpg".into();
+    sessions[0].settings.styles[0].path = "/home/someone/pictures/styles/van_gogh_starry_night.jpg".into();
+    let mut h = Harness::new(sessions, 80, 24);
+    h.app.workspace = "/home/someone/.local/share/brushwork/workspace".into();
+    let list = h.render();
+    assert!(list.contains("tubingen-neckarfro…"), "{list}");
+    h.key(KeyCode::Enter);
+    h.app.set_losses("s1", losses());
+    h.render();
+    h.serve_images();
+    let detail = h.render();
+    assert!(detail.contains("output   …/") && detail.contains("/s1/output.png"), "{detail}");
+    assert!(detail.contains("tubingen_neckarfront.jpg"), "{detail}");
+    insta::assert_snapshot!("long_names_list_80x24", list);
+    insta::assert_snapshot!("long_names_detail_80x24", detail);
+}
+
+/// A repeated error is shown once with its count; a long line wraps under its text.
+#[test]
+fn log_dedupes_and_wraps() {
+    let mut h = Harness::new(mixed_sessions(), 80, 24);
+    for _ in 0..3 {
+        h.app.apply_event(Event::Log {
+            level: LogLevel::Error,
+            message: "lake: media/style/missing.jpg: no such file".into(),
+        });
+    }
+    h.app.apply_event(Event::Log {
+        level: LogLevel::Warn,
+        message: "harbour: the content picture is 40x30 px, too thin for the network at this size: it needs at least 64 px on each side"
+            .into(),
+    });
+    assert_eq!(h.app.log.len(), 2);
+    assert_eq!(h.app.log[0].count, 3);
+    let text = h.render();
+    assert!(text.contains("no such file") && text.contains("(x3)"), "{text}");
+    assert!(text.contains("each side"), "{text}");
+    insta::assert_snapshot!(text);
+}

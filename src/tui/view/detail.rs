@@ -2,12 +2,12 @@
 //! and style thumbnails on the right, the loss chart below.
 
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Modifier, Style, Stylize};
+use ratatui::style::{Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::{chart, status_style};
+use super::{chart, ellipsize, ellipsize_path, palette, status_style};
 use crate::session::SessionRecord;
 use crate::tui::app::App;
 use crate::tui::images::ImageStore;
@@ -40,7 +40,7 @@ pub fn draw(frame: &mut Frame, app: &App, id: &str, area: Rect, images: &mut Ima
 }
 
 fn field(label: &str, value: String) -> Line<'static> {
-    Line::from(vec![Span::styled(format!("{label:<9}"), Style::new().fg(Color::DarkGray)), Span::raw(value)])
+    Line::from(vec![Span::styled(format!("{label:<9}"), Style::new().fg(palette::MUTED)), Span::raw(value)])
 }
 
 fn draw_info(frame: &mut Frame, app: &App, r: &SessionRecord, area: Rect) {
@@ -55,17 +55,28 @@ fn draw_info(frame: &mut Frame, app: &App, r: &SessionRecord, area: Rect) {
         )
     });
     let eta = app.eta(r).map_or(String::new(), |d| format!(" · ETA {}", format_duration(d)));
+    // Paths take one line each, cut from the left so the file name stays (`…/s1/output.png`);
+    // the output comes right after the progress, so it stays in view on a small terminal.
+    let width = area.width.saturating_sub(2) as usize;
+    let path = |p: &std::path::Path| ellipsize_path(p, width.saturating_sub(9));
     let styles: Vec<String> = s.styles.iter().map(|st| st.path.display().to_string()).collect();
+    let styles = match s.styles.as_slice() {
+        [one] => path(&one.path),
+        _ => ellipsize(&styles.join(", "), width.saturating_sub(9)),
+    };
     let default_output = if r.kind == crate::session::Kind::Video { "output.mp4" } else { "output.png" };
     let output = r.export.clone().unwrap_or_else(|| app.session_dir(&r.id).join(default_output));
+    let tail = format!(" {} · {} · {}", r.status.as_str(), r.kind.as_str(), r.id);
+    let name = ellipsize(&crate::text::escape_controls(&r.name), width.saturating_sub(tail.chars().count()).max(8));
     let mut lines = vec![
         Line::from(vec![
-            Span::styled(crate::text::escape_controls(&r.name).into_owned(), Style::new().add_modifier(Modifier::BOLD)),
+            Span::styled(name, Style::new().add_modifier(Modifier::BOLD)),
             Span::raw(" "),
             Span::styled(r.status.as_str(), status_style(r.status)),
             Span::raw(format!(" · {} · {}", r.kind.as_str(), r.id)),
         ]),
         field("progress", format!("{progress}{eta}")),
+        field("output", path(&output)),
         field(
             "preset",
             format!("{} · {}px · {}×{} it · {:?}", r.preset, s.size, s.scales, s.iterations, s.optimizer)
@@ -73,15 +84,14 @@ fn draw_info(frame: &mut Frame, app: &App, r: &SessionRecord, area: Rect) {
         ),
         field("weights", format!("style {} · content {} · tv {}", s.style_weight, s.content_weight, s.tv_weight)),
         field("init", format!("{:?} · colour {:?} · seed {}", s.init, s.color, s.seed).to_lowercase()),
-        field("content", r.content.display().to_string()),
-        field("style", styles.join(", ")),
-        field("output", output.display().to_string()),
+        field("content", path(&r.content)),
+        field("style", styles),
     ];
     if let Some(export) = &r.export {
-        lines.push(field("export", export.display().to_string()));
+        lines.push(field("export", path(export)));
     }
     if let Some(error) = &r.error {
-        lines.push(Line::from(Span::styled(format!("error: {error}"), Style::new().fg(Color::Red))));
+        lines.push(Line::from(Span::styled(format!("error: {error}"), Style::new().fg(palette::ERROR))));
     }
     let block = Block::bordered().title(" Session ");
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), area);
@@ -95,6 +105,12 @@ fn draw_pictures(frame: &mut Frame, app: &App, r: &SessionRecord, area: Rect, im
         Layout::horizontal([Constraint::Percentage(65), Constraint::Percentage(35)]).spacing(1).areas(inner);
     let [content, style] =
         Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).spacing(1).areas(thumbs);
+    if app.overlay_open() {
+        // Nothing under a pop-up: the runner also clears the terminal when one opens, which
+        // removes sixel and iTerm2 pictures already on screen (kitty's placeholders go with the
+        // text that replaces them).
+        return;
+    }
     let generation = app.preview_generation.get(&r.id).copied().unwrap_or(0);
     let preview_file = app.session_dir(&r.id).join("preview.png");
     let shown =

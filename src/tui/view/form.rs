@@ -1,12 +1,12 @@
 //! The new-session form, with the file browser or the save-preset prompt over it when open.
 
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Modifier, Style, Stylize};
+use ratatui::style::{Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, List, ListItem, ListState, Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::centered;
+use super::{centered, palette};
 use crate::tui::app::App;
 use crate::tui::browser::Browser;
 use crate::tui::form::{Form, Row};
@@ -28,7 +28,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let scroll = (form.focus + 1).saturating_sub(fields.height as usize) as u16;
     frame.render_widget(Paragraph::new(lines).scroll((scroll, 0)), fields);
     if let Some(m) = &form.message {
-        frame.render_widget(Paragraph::new(m.as_str()).yellow().wrap(Wrap { trim: true }), message);
+        frame.render_widget(Paragraph::new(m.as_str()).fg(palette::WARN).wrap(Wrap { trim: true }), message);
     }
     if let Some((field, browser)) = &form.browser {
         draw_browser(frame, browser, field.label(), area);
@@ -49,7 +49,7 @@ fn field_line(form: &Form, index: usize, row: Row) -> Line<'static> {
     let value_style = if focused { Style::new().add_modifier(Modifier::REVERSED) } else { Style::new() };
     let shown = match row.kind() {
         FieldKind::Button => {
-            let style = Style::new().fg(Color::Green).add_modifier(Modifier::BOLD);
+            let style = Style::new().fg(palette::GOOD).add_modifier(Modifier::BOLD);
             let style = if focused { style.add_modifier(Modifier::REVERSED) } else { style };
             let text = if form.watch { "[ Start watching (^S) ]" } else { "[ Submit (^S) ]" };
             return Line::from(vec![Span::raw(marker), Span::styled(text, style)]);
@@ -76,7 +76,7 @@ fn field_line(form: &Form, index: usize, row: Row) -> Line<'static> {
     };
     Line::from(vec![
         Span::raw(marker),
-        Span::styled(format!("{name:<15}"), Style::new().fg(Color::DarkGray)),
+        Span::styled(format!("{name:<15}"), Style::new().fg(palette::MUTED)),
         Span::styled(shown, value_style),
     ])
 }
@@ -86,7 +86,8 @@ fn draw_browser(frame: &mut Frame, browser: &Browser, label: &str, area: Rect) {
     frame.render_widget(Clear, popup);
     let block = Block::bordered().title(format!(" {label}: {} ", browser.dir.display()));
     if let Some(e) = &browser.error {
-        frame.render_widget(Paragraph::new(e.as_str()).red().wrap(Wrap { trim: true }).block(block), popup);
+        frame
+            .render_widget(Paragraph::new(e.as_str()).fg(palette::ERROR).wrap(Wrap { trim: true }).block(block), popup);
         return;
     }
     let items: Vec<ListItem> = browser
@@ -94,7 +95,7 @@ fn draw_browser(frame: &mut Frame, browser: &Browser, label: &str, area: Rect) {
         .iter()
         .map(|e| {
             if e.is_dir {
-                ListItem::new(format!("{}/", e.name)).style(Style::new().fg(Color::Blue))
+                ListItem::new(format!("{}/", e.name)).style(Style::new().fg(palette::INFO))
             } else {
                 ListItem::new(e.name.clone())
             }

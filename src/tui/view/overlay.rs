@@ -1,12 +1,12 @@
 //! Pop-ups over any screen: every key (`?`), and yes/no questions.
 
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Modifier, Style, Stylize};
+use ratatui::style::{Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::centered;
+use super::{centered, palette};
 use crate::tui::key_help::ALL_GROUPS;
 
 pub fn help(frame: &mut Frame, area: Rect) {
@@ -15,7 +15,7 @@ pub fn help(frame: &mut Frame, area: Rect) {
         lines.push(Line::from(Span::styled(*group, Style::new().add_modifier(Modifier::BOLD))));
         let mut spans = Vec::new();
         for (key, what) in *keys {
-            spans.push(Span::styled(format!(" {key}"), Style::new().fg(Color::Cyan)));
+            spans.push(Span::styled(format!(" {key}"), Style::new().fg(palette::ACCENT)));
             spans.push(Span::raw(format!(" {what} ")));
         }
         lines.push(Line::from(spans));
@@ -30,7 +30,7 @@ pub fn help(frame: &mut Frame, area: Rect) {
 pub fn confirm(frame: &mut Frame, area: Rect, question: &str) {
     let popup = centered(area, 60, 5);
     frame.render_widget(Clear, popup);
-    let block = Block::bordered().title(" Confirm ").border_style(Style::new().fg(Color::Yellow));
+    let block = Block::bordered().title(" Confirm ").border_style(Style::new().fg(palette::WARN));
     let text = vec![Line::from(question.to_string()), Line::from("y: yes   n/Esc: no").dim()];
     frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }).block(block), popup);
 }

@@ -6,7 +6,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Cell, Row, Table, TableState};
 use ratatui::Frame;
 
-use super::{border_style, panels, status_style};
+use super::{border_style, ellipsize, panels, status_style};
 use crate::tui::app::{App, Panel};
 use crate::tui::sessions::{format_duration, format_loss, fraction};
 
@@ -28,6 +28,12 @@ fn progress_bar(f: f64, width: usize) -> String {
 
 fn draw_table(frame: &mut Frame, app: &App, area: Rect) {
     let order = app.ordered();
+    let mut state = TableState::default();
+    state.select(app.selected.as_deref().and_then(|id| order.iter().position(|r| r.id == id)));
+    // The name column takes what the others leave (borders, the `▶ ` of a selected row, six
+    // columns and their spacing); longer names end in `…`.
+    let highlight = if state.selected().is_some() { 2 } else { 0 };
+    let name_width = (area.width as usize).saturating_sub(2 + highlight + 51 + 6).max(10);
     let header = Row::new(["Name", "Status", "Kind", "Progress", "Iter", "Loss", "ETA"])
         .style(Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED));
     let rows: Vec<Row> = order
@@ -38,7 +44,7 @@ fn draw_table(frame: &mut Frame, app: &App, area: Rect) {
             let loss = r.progress.map_or("-".to_string(), |p| format_loss(p.loss));
             let eta = app.eta(r).map_or("-".to_string(), format_duration);
             Row::new(vec![
-                Cell::from(crate::text::escape_controls(&r.name).into_owned()),
+                Cell::from(ellipsize(&crate::text::escape_controls(&r.name), name_width)),
                 Cell::from(r.status.as_str()).style(status_style(r.status)),
                 Cell::from(r.kind.as_str()),
                 Cell::from(progress_bar(fraction(r), 12)),
@@ -60,8 +66,6 @@ fn draw_table(frame: &mut Frame, app: &App, area: Rect) {
     let focused = app.panel == Panel::Sessions;
     let title = format!(" Sessions (sort: {}) ", app.sort.label());
     let block = Block::bordered().title(title).border_style(border_style(focused));
-    let mut state = TableState::default();
-    state.select(app.selected.as_deref().and_then(|id| order.iter().position(|r| r.id == id)));
     let table = if rows.is_empty() {
         Table::new(vec![Row::new([Line::from("no sessions yet: press n to start one")])], [Constraint::Min(10)])
     } else {
