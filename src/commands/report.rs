@@ -49,7 +49,7 @@ impl Plain {
 
 /// `iteration 120/600 (20%)  loss 1.234e5  elapsed 0:12  eta 0:48` (the ETA from the rate so far).
 fn plain_line(what: &str, done: u64, total: u64, seconds: f64, rest: &str) -> String {
-    let pct = if total > 0 { done * 100 / total } else { 0 };
+    let pct = (done * 100).checked_div(total).unwrap_or(0);
     let eta = if done > 0 && total >= done { clock(seconds / done as f64 * (total - done) as f64) } else { "?".into() };
     format!("{what} {done}/{total} ({pct}%){rest}  elapsed {}  eta {eta}", clock(seconds))
 }

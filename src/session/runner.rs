@@ -178,7 +178,7 @@ fn run_locked(
                 emit(Event::Preview { id: id.clone() });
                 last_preview = Some(Instant::now());
             }
-            if settings.save_every > 0 && p.iteration % settings.save_every == 0 && p.iteration < p.total {
+            if settings.save_every > 0 && p.iteration.is_multiple_of(settings.save_every) && p.iteration < p.total {
                 let base = record.export.clone().unwrap_or_else(|| dir.join("output.png"));
                 save_image(&intermediate_path(&base, p.iteration), &snap.image()?, &[])?;
             }
