@@ -15,7 +15,7 @@ use crate::session::losses::LossLog;
 use crate::session::runner::{run_session, Outcome};
 use crate::session::stop::{Stop, StopFlag};
 use crate::session::video_runner::read_frame_scores;
-use crate::session::{Event, Kind, SessionRecord, Workspace};
+use crate::session::{Event, Kind, LogLevel, SessionRecord, Workspace};
 
 /// Runs session `id` here and reports it; `Ok` only when it finished.
 pub fn run_here(ws: &Workspace, id: &str, json: bool) -> Result<()> {
@@ -47,6 +47,8 @@ fn run_with(ws: &Workspace, id: &str, json: bool, stop: &StopFlag, engines: &Eng
     let reporter = Reporter::new(json, record.total_iterations() as u64);
     let emit = |e: Event| match &e {
         Event::Progress { .. } => reporter.progress_event(&e),
+        // Without a terminal, the failure is printed once, by `main`, as the one error line.
+        Event::Log { level: LogLevel::Error, .. } if reporter.is_plain() => {}
         Event::Log { message, .. } => reporter.note(message),
         _ => {}
     };

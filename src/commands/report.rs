@@ -183,6 +183,11 @@ impl Reporter {
         }
     }
 
+    /// Plain lines on stderr (no terminal, no `--json`).
+    pub fn is_plain(&self) -> bool {
+        matches!(self, Reporter::Plain(_))
+    }
+
     /// A note for the user (stderr; kept off the JSON stream).
     pub fn note(&self, message: &str) {
         match self {
