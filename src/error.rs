@@ -12,6 +12,9 @@ pub enum Error {
     /// Bad input at a place in a text file (a preset). Exit code 2.
     #[error("{path}:{line}:{column}: {message}")]
     InputAt { path: PathBuf, line: usize, column: usize, message: String },
+    /// Bad input in a file the user named with a flag: `--init-file x.png: no such file`. Exit code 2.
+    #[error("{flag} {path}: {message}")]
+    FlagInput { flag: &'static str, path: PathBuf, message: String },
     /// A usage problem that names no file. Exit code 2.
     #[error("{0}")]
     Usage(String),
@@ -49,10 +52,24 @@ impl Error {
         Error::Io { path: path.into(), source }
     }
 
+    /// This error, naming `flag` first when it is about `file` (given by that flag): a missing
+    /// `--init-file` reads `--init-file x.png: ...`, not just `x.png: ...`.
+    pub fn named_by_flag(self, flag: &'static str, file: &std::path::Path) -> Self {
+        match self {
+            Error::Input { path, message } if path == file => Error::FlagInput { flag, path, message },
+            Error::Io { path, source } if path == file => Error::FlagInput { flag, path, message: source.to_string() },
+            e => e,
+        }
+    }
+
     /// The process exit code the contract gives this error: 2 for bad input, 1 for failed work.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Input { .. } | Error::InputAt { .. } | Error::Usage(_) | Error::Weights(_) => 2,
+            Error::Input { .. }
+            | Error::InputAt { .. }
+            | Error::FlagInput { .. }
+            | Error::Usage(_)
+            | Error::Weights(_) => 2,
             Error::Io { .. } | Error::Codec { .. } | Error::Engine(_) | Error::Remote(_) | Error::Cancelled => 1,
             Error::Interrupted(_) => 130,
         }
@@ -63,6 +80,7 @@ impl Error {
         match self {
             Error::Input { path, .. }
             | Error::InputAt { path, .. }
+            | Error::FlagInput { path, .. }
             | Error::Io { path, .. }
             | Error::Codec { path, .. } => Some(path),
             Error::Weights(w) => w.path(),

@@ -79,7 +79,7 @@ pub fn search_dirs() -> Vec<PathBuf> {
 }
 
 fn looks_like_path(s: &str) -> bool {
-    s.contains('/') || s.ends_with(".toml") || s.ends_with(".png")
+    s.contains('/') || [".toml", ".png", ".jpg", ".jpeg"].iter().any(|e| s.ends_with(e))
 }
 
 /// Loads a preset by name or path.
@@ -108,11 +108,13 @@ pub fn load(name_or_path: &str) -> Result<Preset> {
     Err(Error::Usage(format!("unknown preset `{name_or_path}` (known: {})", known.join(", "))))
 }
 
-/// Reads a `.toml` preset, or the recipe of a PNG brushwork wrote.
+/// Reads a `.toml` preset, or the recipe of a PNG or JPEG brushwork wrote.
 pub fn load_file(path: &Path) -> Result<Settings> {
-    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")) {
-        let recipe = crate::imageio::read_png_text(path, crate::imageio::RECIPE_KEY)?
-            .ok_or_else(|| Error::input(path, "this PNG has no brushwork recipe"))?;
+    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    if let Some(kind @ ("png" | "jpg" | "jpeg")) = ext.as_deref() {
+        let kind = if kind == "png" { "PNG" } else { "JPEG" };
+        let recipe = crate::imageio::read_recipe(path)?
+            .ok_or_else(|| Error::input(path, format!("this {kind} has no brushwork recipe")))?;
         let recipe: crate::recipe::Recipe =
             toml::from_str(&recipe).map_err(|e| Error::input(path, format!("bad recipe: {}", e.message())))?;
         return Ok(recipe.settings);

@@ -20,6 +20,8 @@ pub fn submit_and_follow(server: &dyn Control, ws: &Workspace, spec: SessionSpec
         }
         match &event {
             Event::Progress { .. } => reporter.progress_event(&event),
+            // Without a terminal, a failure is printed once, by `main`, as the one error line.
+            Event::Log { level: LogLevel::Error, .. } if reporter.is_plain() => {}
             Event::Log { level: LogLevel::Warn | LogLevel::Error, message } => reporter.note(message),
             Event::Session { record } => match record.status {
                 Status::Done => {

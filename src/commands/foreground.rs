@@ -15,21 +15,44 @@ use crate::session::losses::LossLog;
 use crate::session::runner::{run_session, Outcome};
 use crate::session::stop::{Stop, StopFlag};
 use crate::session::video_runner::read_frame_scores;
-use crate::session::{Event, Kind, SessionRecord, Workspace};
+use crate::session::{Event, Kind, LogLevel, SessionRecord, Workspace};
 
 /// Runs session `id` here and reports it; `Ok` only when it finished.
 pub fn run_here(ws: &Workspace, id: &str, json: bool) -> Result<()> {
+    Foreground::new()?.run(ws, id, json)
+}
+
+/// Sessions run one after the other in this process: one signal handler, and the loaded networks
+/// and style targets (Gram matrices) kept from one session to the next.
+pub struct Foreground {
+    stop: Arc<StopFlag>,
+    engines: Engines,
+}
+
+impl Foreground {
+    pub fn new() -> Result<Self> {
+        let stop = Arc::new(StopFlag::default());
+        stop_on_signals(stop.clone())?;
+        Ok(Foreground { stop, engines: Engines::default() })
+    }
+
+    /// Runs session `id` here and reports it; `Ok` only when it finished.
+    pub fn run(&self, ws: &Workspace, id: &str, json: bool) -> Result<()> {
+        run_with(ws, id, json, &self.stop, &self.engines)
+    }
+}
+
+fn run_with(ws: &Workspace, id: &str, json: bool, stop: &StopFlag, engines: &Engines) -> Result<()> {
     let record = ws.load(id)?;
     let reporter = Reporter::for_record(json, &record);
-    let stop = Arc::new(StopFlag::default());
-    stop_on_signals(stop.clone())?;
-    let engines = Engines::default();
     let emit = |e: Event| match &e {
         Event::Progress { .. } => reporter.progress_event(&e),
+        // Without a terminal, the failure is printed once, by `main`, as the one error line.
+        Event::Log { level: LogLevel::Error, .. } if reporter.is_plain() => {}
         Event::Log { message, .. } => reporter.note(message),
         _ => {}
     };
-    let outcome = run_session(ws, id, &engines, &stop, &emit);
+    let outcome = run_session(ws, id, engines, stop, &emit);
     reporter.finish();
     match outcome? {
         Outcome::Done => {

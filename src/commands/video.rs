@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::follow;
 use super::foreground::run_here;
-use super::inputs::{load_images, with_json_error};
+use super::inputs::with_json_error;
 use super::overrides;
 use super::report::Reporter;
 use super::run::{absolute, absolute_inputs, reuse_or_create};
@@ -32,7 +32,12 @@ fn video_inner(args: &VideoArgs, workspace: &Path) -> Result<()> {
     let preset = overrides::resolve(&args.settings, DEFAULT_PRESET)?;
     let mut settings = preset.settings;
     apply_video_flags(&mut settings, args)?;
-    crate::session::record::check_settings(&settings, Kind::Video)?;
+    crate::session::record::check_settings(&settings, Kind::Video).map_err(|e| match (e, args.frame_iterations) {
+        (Error::Usage(m), Some(n)) if m.starts_with("field `frame_iterations`") => {
+            Error::Usage(format!("--frame-iterations {n}: must be positive"))
+        }
+        (e, _) => e,
+    })?;
     crate::memory::check_job(&settings, Kind::Video, &args.input)?;
     let output = args.output.clone().unwrap_or_else(|| default_output(&args.input, &preset.name));
     init()?;
@@ -40,7 +45,7 @@ fn video_inner(args: &VideoArgs, workspace: &Path) -> Result<()> {
     // container carries its audio: all before a session is made and any frame is stylised.
     check_output_path(&output)?;
     super::run::check_output_is_not_an_input(&output, ("the source clip", &args.input), &settings)?;
-    load_images(&settings)?;
+    overrides::load_images(&settings, &args.settings)?;
     parse_device(&args.device)?;
     // Bad clips, and flow folders that do not fit them, are refused before a session is made.
     let clip = decode(&args.input, settings.size)?;

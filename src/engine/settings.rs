@@ -194,6 +194,14 @@ pub struct Settings {
     pub checkpoint_every: u32,
     /// ...or when this many seconds passed since the last one, whichever comes first (0: only by count).
     pub checkpoint_seconds: f64,
+    /// Also write the image every this many iterations beside the output, as
+    /// `OUT-STEM.iterN.EXT` (0: off; `run --save-every`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub save_every: u32,
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
 }
 
 impl Default for Settings {
@@ -237,6 +245,7 @@ impl Default for Settings {
             flow_dir: None,
             checkpoint_every: 50,
             checkpoint_seconds: 30.0,
+            save_every: 0,
         }
     }
 }

@@ -221,6 +221,16 @@ pub fn save_image(path: &Path, image: &Rgb32FImage, text: &[(&str, String)]) -> 
     let format = image::ImageFormat::from_path(path)
         .map_err(|_| Error::input(path, "unknown output format (use .png, .jpg, .webp, .bmp or .tif)"))?;
     let rgb = to_rgb8(image);
+    if format == ImageFormat::Jpeg {
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 92)
+            .encode_image(&rgb)
+            .map_err(|e| Error::input(path, format!("cannot encode JPEG: {e}")))?;
+        let comments: Vec<String> =
+            text.iter().filter(|(k, _)| *k == RECIPE_KEY).map(|(k, v)| format!("{k}\n{v}")).collect();
+        let jpeg = with_jpeg_comments(jpeg, &comments);
+        return write_atomic_with(path, |file| std::io::Write::write_all(file, &jpeg));
+    }
     write_atomic_with(path, |file| {
         let mut w = BufWriter::new(file);
         let mut buf = std::io::Cursor::new(Vec::new());
@@ -228,6 +238,68 @@ pub fn save_image(path: &Path, image: &Rgb32FImage, text: &[(&str, String)]) -> 
         std::io::Write::write_all(&mut w, buf.get_ref())?;
         std::io::Write::flush(&mut w)
     })
+}
+
+/// Whether a result written to `path` carries its recipe (PNG and JPEG do).
+pub fn keeps_recipe(path: &Path) -> bool {
+    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    matches!(ext.as_deref(), None | Some("png" | "jpg" | "jpeg"))
+}
+
+/// `jpeg` with a COM segment per comment after SOI and any JFIF APP0 (comments too long for
+/// one segment, 65533 bytes, are left out).
+fn with_jpeg_comments(jpeg: Vec<u8>, comments: &[String]) -> Vec<u8> {
+    if comments.is_empty() || jpeg.len() < 4 || jpeg[..2] != [0xFF, 0xD8] {
+        return jpeg;
+    }
+    let mut at = 2;
+    if jpeg[2..4] == [0xFF, 0xE0] && jpeg.len() >= 6 {
+        at = 4 + u16::from_be_bytes([jpeg[4], jpeg[5]]) as usize;
+    }
+    let mut out = Vec::with_capacity(jpeg.len() + comments.iter().map(|c| c.len() + 4).sum::<usize>());
+    out.extend_from_slice(&jpeg[..at]);
+    for c in comments.iter().filter(|c| c.len() <= 65533) {
+        out.extend_from_slice(&[0xFF, 0xFE]);
+        out.extend_from_slice(&((c.len() + 2) as u16).to_be_bytes());
+        out.extend_from_slice(c.as_bytes());
+    }
+    out.extend_from_slice(&jpeg[at..]);
+    out
+}
+
+/// The text after `key` and a newline in a JPEG's COM segments (read up to the image data).
+pub fn read_jpeg_comment(path: &Path, key: &str) -> Result<Option<String>> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    if bytes.len() < 2 || bytes[..2] != [0xFF, 0xD8] {
+        return Err(Error::input(path, "not a JPEG file"));
+    }
+    let mut at = 2;
+    while at + 4 <= bytes.len() && bytes[at] == 0xFF {
+        let marker = bytes[at + 1];
+        if marker == 0xDA || marker == 0xD9 {
+            break;
+        }
+        let len = u16::from_be_bytes([bytes[at + 2], bytes[at + 3]]) as usize;
+        let Some(data) = bytes.get(at + 4..at + 2 + len) else { break };
+        if marker == 0xFE {
+            if let Some(rest) = data.strip_prefix(key.as_bytes()).and_then(|r| r.strip_prefix(b"\n")) {
+                let text = String::from_utf8(rest.to_vec())
+                    .map_err(|_| Error::input(path, "the recipe comment is not UTF-8"))?;
+                return Ok(Some(text));
+            }
+        }
+        at += 2 + len;
+    }
+    Ok(None)
+}
+
+/// A result's recipe: the PNG text chunk or the JPEG comment [`RECIPE_KEY`].
+pub fn read_recipe(path: &Path) -> Result<Option<String>> {
+    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("jpg" | "jpeg") => read_jpeg_comment(path, RECIPE_KEY),
+        _ => read_png_text(path, RECIPE_KEY),
+    }
 }
 
 /// Reads the iTXt/tEXt chunk `key` of a PNG file, if present.

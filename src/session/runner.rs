@@ -178,6 +178,10 @@ fn run_locked(
                 emit(Event::Preview { id: id.clone() });
                 last_preview = Some(Instant::now());
             }
+            if settings.save_every > 0 && p.iteration.is_multiple_of(settings.save_every) && p.iteration < p.total {
+                let base = record.export.clone().unwrap_or_else(|| dir.join("output.png"));
+                save_image(&intermediate_path(&base, p.iteration), &snap.image()?, &[])?;
+            }
             let stop_now = stop.get();
             let due = (settings.checkpoint_every > 0 && p.iteration - last_checkpoint.1 >= settings.checkpoint_every)
                 || (settings.checkpoint_seconds > 0.0
@@ -266,6 +270,16 @@ pub(super) fn save(ws: &Workspace, record: &SessionRecord, emit: &dyn Fn(Event))
     ws.save(record)?;
     emit(Event::Session { record: Box::new(record.clone()) });
     Ok(())
+}
+
+/// `OUT-STEM.iterN.EXT` beside `output` (as the classic tools' `-save_iter`).
+pub fn intermediate_path(output: &Path, iteration: u32) -> std::path::PathBuf {
+    let stem = output.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
+    let name = match output.extension() {
+        Some(ext) => format!("{stem}.iter{iteration}.{}", ext.to_string_lossy()),
+        None => format!("{stem}.iter{iteration}.png"),
+    };
+    output.with_file_name(name)
 }
 
 fn write_preview(dir: &Path, snap: &dyn Snapshot) -> Result<()> {
