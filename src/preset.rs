@@ -228,6 +228,15 @@ pub fn to_toml(settings: &Settings) -> Result<String> {
 
 /// Saves `settings` as `<dir>/<name>.toml` (default dir: the user's preset folder), atomically.
 pub fn save(name: &str, settings: &Settings, dir: Option<&Path>) -> Result<PathBuf> {
+    let path = save_path(name, dir)?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    write_atomic(&path, to_toml(settings)?.as_bytes())?;
+    Ok(path)
+}
+
+/// Where [`save`] writes preset `name` (checking the name): `dir`, else the user's preset folder.
+pub fn save_path(name: &str, dir: Option<&Path>) -> Result<PathBuf> {
     let valid = !name.is_empty()
         && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         && !name.starts_with('.');
@@ -238,10 +247,7 @@ pub fn save(name: &str, settings: &Settings, dir: Option<&Path>) -> Result<PathB
         Some(d) => d.to_path_buf(),
         None => user_dir().ok_or_else(|| Error::Usage("cannot find the config folder: set XDG_CONFIG_HOME".into()))?,
     };
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-    let path = dir.join(format!("{name}.toml"));
-    write_atomic(&path, to_toml(settings)?.as_bytes())?;
-    Ok(path)
+    Ok(dir.join(format!("{name}.toml")))
 }
 
 #[cfg(test)]

@@ -44,6 +44,17 @@ pub fn perform(app: &mut App, control: &dyn Control, effect: Effect) {
             let scores = crate::session::video_runner::read_frame_scores(&app.session_dir(&id));
             app.set_frame_scores(&id, scores);
         }
+        Effect::SavePreset { name, settings: _ } if !overwrite_agreed(app, &name) => {
+            let warning = match preset::save_path(&name, app.preset_dir.as_deref()) {
+                Ok(path) if path.exists() => format!("preset `{name}` already exists at {}", path.display()),
+                Ok(_) => format!("`{name}` is a built-in preset: a saved `{name}` would shadow it"),
+                Err(e) => return report_in_form(app, e.to_string()),
+            };
+            if let Some(form) = app.form.as_mut() {
+                form.overwrite = Some(name.clone());
+                form.message = Some(format!("{warning}; save it again as `{name}` to go ahead (^P)"));
+            }
+        }
         Effect::SavePreset { name, settings } => match preset::save(&name, &settings, app.preset_dir.as_deref()) {
             Ok(path) => {
                 let message = format!("saved preset `{name}` to {}", path.display());
@@ -98,6 +109,15 @@ fn reload_presets(app: &mut App) {
         Ok(list) => app.set_presets(list),
         Err(e) => app.report_error(e.to_string()),
     }
+}
+
+/// Whether saving preset `name` may go ahead: it overwrites nothing and shadows no built-in, or the
+/// user saved the same name again after being told.
+fn overwrite_agreed(app: &mut App, name: &str) -> bool {
+    let taken =
+        preset::is_built_in(name) || preset::save_path(name, app.preset_dir.as_deref()).is_ok_and(|path| path.exists());
+    let agreed = app.form.as_mut().and_then(|f| f.overwrite.take()).as_deref() == Some(name);
+    !taken || agreed
 }
 
 fn report_in_form(app: &mut App, message: String) {

@@ -57,6 +57,9 @@ pub struct Form {
     pub browser: Option<(Field, Browser)>,
     /// The name being typed for "save as preset".
     pub save_prompt: Option<String>,
+    /// A preset name whose save was held back because it would overwrite a file or shadow a
+    /// built-in; saving the same name again goes ahead (the CLI's `--force`).
+    pub overwrite: Option<String>,
     /// The last problem or confirmation, shown under the fields.
     pub message: Option<String>,
     pub(super) start_dir: PathBuf,
@@ -92,6 +95,7 @@ impl Form {
             template: None,
             browser: None,
             save_prompt: None,
+            overwrite: None,
             message: None,
             start_dir: start_dir.to_path_buf(),
             watch: false,

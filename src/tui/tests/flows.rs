@@ -186,6 +186,27 @@ fn save_and_delete_a_preset() {
     assert!(h.app.presets.iter().any(|p| p.name == "mine"));
     assert_eq!(h.app.form.as_ref().unwrap().preset_name, "mine");
 
+    // Saving over it, or over a built-in, is held back once, as the CLI wants --force.
+    h.focus_field("Size (px)");
+    h.ctrl('u');
+    h.type_text("400");
+    for name in ["mine", "quick"] {
+        h.ctrl('p');
+        h.type_text(name);
+        h.key(KeyCode::Enter);
+        let message = h.app.form.as_ref().unwrap().message.clone().unwrap_or_default();
+        assert!(message.contains("save it again"), "{message}");
+    }
+    assert_eq!(crate::preset::load_file(&file).unwrap().size, 320, "overwritten without asking");
+    assert!(!dir.path().join("quick.toml").exists(), "a built-in shadowed without asking");
+    // Asked about `quick` last: `mine` needs asking again; then the second save goes ahead.
+    for _ in 0..2 {
+        h.ctrl('p');
+        h.type_text("mine");
+        h.key(KeyCode::Enter);
+    }
+    assert_eq!(crate::preset::load_file(&file).unwrap().size, 400);
+
     h.ctrl('d');
     let screen = h.render();
     assert!(screen.contains("Delete preset file"), "{screen}");

@@ -34,7 +34,7 @@ fn draw_table(frame: &mut Frame, app: &App, area: Rect) {
     // columns and their spacing); longer names end in `…`.
     let highlight = if state.selected().is_some() { 2 } else { 0 };
     let name_width = (area.width as usize).saturating_sub(2 + highlight + 51 + 6).max(10);
-    let header = Row::new(["Name", "Status", "Kind", "Progress", "Iter", "Loss", "ETA"])
+    let header = Row::new(["Name", "Status", "Kind", "Progress", "Done", "Loss", "ETA"])
         .style(Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED));
     let rows: Vec<Row> = order
         .iter()
