@@ -129,8 +129,8 @@ mod tests {
         assert_eq!(format_loss(12.5), "1.25e1");
     }
 
-    #[test]
-    fn eta_counts_down_and_survives_nonsense() {
+    /// A plain image session `s1` with default settings.
+    fn image_record() -> SessionRecord {
         let spec = crate::session::SessionSpec {
             name: None,
             kind: Default::default(),
@@ -142,7 +142,12 @@ mod tests {
             priority: 0,
             settings: Default::default(),
         };
-        let mut r = SessionRecord::new("s1".into(), spec);
+        SessionRecord::new("s1".into(), spec)
+    }
+
+    #[test]
+    fn eta_counts_down_and_survives_nonsense() {
+        let mut r = image_record();
         r.settings.iterations = 30;
         r.settings.scales = 1;
         r.status = Status::Running;
@@ -157,18 +162,7 @@ mod tests {
 
     #[test]
     fn multi_scale_eta_counts_the_fine_scale_as_dearer() {
-        let spec = crate::session::SessionSpec {
-            name: None,
-            kind: Default::default(),
-            content: "c.png".into(),
-            export: None,
-            weights: None,
-            device: "cpu".into(),
-            preset: "quick".into(),
-            priority: 0,
-            settings: Default::default(),
-        };
-        let mut r = SessionRecord::new("s1".into(), spec);
+        let mut r = image_record();
         (r.settings.size, r.settings.scales, r.settings.iterations, r.settings.scale_step) = (256, 2, 100, 2.0);
         r.status = Status::Running;
         // The coarse scale (128 px) took 10 s; the fine one has 4x its pixels: 40 s left.
