@@ -89,6 +89,12 @@ impl Error {
     }
 }
 
+impl From<crate::util::fs::FileError> for Error {
+    fn from(e: crate::util::fs::FileError) -> Self {
+        Error::Io { path: e.path, source: e.source }
+    }
+}
+
 /// candle errors may carry a backtrace after the message; the user gets the message line only.
 fn first_line(e: &candle_core::Error) -> String {
     e.to_string().lines().next().unwrap_or_default().to_string()

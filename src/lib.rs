@@ -3,21 +3,14 @@
 //!
 //! `engine` knows nothing of terminals; `commands` turns engine events into terminal output.
 
-pub mod cli;
-pub mod commands;
 pub mod engine;
 pub mod error;
 pub mod flow;
-pub mod fsutil;
-pub mod human;
 pub mod imageio;
-pub mod memory;
-pub mod network;
 pub mod preset;
-pub mod recipe;
 pub mod session;
-pub mod text;
 pub mod tui;
+pub mod util;
 pub mod video;
 pub mod watch;
 pub mod weights;

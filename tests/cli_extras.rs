@@ -7,7 +7,6 @@ mod cli_support;
 
 use std::path::Path;
 
-use clap::CommandFactory;
 use cli_support::{gradient, Fixture};
 
 const BASE: &[&str] = &["--style", "style.png", "--weights", "tiny.safetensors", "--preset", "quick", "--size", "48"];
@@ -29,27 +28,6 @@ fn recipe_of(path: &Path) -> String {
     brushwork::imageio::read_recipe(path)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
         .unwrap_or_else(|| panic!("{} has no recipe", path.display()))
-}
-
-#[test]
-fn every_option_and_argument_has_a_help_line() {
-    fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
-        for arg in cmd.get_arguments() {
-            let id = arg.get_id().as_str();
-            if id == "help" || id == "version" {
-                continue;
-            }
-            if arg.get_help().is_none() && arg.get_long_help().is_none() {
-                missing.push(format!("{path} {id}"));
-            }
-        }
-        for sub in cmd.get_subcommands() {
-            walk(sub, &format!("{path} {}", sub.get_name()), missing);
-        }
-    }
-    let mut missing = Vec::new();
-    walk(&brushwork::cli::Cli::command(), "brushwork", &mut missing);
-    assert!(missing.is_empty(), "without a help line: {missing:#?}");
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use brushwork::engine::objective::{Objective, StyleTargets, TemporalTerm};
-use brushwork::engine::rng::SplitMix64;
+use brushwork::util::rng::SplitMix64;
 use brushwork::engine::settings::{Padding, Settings};
 use brushwork::engine::vgg::{Pooling, Vgg, WeightsHeader};
 use brushwork::weights::layout::{Arch, Preprocess};

@@ -240,7 +240,7 @@ fn losses_read_alike_and_the_log_has_iso_times() {
     assert_eq!(r.code, Some(0), "{r}");
     let shown = r.stdout.lines().find(|l| l.starts_with("progress")).unwrap();
     let last_loss: f64 = csv.lines().last().unwrap().split(',').nth(2).unwrap().parse().unwrap();
-    assert!(shown.contains(&format!("loss {}", brushwork::human::loss(last_loss))), "{shown}\n{csv}");
+    assert!(shown.contains(&format!("loss {}", brushwork::util::human::loss(last_loss))), "{shown}\n{csv}");
     assert!(value > 0.0);
 
     // brushwork.log is written by `serve` (and the dashboard): run the session again there.

@@ -4,7 +4,7 @@
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape};
 use rayon::prelude::*;
 
-use super::cpuconv::f32_input;
+use super::host::f32_input;
 
 /// `[B,C,H,W]` → `[B,C,H/2,W/2]`, each output the mean of a 2x2 block.
 pub struct AvgPool2;

@@ -14,11 +14,11 @@ use super::color::{keep_content_colors, match_histogram};
 use super::lbfgs::Lbfgs;
 use super::objective::{LossParts, Objective, StyleTargets, TemporalTerm};
 use super::resume::ResumeState;
-use super::rng::SplitMix64;
 use super::settings::{ColorMode, Init, LineSearch, Optimizer, Settings};
 use super::tensor_image::{fit_long_side, resize, to_image, to_tensor};
 use super::vgg::Vgg;
 use crate::error::{Error, Result};
+use crate::util::rng::SplitMix64;
 
 /// A style image and its blend weight.
 #[derive(Debug, Clone)]

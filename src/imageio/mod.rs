@@ -1,7 +1,7 @@
 //! Reading images a user hands us (any common format, with limits, EXIF orientation, grey, 16-bit,
 //! alpha and CMYK converted) and writing PNG results atomically with their recipe in a text chunk.
 
-use std::io::{BufReader, BufWriter};
+use std::io::BufReader;
 use std::path::Path;
 
 use image::error::{ImageError, LimitErrorKind};
@@ -9,7 +9,7 @@ use image::metadata::Orientation;
 use image::{DynamicImage, GenericImageView, ImageDecoder, ImageFormat, ImageReader, Limits, Rgb32FImage};
 
 use crate::error::{Error, Result};
-use crate::fsutil::write_atomic_with;
+use crate::util::fs::write_atomic_with;
 
 mod reduced;
 
@@ -198,8 +198,8 @@ pub fn to_rgb8(image: &Rgb32FImage) -> image::RgbImage {
 /// Writes an 8-bit PNG to a temporary name, then renames it onto `path`. `text` goes into iTXt chunks.
 pub fn save_png(path: &Path, image: &Rgb32FImage, text: &[(&str, String)]) -> Result<()> {
     let rgb = to_rgb8(image);
-    write_atomic_with(path, |file| {
-        let mut encoder = png::Encoder::new(BufWriter::new(file), rgb.width(), rgb.height());
+    Ok(write_atomic_with(path, |file| {
+        let mut encoder = png::Encoder::new(file, rgb.width(), rgb.height());
         encoder.set_color(png::ColorType::Rgb);
         encoder.set_depth(png::BitDepth::Eight);
         for (key, value) in text {
@@ -208,7 +208,7 @@ pub fn save_png(path: &Path, image: &Rgb32FImage, text: &[(&str, String)]) -> Re
         let mut writer = encoder.write_header().map_err(std::io::Error::other)?;
         writer.write_image_data(rgb.as_raw()).map_err(std::io::Error::other)?;
         writer.finish().map_err(std::io::Error::other)
-    })
+    })?)
 }
 
 /// Writes `image` in the format `path`'s extension names (PNG with `text`, or any format the image
@@ -229,15 +229,9 @@ pub fn save_image(path: &Path, image: &Rgb32FImage, text: &[(&str, String)]) -> 
         let comments: Vec<String> =
             text.iter().filter(|(k, _)| *k == RECIPE_KEY).map(|(k, v)| format!("{k}\n{v}")).collect();
         let jpeg = with_jpeg_comments(jpeg, &comments);
-        return write_atomic_with(path, |file| std::io::Write::write_all(file, &jpeg));
+        return Ok(write_atomic_with(path, |file| std::io::Write::write_all(file, &jpeg))?);
     }
-    write_atomic_with(path, |file| {
-        let mut w = BufWriter::new(file);
-        let mut buf = std::io::Cursor::new(Vec::new());
-        rgb.write_to(&mut buf, format).map_err(std::io::Error::other)?;
-        std::io::Write::write_all(&mut w, buf.get_ref())?;
-        std::io::Write::flush(&mut w)
-    })
+    Ok(write_atomic_with(path, |file| rgb.write_to(file, format).map_err(std::io::Error::other))?)
 }
 
 /// Whether a result written to `path` carries its recipe (PNG and JPEG do).

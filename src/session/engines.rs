@@ -38,7 +38,7 @@ impl Engines {
         if let Some(hit) = self.lock_networks().get(&key) {
             return Ok(hit.clone());
         }
-        let (net, header) = crate::network::load_network(settings, preset, weights, device, note)?;
+        let (net, header) = crate::session::network::load_network(settings, preset, weights, device, note)?;
         let entry = (Arc::new(net), header);
         self.lock_networks().insert(key, entry.clone());
         Ok(entry)

@@ -45,8 +45,12 @@ pub fn spawn(events: Receiver<Event>, path: PathBuf, min: LogLevel) -> std::thre
                 continue;
             }
             if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(&path) {
-                let _ =
-                    writeln!(f, "{} {level:?} {}", crate::human::iso_utc(now()), crate::text::escape_controls(&text));
+                let _ = writeln!(
+                    f,
+                    "{} {level:?} {}",
+                    crate::util::human::iso_utc(now()),
+                    crate::util::text::escape_controls(&text)
+                );
             }
         }
     })

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use crate::engine::Progress;
 use crate::error::{Error, Result};
-use crate::fsutil::write_atomic;
+use crate::util::fs::write_atomic;
 
 pub const HEADER: &str = "iteration,scale,loss,style,content,tv,seconds";
 
@@ -42,7 +42,7 @@ impl LossRow {
     fn to_line(self) -> String {
         // The notation of every loss brushwork prints (`1.23e5`), with six significant digits so
         // the curve keeps its detail.
-        let n = |v: f64| if v.is_finite() { crate::human::sci(v, 6) } else { "NaN".into() };
+        let n = |v: f64| if v.is_finite() { crate::util::human::sci(v, 6) } else { "NaN".into() };
         format!(
             "{},{},{},{},{},{},{:.3}\n",
             self.iteration,
@@ -93,7 +93,7 @@ impl LossLog {
         for row in self.read().into_iter().filter(|r| r.iteration <= iteration) {
             text += &row.to_line();
         }
-        write_atomic(&self.path, text.as_bytes())
+        Ok(write_atomic(&self.path, text.as_bytes())?)
     }
 
     pub fn append(&self, rows: &[LossRow]) -> Result<()> {

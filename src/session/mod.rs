@@ -3,21 +3,24 @@
 //! optimiser state, and resumes exactly after a crash. No terminal code here.
 
 pub mod checkpoint;
+pub mod checks;
 pub mod client;
 pub mod engines;
 pub mod eta;
 pub mod event;
+pub mod frames;
 pub mod lock;
 pub mod logfile;
 pub mod losses;
+pub mod memory;
+pub mod network;
 pub mod owner;
 pub mod protocol;
 pub mod record;
-pub mod runner;
+pub mod run;
 pub mod scheduler;
 pub mod server;
 pub mod stop;
-pub mod video_runner;
 pub mod watch_service;
 pub mod watches;
 pub mod workspace;

@@ -18,7 +18,7 @@ use super::event::{Event, LogLevel};
 use super::lock::FileLock;
 use super::protocol::{Control, Request, Response};
 use super::record::{SessionRecord, SessionSpec, Status};
-use super::runner::run_session;
+use super::run::run_session;
 use super::stop::{Stop, StopFlag};
 use super::watch_service::{SessionSink, WatchService};
 use super::workspace::{Listed, Workspace};
@@ -283,7 +283,7 @@ impl Shared {
             Request::Submit { spec } => {
                 // A client may send anything: the same checks as the CLI's flags and presets.
                 spec.validate()?;
-                crate::memory::check(&spec)?;
+                crate::session::memory::check(&spec)?;
                 let record = self.ws.create(*spec)?;
                 self.emit(Event::Session { record: Box::new(record.clone()) });
                 self.wake.notify_all();

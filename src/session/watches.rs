@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::engine::Settings;
 use crate::error::{Error, Result};
-use crate::fsutil::write_atomic;
+use crate::util::fs::write_atomic;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WatchConfig {
@@ -84,7 +84,7 @@ pub fn save(root: &Path, watches: &[WatchConfig]) -> Result<()> {
     let path = file(root);
     let body = WatchesFile { watch: watches.iter().filter(|w| w.persistent).cloned().collect() };
     let text = toml::to_string(&body).map_err(|e| Error::input(&path, e.to_string()))?;
-    write_atomic(&path, text.as_bytes())
+    Ok(write_atomic(&path, text.as_bytes())?)
 }
 
 /// `<out>/<stem>.<preset>.png`, or with `-2`, `-3`, ... when that name is taken on disk or by

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use super::record::{now, SessionRecord, SessionSpec, Status};
 use crate::error::{Error, Result};
-use crate::fsutil::write_atomic;
+use crate::util::fs::write_atomic;
 
 pub const RECORD_FILE: &str = "session.toml";
 
@@ -29,11 +29,8 @@ pub enum Listed {
 impl Workspace {
     /// `$XDG_DATA_HOME/brushwork`, else `~/.local/share/brushwork`, else `./brushwork-workspace`.
     pub fn default_root() -> PathBuf {
-        if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
-            return PathBuf::from(d).join("brushwork");
-        }
-        match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
-            Some(h) => PathBuf::from(h).join(".local/share/brushwork"),
+        match crate::util::dirs::data_home() {
+            Some(d) => d.join("brushwork"),
             None => PathBuf::from("brushwork-workspace"),
         }
     }
@@ -122,7 +119,7 @@ impl Workspace {
     pub fn save(&self, record: &SessionRecord) -> Result<()> {
         let path = self.session_dir(&record.id).join(RECORD_FILE);
         let text = record.to_toml().map_err(|e| Error::input(&path, e.to_string()))?;
-        write_atomic(&path, text.as_bytes())
+        Ok(write_atomic(&path, text.as_bytes())?)
     }
 
     /// Ids of all session folders, sorted (so oldest first).

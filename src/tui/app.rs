@@ -11,7 +11,7 @@ use super::losses::{self, LossRow};
 use super::sessions::{self, SortKey};
 use crate::engine::Settings;
 use crate::preset::Preset;
-use crate::session::video_runner::FrameScore;
+use crate::session::frames::FrameScore;
 use crate::session::watches::WatchStatus;
 use crate::session::{Event, LogLevel, ProgressSummary, Request, Response, SessionRecord};
 

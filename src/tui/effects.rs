@@ -41,7 +41,7 @@ pub fn perform(app: &mut App, control: &dyn Control, effect: Effect) {
                 Ok(rows) => app.set_losses(&id, rows),
                 Err(e) => app.report_error(format!("{}: {e}", path.display())),
             }
-            let scores = crate::session::video_runner::read_frame_scores(&app.session_dir(&id));
+            let scores = crate::session::frames::read_frame_scores(&app.session_dir(&id));
             app.set_frame_scores(&id, scores);
         }
         Effect::SavePreset { name, settings: _ } if !overwrite_agreed(app, &name) => {
@@ -94,14 +94,14 @@ pub fn perform(app: &mut App, control: &dyn Control, effect: Effect) {
     }
 }
 
-/// The CLI's checks of a spec from the form (see `commands::checks`); reads files.
+/// The CLI's checks of a spec from the form (`brushwork run` and `video` make the same); reads files.
 pub fn check(job: &CheckJob) -> Result<(), String> {
     let result = if job.watch {
-        crate::commands::checks::check_watch(&job.spec)
+        crate::session::checks::check_watch(&job.spec)
     } else {
-        crate::commands::checks::check_session(&job.spec)
+        crate::session::checks::check_session(&job.spec)
     };
-    result.map_err(|e| crate::text::escape_controls(&e.to_string()).into_owned())
+    result.map_err(|e| crate::util::text::escape_controls(&e.to_string()).into_owned())
 }
 
 fn reload_presets(app: &mut App) {

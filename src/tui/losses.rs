@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
+use crate::session::frames::FrameScore;
 pub use crate::session::losses::LossRow;
-use crate::session::video_runner::FrameScore;
 
 /// Parses the file's text (see [`crate::session::losses::parse_rows`]): a cut last line must not
 /// stop the chart from showing.

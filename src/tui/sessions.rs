@@ -113,7 +113,7 @@ pub fn format_duration(d: Duration) -> String {
 
 /// A loss in a few characters: `1.23e5`.
 pub fn format_loss(v: f64) -> String {
-    crate::human::loss(v)
+    crate::util::human::loss(v)
 }
 
 #[cfg(test)]

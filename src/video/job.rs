@@ -29,8 +29,8 @@ use crate::engine::settings::WarmStart;
 use crate::engine::{stylize_cached, Progress, Settings, StyleCache, StyleInput, StylizeJob, TemporalImages, Vgg};
 use crate::error::{Error, Result};
 use crate::flow::{self, Gray};
-use crate::fsutil::write_atomic;
 use crate::imageio::{load_rgb, save_png, to_rgb8};
+use crate::util::fs::write_atomic;
 
 /// Everything a video job needs besides the network and the decoded clip.
 pub struct VideoJob<'a> {

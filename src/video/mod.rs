@@ -1,7 +1,7 @@
 //! Video mode: decode a clip with FFmpeg (ffmpeg-next), stylise it frame by frame with warm starts,
 //! and re-encode it as H.264 at the source timestamps with the original audio copied unchanged.
 //!
-//! Nothing here knows about terminals; `commands::video` turns [`job::VideoEvent`]s into output.
+//! Nothing here knows about terminals; the binary's `video` command turns [`job::VideoEvent`]s into output.
 
 pub mod decode;
 pub mod encode;

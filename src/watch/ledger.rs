@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use super::event::ReadyFile;
 use crate::error::{Error, Result};
-use crate::fsutil::write_atomic;
+use crate::util::fs::write_atomic;
 
 /// One handled file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -17,12 +17,12 @@
 //! A pending file that disappears is dropped and reported as [`WatchEvent::Gone`].
 
 use std::collections::HashMap;
-use std::fs::{self, File};
-use std::io::{self, Read};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use sha2::{Digest, Sha256};
+use crate::util::hash::sha256_file;
 
 use super::event::{ReadyFile, WatchEvent};
 
@@ -214,7 +214,7 @@ fn stamp_or_none(path: &Path) -> Option<Stamp> {
 
 /// Hashes the file and, unless this content was already reported, decodes it.
 fn check(path: &Path, stamp: Stamp, reported: Option<&String>) -> Checked {
-    let content = sha256_of(path).map_err(|e| format!("{}: cannot read: {e}", path.display()));
+    let content = sha256_file(path).map_err(|e| format!("{}: cannot read: {}", path.display(), e.source));
     let decode_error = match &content {
         Ok(sha256) if reported != Some(sha256) => {
             crate::imageio::load_rgb_for(path, Some(DECODE_CHECK_SIDE)).err().map(|e| e.to_string())
@@ -222,19 +222,4 @@ fn check(path: &Path, stamp: Stamp, reported: Option<&String>) -> Checked {
         _ => None,
     };
     Checked { stamp, content, decode_error }
-}
-
-/// Lower-case hex SHA-256 of a file's content, read in chunks.
-pub fn sha256_of(path: &Path) -> io::Result<String> {
-    let mut file = File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 1 << 16];
-    loop {
-        let n = file.read(&mut buffer)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buffer[..n]);
-    }
-    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }

@@ -76,3 +76,9 @@ impl WeightsError {
         WeightsError::Format { path: path.to_path_buf(), msg: msg.into() }
     }
 }
+
+impl From<crate::util::fs::FileError> for WeightsError {
+    fn from(e: crate::util::fs::FileError) -> Self {
+        WeightsError::Io { path: e.path, source: e.source }
+    }
+}

@@ -6,10 +6,10 @@ use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 
-use super::atomic::write_atomic;
 use super::layout::{Arch, Preprocess};
 use super::st_header::{read_header, read_tensor_f32, Header};
 use super::WeightsError;
+use crate::util::fs::write_atomic_with;
 
 /// What the metadata of a weights file says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,7 +59,7 @@ pub fn write_weights_file(path: &Path, meta: &WeightsMeta, tensors: &[NamedTenso
     while header.len() % 8 != 0 {
         header.push(' ');
     }
-    write_atomic(path, |w: &mut dyn Write| {
+    write_atomic_with(path, |w| {
         w.write_all(&(header.len() as u64).to_le_bytes())?;
         w.write_all(header.as_bytes())?;
         for (_, _, data) in tensors {
@@ -70,7 +70,8 @@ pub fn write_weights_file(path: &Path, meta: &WeightsMeta, tensors: &[NamedTenso
             w.write_all(&buf)?;
         }
         Ok(())
-    })
+    })?;
+    Ok(())
 }
 
 fn json_str(s: &str) -> String {

@@ -144,11 +144,8 @@ pub(crate) fn named_to_contract(
 /// `.pth` files torch.hub has already downloaded: `$TORCH_HOME/hub/checkpoints` (else
 /// `~/.cache/torch/hub/checkpoints`), files named `vgg16-*.pth` / `vgg19-*.pth`, sorted.
 pub fn torch_hub_candidates() -> Vec<PathBuf> {
-    let non_empty = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
-    let Some(torch_home) = non_empty("TORCH_HOME")
-        .or_else(|| non_empty("XDG_CACHE_HOME").map(|c| c.join("torch")))
-        .or_else(|| non_empty("HOME").map(|h| h.join(".cache").join("torch")))
-    else {
+    use crate::util::dirs::{cache_home, env_path};
+    let Some(torch_home) = env_path("TORCH_HOME").or_else(|| cache_home().map(|c| c.join("torch"))) else {
         return Vec::new();
     };
     let dir = torch_home.join("hub").join("checkpoints");

@@ -11,14 +11,12 @@ pub mod pth;
 pub mod random;
 pub mod store;
 
-mod atomic;
 mod convert;
 mod decode;
-mod hash;
 mod pb;
 mod st_header;
 
+pub use crate::util::hash::sha256_file;
 pub use error::WeightsError;
 pub use format::{check_shapes, read_meta, read_weights, write_weights_file, NamedTensor, ShapedData, WeightsMeta};
-pub use hash::sha256_file;
 pub use store::{Entry, Store};

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::layout::{Arch, Preprocess};
 use super::{write_weights_file, WeightsError, WeightsMeta};
-use crate::engine::rng::SplitMix64;
+use crate::util::rng::SplitMix64;
 
 /// `(name, shape, values)` for every conv of `arch`, widths divided by `divisor`, He-uniform
 /// kernels (bound `sqrt(6 / fan_in)`) and small uniform biases, from `seed`.

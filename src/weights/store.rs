@@ -1,16 +1,15 @@
 //! The local weights store: contract files plus `index.toml`, which lists only complete files.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::atomic::write_atomic;
 use super::format::WeightsMeta;
-use super::hash::sha256_file;
 use super::layout::{Arch, Preprocess};
 use super::WeightsError;
+use crate::util::fs::write_atomic;
+use crate::util::hash::sha256_file;
 
 const INDEX: &str = "index.toml";
 
@@ -58,10 +57,7 @@ pub struct Store {
 impl Store {
     /// `$XDG_CACHE_HOME/brushwork/weights`, else `$HOME/.cache/brushwork/weights`; created if missing.
     pub fn open_default() -> Result<Store, WeightsError> {
-        let non_empty = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
-        let cache = non_empty("XDG_CACHE_HOME")
-            .or_else(|| non_empty("HOME").map(|h| h.join(".cache")))
-            .ok_or(WeightsError::NoCacheDir)?;
+        let cache = crate::util::dirs::cache_home().ok_or(WeightsError::NoCacheDir)?;
         Store::at(cache.join("brushwork").join("weights"))
     }
 
@@ -95,7 +91,7 @@ impl Store {
         let path = self.index_path();
         let text =
             toml::to_string(index).map_err(|e| WeightsError::Index { path: path.clone(), msg: e.to_string() })?;
-        write_atomic(&path, |w: &mut dyn Write| w.write_all(text.as_bytes()))
+        Ok(write_atomic(&path, text.as_bytes())?)
     }
 
     fn entry(&self, index: &Index, e: &IndexEntry) -> Entry {
@@ -138,7 +134,7 @@ impl Store {
             .list()?
             .into_iter()
             .map(|e| {
-                let check = sha256_file(&e.path).and_then(|actual| {
+                let check = sha256_file(&e.path).map_err(WeightsError::from).and_then(|actual| {
                     if actual == e.sha256 {
                         Ok(())
                     } else {

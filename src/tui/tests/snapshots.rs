@@ -149,7 +149,7 @@ fn every_screen_draws_at_any_size() {
 /// decoded as a still).
 #[test]
 fn video_detail_shows_frames_and_a_frame_of_the_clip() {
-    use crate::session::video_runner::FrameScore;
+    use crate::session::frames::FrameScore;
     use crate::session::{Kind, ProgressSummary, Status};
     let mut clip = super::support::record("s7", "clip", Status::Running, Kind::Video, 0, 0.0);
     clip.content = "media/content/clip.mp4".into();

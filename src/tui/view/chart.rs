@@ -10,7 +10,7 @@ use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph};
 use ratatui::Frame;
 
 use super::palette;
-use crate::session::video_runner::FrameScore;
+use crate::session::frames::FrameScore;
 use crate::tui::losses::LossRow;
 
 /// `1e5`, `100`, `0.01`: a power of ten as a reader expects it.

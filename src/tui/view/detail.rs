@@ -67,7 +67,8 @@ fn draw_info(frame: &mut Frame, app: &App, r: &SessionRecord, area: Rect) {
     let default_output = if r.kind == crate::session::Kind::Video { "output.mp4" } else { "output.png" };
     let output = r.export.clone().unwrap_or_else(|| app.session_dir(&r.id).join(default_output));
     let tail = format!(" {} · {} · {}", r.status.as_str(), r.kind.as_str(), r.id);
-    let name = ellipsize(&crate::text::escape_controls(&r.name), width.saturating_sub(tail.chars().count()).max(8));
+    let name =
+        ellipsize(&crate::util::text::escape_controls(&r.name), width.saturating_sub(tail.chars().count()).max(8));
     let mut lines = vec![
         Line::from(vec![
             Span::styled(name, Style::new().add_modifier(Modifier::BOLD)),

@@ -101,7 +101,7 @@ pub fn log(frame: &mut Frame, app: &App, area: Rect) {
         if lines.len() >= inner_height {
             break;
         }
-        let message = crate::text::escape_controls(&e.message);
+        let message = crate::util::text::escape_controls(&e.message);
         let text = if e.count > 1 { format!("{message} (x{})", e.count) } else { message.into_owned() };
         let mut entry: Vec<Line> = wrap(&text, text_width)
             .into_iter()

@@ -44,7 +44,7 @@ fn draw_table(frame: &mut Frame, app: &App, area: Rect) {
             let loss = r.progress.map_or("-".to_string(), |p| format_loss(p.loss));
             let eta = app.eta(r).map_or("-".to_string(), format_duration);
             Row::new(vec![
-                Cell::from(ellipsize(&crate::text::escape_controls(&r.name), name_width)),
+                Cell::from(ellipsize(&crate::util::text::escape_controls(&r.name), name_width)),
                 Cell::from(r.status.as_str()).style(status_style(r.status)),
                 Cell::from(r.kind.as_str()),
                 Cell::from(progress_bar(fraction(r), 12)),

@@ -107,8 +107,4 @@ pub fn fetch_with(
     }
 }
 
-/// sha256 of bytes as lowercase hex (for pinning a wheel).
-pub fn sha256_bytes(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    super::hash::hex(&sha2::Sha256::digest(bytes))
-}
+pub use crate::util::hash::sha256_bytes;

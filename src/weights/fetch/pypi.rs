@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::FetchEvent;
+use crate::util::hash::sha256_file;
 use crate::weights::convert::from_conv_list;
 use crate::weights::format::WeightsMeta;
-use crate::weights::hash::sha256_file;
 use crate::weights::import::install;
 use crate::weights::layout::Preprocess;
 use crate::weights::onnx::conv_layers_from_bytes;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::weights::atomic::write_atomic;
+use crate::util::fs::write_atomic;
 use crate::weights::WeightsError;
 
 use super::FetchEvent;
@@ -128,7 +128,7 @@ impl Partial {
     fn save_state(&self) -> Result<(), WeightsError> {
         let json =
             serde_json::to_vec(&self.state).map_err(|e| WeightsError::format(&self.state_path, e.to_string()))?;
-        write_atomic(&self.state_path, |w: &mut dyn Write| w.write_all(&json))
+        Ok(write_atomic(&self.state_path, &json)?)
     }
 
     /// Makes everything written so far durable and records it.

@@ -1,0 +1,133 @@
+//! `brushwork video`: stylise a clip frame by frame and re-encode it with its audio, as a video
+//! session (frames kept in the session's `frames/`; re-running the same command, or
+//! `sessions resume`, continues at the next frame).
+
+use std::path::{Path, PathBuf};
+
+use super::follow;
+use super::foreground::run_here;
+use super::inputs::with_json_error;
+use super::overrides;
+use super::report::Reporter;
+use super::run::{absolute, absolute_inputs, reuse_or_create};
+use super::weights::resolve_for_run;
+use crate::cli::VideoArgs;
+use brushwork::engine::device::parse_device;
+use brushwork::engine::settings::WarmStart;
+use brushwork::error::{Error, Result};
+use brushwork::session::owner::Owner;
+use brushwork::session::{Kind, SessionSpec, Workspace};
+use brushwork::video::motion::check_flow_dir;
+use brushwork::video::output::{check_output, check_output_path};
+use brushwork::video::{decode::decode, init};
+
+/// The preset `video` uses when none is given.
+pub const DEFAULT_PRESET: &str = "video";
+
+pub fn video(args: &VideoArgs, workspace: &Path) -> Result<()> {
+    with_json_error(args.json, || video_inner(args, workspace))
+}
+
+fn video_inner(args: &VideoArgs, workspace: &Path) -> Result<()> {
+    let preset = overrides::resolve(&args.settings, DEFAULT_PRESET)?;
+    let mut settings = preset.settings;
+    apply_video_flags(&mut settings, args)?;
+    brushwork::session::record::check_settings(&settings, Kind::Video).map_err(|e| {
+        match (e, args.frame_iterations) {
+            (Error::Usage(m), Some(n)) if m.starts_with("field `frame_iterations`") => {
+                Error::Usage(format!("--frame-iterations {n}: must be positive"))
+            }
+            (e, _) => e,
+        }
+    })?;
+    brushwork::session::memory::check_job(&settings, Kind::Video, &args.input)?;
+    let output = args.output.clone().unwrap_or_else(|| default_output(&args.input, &preset.name));
+    init()?;
+    // The output's container and folder, then (once the clip is known to be a video) whether the
+    // container carries its audio: all before a session is made and any frame is stylised.
+    check_output_path(&output)?;
+    brushwork::session::checks::check_output_is_not_an_input(&output, ("the source clip", &args.input), &settings)?;
+    overrides::load_images(&settings, &args.settings)?;
+    parse_device(&args.device)?;
+    // Bad clips, and flow folders that do not fit them, are refused before a session is made.
+    let clip = decode(&args.input, settings.size)?;
+    brushwork::session::network::check_picture_size(&args.input, clip.size, &settings, &|size| size)?;
+    check_output(&args.input, &output)?;
+    if let Some(dir) = &settings.flow_dir {
+        let (w, h) = clip.size;
+        let distances = flow_distances(&settings);
+        check_flow_dir(dir, clip.frames.len(), w as usize, h as usize, &distances)?;
+    }
+    drop(clip);
+    absolute_inputs(&mut settings);
+    let mut spec = SessionSpec {
+        name: None,
+        kind: Kind::Video,
+        content: absolute(&args.input),
+        export: Some(absolute(&output)),
+        weights: args.weights.as_deref().map(absolute),
+        device: args.device.clone(),
+        preset: preset.name.clone(),
+        priority: 0,
+        settings,
+    };
+    let ws = Workspace::open(workspace)?;
+    if let Some(server) = Owner::remote(&ws) {
+        return follow::submit_and_follow(&*server, &ws, spec, args.json);
+    }
+    let reporter = Reporter::new(args.json, 0);
+    let weights = resolve_for_run(args.weights.as_deref(), spec.settings.arch.required(), &reporter)?;
+    reporter.finish();
+    spec.weights = Some(absolute(&weights));
+    let id = reuse_or_create(&ws, spec, args.json)?;
+    run_here(&ws, &id, args.json)
+}
+
+/// The video-only flags on top of the preset.
+fn apply_video_flags(settings: &mut brushwork::engine::Settings, args: &VideoArgs) -> Result<()> {
+    if let Some(n) = args.frame_iterations {
+        settings.frame_iterations = n;
+    }
+    if let Some(w) = &args.warm_start {
+        settings.warm_start = parse_flag("warm-start", w)?;
+    }
+    if let Some(w) = args.temporal_weight {
+        if !w.is_finite() || w < 0.0 {
+            return Err(Error::Usage(format!("--temporal-weight {w}: must be a non-negative number")));
+        }
+        settings.temporal_weight = w;
+    }
+    if let Some(f) = &args.temporal_frames {
+        settings.temporal_frames = f.clone();
+    }
+    if let Some(q) = &args.flow_quality {
+        settings.flow_quality = parse_flag("flow-quality", q)?;
+    }
+    if let Some(d) = &args.flow_dir {
+        settings.flow_dir = Some(d.clone());
+    }
+    Ok(())
+}
+
+fn parse_flag<T: serde::de::DeserializeOwned>(flag: &str, value: &str) -> Result<T> {
+    T::deserialize(serde::de::value::StrDeserializer::<serde::de::value::Error>::new(value))
+        .map_err(|e| Error::Usage(format!("--{flag} {value}: {e}")))
+}
+
+/// The frame distances whose flows a run reads: the temporal loss's, or the previous frame's
+/// for a warped start.
+fn flow_distances(settings: &brushwork::engine::Settings) -> Vec<u32> {
+    if settings.temporal_weight > 0.0 {
+        settings.temporal_frames.clone()
+    } else if settings.warm_start == WarmStart::Warped {
+        vec![1]
+    } else {
+        Vec::new()
+    }
+}
+
+/// `IN-STEM.PRESET.mp4` in the current folder.
+pub fn default_output(input: &Path, preset: &str) -> PathBuf {
+    let stem = input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
+    PathBuf::from(format!("{stem}.{preset}.mp4"))
+}

@@ -1,0 +1,19 @@
+//! The `brushwork` binary: parse the command line, run it, report errors as one line.
+
+use std::io::Write;
+
+use clap::Parser;
+
+mod cli;
+mod commands;
+
+fn main() {
+    let cli = crate::cli::Cli::parse();
+    if let Err(e) = crate::commands::dispatch(cli) {
+        // Not eprintln!: it panics when stderr is gone (a dropped SSH session). Escaped: the
+        // message may name a file whose name holds control characters.
+        let message = e.to_string();
+        let _ = writeln!(std::io::stderr(), "brushwork: {}", brushwork::util::text::escape_controls(&message));
+        std::process::exit(e.exit_code());
+    }
+}

@@ -1,0 +1,410 @@
+//! A CPU 3x3, stride-1, pad-1 convolution by Winograd's minimal filtering (Lavin & Gray 2015),
+//! with bias, ReLU and a ReLU's backward mask fused in.
+//!
+//! For output tiles of `m x m` pixels and `α = m + 2`, each tile is `Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A`
+//! for its `α x α` input patch `d`, so across channels the convolution is `α²` independent matrix
+//! products `M_e = U_e · V_e` (`U_e` `[Cout, Cin]` from the kernel, transformed once; `V_e`
+//! `[Cin, tiles]` from the input): `α²/m²` multiplies per output and channel pair where the direct
+//! convolution needs 9. [`Tile::F2`] (`m = 2`, 4 multiplies) and [`Tile::F4`] (`m = 4`, 2.25) are
+//! here, with their transforms in [`f2`] and [`f4`]. The tiles are processed in blocks of tile rows
+//! small enough that a block's transformed input and output stay near a core, one block per task.
+
+mod f2;
+mod f4;
+
+use std::sync::{Arc, OnceLock};
+
+use candle_core::{Result, Tensor};
+use gemm::{gemm, Parallelism};
+use rayon::prelude::*;
+
+use super::kernel::HostKernel;
+
+/// Bytes of transformed input and output one block may hold: a few times a core's L2 (1 MiB here),
+/// found best by measurement; larger blocks also leave fewer ragged gemm edges.
+const BLOCK_BYTES: usize = 4 << 20;
+
+/// `G g Gᵀ` of one 3x3 kernel for a tile size.
+type KernelTransform = fn(&[f64]) -> Vec<f64>;
+
+/// The output tile size of a Winograd convolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tile {
+    /// F(2x2, 3x3): 2.25x fewer multiplies than the direct convolution; exact up to rounding
+    /// like it.
+    F2,
+    /// F(4x4, 3x3): 4x fewer multiplies; its transforms scale values by up to 8 and 1/24, so
+    /// rounding errors are some ten times those of F2 (still about 1e-6 of the output's scale).
+    F4,
+}
+
+impl Tile {
+    /// The output tile side `m`.
+    pub fn side(self) -> usize {
+        match self {
+            Self::F2 => 2,
+            Self::F4 => 4,
+        }
+    }
+
+    /// `α²`, the number of products (`α = m + 2`, the input patch side).
+    fn positions(self) -> usize {
+        (self.side() + 2).pow(2)
+    }
+
+    /// The tile size this module picks for an `h x w` layer: F4 from 1024 of its tiles (128x128)
+    /// up, else F2. Measured with `bench` on VGG-16 at 75, 150, 300 and 512 px against thresholds
+    /// of 16 to 4096 tiles: on smaller layers F4's 36 products get too few columns each, and its
+    /// 75 px iteration took twice as long as F2's.
+    pub fn for_size(h: usize, w: usize) -> Self {
+        if h.div_ceil(4) * w.div_ceil(4) >= 1024 {
+            Self::F4
+        } else {
+            Self::F2
+        }
+    }
+}
+
+/// A 3x3 convolution. Its kernel is transformed for a tile size on first use (`u[e][co][ci]`), so
+/// memory holds only the transforms in use.
+#[derive(Debug, Clone)]
+pub struct WinogradConv {
+    kernel: Arc<Vec<f32>>,
+    u2: Arc<OnceLock<Vec<f32>>>,
+    u4: Arc<OnceLock<Vec<f32>>>,
+    bias: Option<Arc<Vec<f32>>>,
+    cin: usize,
+    cout: usize,
+    relu: bool,
+}
+
+/// Per-task buffers, reused across the blocks one task handles.
+#[derive(Default)]
+struct Scratch {
+    v: Vec<f32>,
+    m: Vec<f32>,
+    rows: Vec<f32>,
+}
+
+/// One task's share of a convolution: tile rows `t0..t1` of one image.
+struct Block<'a> {
+    x: &'a [f32],
+    mask: Option<&'a [f32]>,
+    h: usize,
+    w: usize,
+    t0: usize,
+    t1: usize,
+    tile: Tile,
+    out: OutPtr,
+}
+
+thread_local! {
+    /// Each worker thread's buffers, kept between calls so no block allocates or faults in pages.
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+}
+
+/// The output buffer shared by the block tasks; each writes only its own output rows.
+#[derive(Clone, Copy)]
+struct OutPtr(*mut f32);
+// SAFETY: tasks write disjoint rows (see `WinogradConv::process`), and the buffer outlives them.
+unsafe impl Send for OutPtr {}
+unsafe impl Sync for OutPtr {}
+
+impl WinogradConv {
+    /// `kernel` is `[Cout, Cin, 3, 3]`; `bias` is `[Cout]`.
+    pub fn new(kernel: &Tensor, bias: Option<&Tensor>, relu: bool) -> Result<Self> {
+        let HostKernel { cout, cin, weights: k, bias } = HostKernel::read(kernel, bias)?;
+        Ok(Self { kernel: Arc::new(k), u2: Arc::default(), u4: Arc::default(), bias, cin, cout, relu })
+    }
+
+    /// The kernel transformed for `tile`, computed once.
+    fn transformed(&self, tile: Tile) -> &[f32] {
+        let (cell, positions, transform): (_, _, KernelTransform) = match tile {
+            Tile::F2 => (&self.u2, 16, f2::kernel_transform),
+            Tile::F4 => (&self.u4, 36, f4::kernel_transform),
+        };
+        cell.get_or_init(|| {
+            let (cin, cout) = (self.cin, self.cout);
+            let mut u = vec![0f32; positions * cout * cin];
+            for co in 0..cout {
+                for ci in 0..cin {
+                    let k = &self.kernel[(co * cin + ci) * 9..][..9];
+                    let g: [f64; 9] = std::array::from_fn(|i| f64::from(k[i]));
+                    for (e, value) in transform(&g).into_iter().enumerate() {
+                        u[(e * cout + co) * cin + ci] = value as f32;
+                    }
+                }
+            }
+            u
+        })
+    }
+
+    pub fn cin(&self) -> usize {
+        self.cin
+    }
+
+    pub fn cout(&self) -> usize {
+        self.cout
+    }
+
+    /// One image: `x` is `[Cin, H, W]`, the result `[Cout, H, W]`. With `mask`, also `[Cin, H, W]`,
+    /// the input is `x · (mask > 0)`.
+    pub fn run(&self, x: &[f32], mask: Option<&[f32]>, h: usize, w: usize) -> Vec<f32> {
+        self.run_with(x, mask, h, w, Tile::for_size(h, w), true)
+    }
+
+    /// [`WinogradConv::run`] with a chosen tile size, and with `simd: false` forcing the portable
+    /// build of the transforms (what CPUs without AVX2 run) so tests can check it on any machine.
+    pub fn run_with(&self, x: &[f32], mask: Option<&[f32]>, h: usize, w: usize, tile: Tile, simd: bool) -> Vec<f32> {
+        let side = tile.side();
+        let (th, tw) = (h.div_ceil(side), w.div_ceil(side));
+        let len = self.cout * h * w;
+        let mut out: Vec<f32> = Vec::with_capacity(len);
+        if th == 0 || tw == 0 {
+            return out;
+        }
+        let per_row = tile.positions() * (self.cin + self.cout) * tw * std::mem::size_of::<f32>();
+        let threads = rayon::current_num_threads().max(1);
+        let rows = (BLOCK_BYTES / per_row).clamp(1, th.div_ceil(2 * threads).max(1));
+        let blocks: Vec<(usize, usize)> = (0..th).step_by(rows).map(|t0| (t0, (t0 + rows).min(th))).collect();
+        let out_ptr = OutPtr(out.as_mut_ptr());
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = simd;
+        blocks.par_iter().for_each(|&(t0, t1)| {
+            let block = Block { x, mask, h, w, t0, t1, tile, out: out_ptr };
+            SCRATCH.with(|cell| {
+                // A task never runs inside another on the same thread (nothing below calls rayon),
+                // so the borrow is free; a fresh buffer covers the impossible case all the same.
+                let mut fresh = Scratch::default();
+                let mut held = cell.try_borrow_mut();
+                let s = match held.as_deref_mut() {
+                    Ok(s) => s,
+                    Err(_) => &mut fresh,
+                };
+                #[cfg(target_arch = "x86_64")]
+                if simd && std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU has AVX2, checked just above.
+                    unsafe { self.process_avx2(&block, s) };
+                    return;
+                }
+                self.process(&block, s);
+            });
+        });
+        // SAFETY: the blocks cover tile rows 0..th, so every row y < h of every channel was written
+        // in full by `process`, which is all `len` floats.
+        unsafe { out.set_len(len) };
+        out
+    }
+
+    /// [`WinogradConv::process`] compiled for AVX2, so the transforms run 8 floats wide.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn process_avx2(&self, block: &Block, s: &mut Scratch) {
+        self.process(block, s)
+    }
+
+    /// One block of tile rows: input transform, the products, output transform (bias, ReLU).
+    #[inline(always)]
+    fn process(&self, b: &Block, s: &mut Scratch) {
+        let (h, w, t0, t1, side) = (b.h, b.w, b.t0, b.t1, b.tile.side());
+        let positions = b.tile.positions();
+        let tw = w.div_ceil(side);
+        let nt = (t1 - t0) * tw;
+        s.v.resize(positions * self.cin * nt, 0.0);
+        s.m.resize(positions * self.cout * nt, 0.0);
+        s.rows.resize(64 * tw + 16, 0.0);
+        for ci in 0..self.cin {
+            let plane = &b.x[ci * h * w..(ci + 1) * h * w];
+            let mask = b.mask.map(|m| &m[ci * h * w..(ci + 1) * h * w]);
+            for ty in t0..t1 {
+                let at = ci * nt + (ty - t0) * tw;
+                let e_stride = self.cin * nt;
+                let plane = Plane { data: plane, mask, h, w };
+                let dst = Positions { v: &mut s.v, at, stride: e_stride };
+                match b.tile {
+                    Tile::F2 => f2::input_row(&plane, ty, &mut s.rows, dst),
+                    Tile::F4 => f4::input_row(&plane, ty, &mut s.rows, dst),
+                }
+            }
+        }
+        self.multiply(self.transformed(b.tile), &s.v, &mut s.m, nt, positions);
+        let stride = self.cout * nt;
+        let (ys, lines) = s.rows.split_at_mut(40 * tw);
+        for co in 0..self.cout {
+            let bias = self.bias.as_ref().map_or(0.0, |b| b[co]);
+            for ty in t0..t1 {
+                let base = co * nt + (ty - t0) * tw;
+                match b.tile {
+                    Tile::F2 => f2::output_row(&s.m, stride, base, tw, bias, ys, lines),
+                    Tile::F4 => f4::output_row(&s.m, stride, base, tw, bias, ys, lines),
+                }
+                for dy in 0..side {
+                    let y = side * ty + dy;
+                    if y >= h {
+                        break;
+                    }
+                    let line = &lines[dy * side * tw..][..w];
+                    // SAFETY: row y of channel co lies inside the `cout·h·w` output, and it belongs
+                    // to this block alone: blocks have disjoint tile-row ranges, so disjoint rows.
+                    let dst = unsafe { std::slice::from_raw_parts_mut(b.out.0.add((co * h + y) * w), w) };
+                    if self.relu {
+                        for (d, &v) in dst.iter_mut().zip(line) {
+                            *d = v.max(0.0);
+                        }
+                    } else {
+                        dst.copy_from_slice(line);
+                    }
+                }
+            }
+        }
+    }
+
+    /// `m[e] = u[e] · v[e]` for each position `e`; `v[e]` is `[Cin, nt]`, `m[e]` `[Cout, nt]`.
+    fn multiply(&self, u: &[f32], v: &[f32], m: &mut [f32], nt: usize, positions: usize) {
+        let (cin, cout) = (self.cin, self.cout);
+        for e in 0..positions {
+            let dst = &mut m[e * cout * nt..(e + 1) * cout * nt];
+            let lhs = &u[e * cout * cin..(e + 1) * cout * cin];
+            let rhs = &v[e * cin * nt..(e + 1) * cin * nt];
+            // SAFETY: dst is cout×nt (row stride nt), lhs cout×cin (row stride cin) and rhs cin×nt
+            // (row stride nt), each exactly the slice it points into.
+            unsafe {
+                gemm(
+                    cout,
+                    nt,
+                    cin,
+                    dst.as_mut_ptr(),
+                    1,
+                    nt as isize,
+                    false,
+                    lhs.as_ptr(),
+                    1,
+                    cin as isize,
+                    rhs.as_ptr(),
+                    1,
+                    nt as isize,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    Parallelism::None,
+                );
+            }
+        }
+    }
+}
+
+/// One input channel (`h × w`), to be read masked by `mask > 0` if a mask is given.
+pub struct Plane<'a> {
+    data: &'a [f32],
+    mask: Option<&'a [f32]>,
+    h: usize,
+    w: usize,
+}
+
+impl Plane<'_> {
+    /// Row `y` with one zero before it and zeros after, filling `pad`. False (and `pad`
+    /// untouched) when `y` is outside the image.
+    #[inline(always)]
+    fn padded_row(&self, y: usize, pad: &mut [f32]) -> bool {
+        let (h, w) = (self.h, self.w);
+        if y >= h {
+            return false;
+        }
+        let row = &self.data[y * w..(y + 1) * w];
+        pad[0] = 0.0;
+        match self.mask {
+            None => pad[1..=w].copy_from_slice(row),
+            Some(m) => {
+                for ((d, &v), &a) in pad[1..=w].iter_mut().zip(row).zip(&m[y * w..(y + 1) * w]) {
+                    *d = if a > 0.0 { v } else { 0.0 };
+                }
+            }
+        }
+        pad[w + 1..].fill(0.0);
+        true
+    }
+}
+
+/// Where a tile row's transformed input goes: position `e`, tile `tx` at `v[e·stride + at + tx]`.
+pub struct Positions<'a> {
+    v: &'a mut [f32],
+    at: usize,
+    stride: usize,
+}
+
+/// The `N` destinations `v[(N·i + j)·e_stride + at ..][..tw]`, `i = 0..N`: column `j` of the
+/// positions `e = N·i + j`, as disjoint slices.
+#[inline(always)]
+fn split_positions<const N: usize>(v: &mut [f32], j: usize, e_stride: usize, at: usize, tw: usize) -> [&mut [f32]; N] {
+    let mut rest = &mut v[j * e_stride + at..];
+    std::array::from_fn(|i| {
+        let taken = std::mem::take(&mut rest);
+        let (head, tail) = if i + 1 < N { taken.split_at_mut(N * e_stride) } else { (taken, &mut [][..]) };
+        rest = tail;
+        &mut head[..tw]
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::util::rng::SplitMix64;
+    use candle_core::Device;
+
+    /// The portable transforms give what the AVX2 build gives (and both what candle's conv2d gives,
+    /// checked in `cpuconv`), so machines without AVX2 compute the same convolution.
+    #[test]
+    fn portable_build_matches_simd_build() {
+        let (cin, cout, h, w) = (7, 5, 11, 6);
+        let mut rng = SplitMix64::new(9);
+        let k = Tensor::from_vec(rng.uniform(cout * cin * 9, -1.0, 1.0), (cout, cin, 3, 3), &Device::Cpu).unwrap();
+        let bias = Tensor::from_vec(rng.uniform(cout, -1.0, 1.0), cout, &Device::Cpu).unwrap();
+        let conv = WinogradConv::new(&k, Some(&bias), true).unwrap();
+        let x = rng.uniform(cin * h * w, -1.0, 1.0);
+        let mask = rng.uniform(cin * h * w, -1.0, 1.0);
+        for m in [None, Some(mask.as_slice())] {
+            for tile in [Tile::F2, Tile::F4] {
+                let fast = conv.run_with(&x, m, h, w, tile, true);
+                let portable = conv.run_with(&x, m, h, w, tile, false);
+                let err = fast.iter().zip(&portable).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+                assert!(err < 1e-5, "max difference {err}");
+                assert!(fast.iter().any(|&v| v > 0.0));
+            }
+        }
+    }
+
+    /// Both tile sizes against the direct convolution ([`TapConv`], itself checked against
+    /// candle's conv2d in `cpuconv`), on odd sizes, single rows and columns, and sizes that are not
+    /// multiples of the tile; with and without the mask.
+    #[test]
+    fn both_tile_sizes_match_the_direct_convolution() {
+        use crate::engine::conv::direct::TapConv;
+        let shapes = [(24, 40, 33, 17), (3, 8, 35, 37), (16, 16, 1, 9), (5, 3, 9, 1), (8, 8, 4, 4), (2, 2, 6, 10)];
+        for (cin, cout, h, w) in shapes {
+            let mut rng = SplitMix64::new(h as u64 * 31 + w as u64);
+            let k = Tensor::from_vec(rng.uniform(cout * cin * 9, -1.0, 1.0), (cout, cin, 3, 3), &Device::Cpu).unwrap();
+            let bias = Tensor::from_vec(rng.uniform(cout, -1.0, 1.0), cout, &Device::Cpu).unwrap();
+            let x = rng.uniform(cin * h * w, -1.0, 1.0);
+            let mask = rng.uniform(cin * h * w, -1.0, 1.0);
+            for relu in [false, true] {
+                let direct = TapConv::new(&k, Some(&bias), relu).unwrap();
+                let conv = WinogradConv::new(&k, Some(&bias), relu).unwrap();
+                for m in [None, Some(mask.as_slice())] {
+                    let want = direct.run(&x, m, h, w);
+                    // Outputs are sums of up to 9·cin products of values in [-1, 1] (|y| ≲ 15):
+                    // F2 rounds like the direct sum; F4's transforms amplify rounding some tenfold.
+                    for (tile, tolerance) in [(Tile::F2, 2e-5), (Tile::F4, 2e-4)] {
+                        let got = conv.run_with(&x, m, h, w, tile, true);
+                        let err = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+                        assert!(err < tolerance, "{tile:?} {cin}->{cout} {h}x{w} relu={relu}: max error {err}");
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! Running one session to its end: the lock, the crash-loop guard, the status saved at each
+//! step, and failures recorded as one line. What an image run and a video run share is here;
+//! each kind's own loop is in [`image`] and [`video`], beside each other.
+
+mod image;
+mod video;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use candle_core::Device;
+
+use super::checkpoint;
+use super::engines::Engines;
+use super::event::{Event, LogLevel};
+use super::lock::FileLock;
+use super::record::{now, Kind, SessionRecord, Status};
+use super::stop::{Stop, StopFlag};
+use super::workspace::Workspace;
+use crate::engine::device::parse_device;
+use crate::engine::vgg::WeightsHeader;
+use crate::engine::{Progress, StyleInput, Vgg};
+use crate::error::{Error, Result};
+
+pub use image::intermediate_path;
+
+/// A session whose process died this many times while running it is not started again.
+pub const MAX_UNFINISHED_STARTS: u32 = 2;
+
+/// How a run that did not fail ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    Paused,
+    Cancelled,
+    /// Checkpointed for a shutdown; the session is queued again.
+    Requeued,
+}
+
+/// Runs session `id` until it finishes or `stop` is raised. Failures are saved as status
+/// `failed` (or `interrupted`, for an I/O failure) with the error line, and also returned.
+pub fn run_session(
+    ws: &Workspace,
+    id: &str,
+    engines: &Engines,
+    stop: &StopFlag,
+    emit: &dyn Fn(Event),
+) -> Result<Outcome> {
+    let dir = ws.session_dir(id);
+    let lock_path = dir.join("lock");
+    let Some(_lock) = FileLock::try_acquire(&lock_path)? else {
+        let pid = FileLock::holder(&lock_path).map(|p| format!(" (pid {p})")).unwrap_or_default();
+        return Err(Error::Usage(format!("session {id} is being run by another process{pid}")));
+    };
+    let mut record = ws.load(id)?;
+    let refused = if record.unfinished_starts >= MAX_UNFINISHED_STARTS {
+        Some(Error::Remote(format!(
+            "the process running session {id} died {} times while running it (out of memory?); it is not \
+             resumed again: `brushwork sessions retry {id}` starts it over",
+            record.unfinished_starts
+        )))
+    } else {
+        // Memory may have become scarcer since it was queued: refuse before any work starts.
+        crate::session::memory::check(&record.spec()).err()
+    };
+    if let Some(e) = refused {
+        return fail(ws, &mut record, e, emit);
+    }
+    record.status = Status::Running;
+    record.error = None;
+    record.unfinished_starts += 1;
+    record.started_at.get_or_insert_with(now);
+    if let Err(e) = save(ws, &record, emit) {
+        record.unfinished_starts -= 1;
+        return fail(ws, &mut record, e, emit);
+    }
+    match run_locked(ws, &dir, &mut record, engines, stop, emit) {
+        Ok(outcome) => {
+            // It ended by itself or on request: a later start is not a crash loop. Its status is
+            // saved already; failing to save the count only costs one crash of margin.
+            record.unfinished_starts = 0;
+            if let Err(e) = save(ws, &record, emit) {
+                emit(Event::Log { level: LogLevel::Warn, message: format!("{}: {e}", record.id) });
+            }
+            Ok(outcome)
+        }
+        Err(e) => fail(ws, &mut record, e, emit),
+    }
+}
+
+/// Records `e` (one line) and returns it: an I/O failure (a full disk) leaves the session
+/// `interrupted`, resumable from its last good checkpoint, anything else `failed`. Observers hear
+/// of it even when `session.toml` cannot be written (the disk may be what failed), so a client
+/// following the session never waits forever and the scheduler does not pick it again.
+fn fail(ws: &Workspace, record: &mut SessionRecord, e: Error, emit: &dyn Fn(Event)) -> Result<Outcome> {
+    if matches!(e, Error::Io { .. }) {
+        record.status = Status::Interrupted;
+    } else {
+        record.status = Status::Failed;
+        record.finished_at = Some(now());
+    }
+    record.error = Some(e.to_string());
+    record.unfinished_starts = 0;
+    emit(Event::Log { level: LogLevel::Error, message: format!("{}: {e}", record.id) });
+    if let Err(save_error) = save_making_room(ws, record) {
+        emit(Event::Log { level: LogLevel::Error, message: format!("{}: {save_error}", record.id) });
+    }
+    emit(Event::Session { record: Box::new(record.clone()) });
+    Err(e)
+}
+
+/// Saves `record`; when that fails (a full disk), drops the session's preview, which is only a
+/// copy of the latest image rewritten each second, to make room and tries once more.
+fn save_making_room(ws: &Workspace, record: &SessionRecord) -> Result<()> {
+    ws.save(record).or_else(|_| {
+        let _ = std::fs::remove_file(ws.session_dir(&record.id).join("preview.png"));
+        ws.save(record)
+    })
+}
+
+/// Resolves the device and the weights, then runs the session's kind.
+fn run_locked(
+    ws: &Workspace,
+    dir: &Path,
+    record: &mut SessionRecord,
+    engines: &Engines,
+    stop: &StopFlag,
+    emit: &dyn Fn(Event),
+) -> Result<Outcome> {
+    let device = parse_device(&record.device)?;
+    let weights = match &record.weights {
+        Some(w) => w.clone(),
+        None => installed_weights(&record.settings)?,
+    };
+    record.weights = Some(weights.clone());
+    match record.kind {
+        Kind::Video => video::run(ws, dir, record, engines, stop, emit, &device, weights),
+        Kind::Image | Kind::Watched => image::run(ws, dir, record, engines, stop, emit, &device, weights),
+    }
+}
+
+/// What every run loads before its first iteration.
+struct Loaded {
+    net: Arc<Vgg>,
+    header: WeightsHeader,
+    styles: Vec<StyleInput>,
+    init_image: Option<::image::Rgb32FImage>,
+}
+
+/// The style and init images, then the network (shared with other sessions through `engines`).
+fn load(
+    record: &SessionRecord,
+    engines: &Engines,
+    weights: &Path,
+    device: &Device,
+    emit: &dyn Fn(Event),
+) -> Result<Loaded> {
+    let (styles, init_image) = crate::session::network::load_images(&record.settings)?;
+    let note = |m: &str| emit(Event::Log { level: LogLevel::Warn, message: format!("{}: {m}", record.id) });
+    let (net, header) = engines.network(&record.settings, &record.preset, weights, device, &note)?;
+    Ok(Loaded { net, header, styles, init_image })
+}
+
+/// The run stopped on request: record why. A cancel drops the checkpoint.
+fn stopped(
+    ws: &Workspace,
+    dir: &Path,
+    record: &mut SessionRecord,
+    why: Option<Stop>,
+    emit: &dyn Fn(Event),
+) -> Result<Outcome> {
+    let outcome = match why {
+        Some(Stop::Pause) | None => (Status::Paused, Outcome::Paused),
+        Some(Stop::Shutdown) => (Status::Queued, Outcome::Requeued),
+        Some(Stop::Cancel) => {
+            checkpoint::remove(dir)?;
+            record.finished_at = Some(now());
+            (Status::Cancelled, Outcome::Cancelled)
+        }
+    };
+    record.status = outcome.0;
+    save(ws, record, emit)?;
+    Ok(outcome.1)
+}
+
+fn save(ws: &Workspace, record: &SessionRecord, emit: &dyn Fn(Event)) -> Result<()> {
+    ws.save(record)?;
+    emit(Event::Session { record: Box::new(record.clone()) });
+    Ok(())
+}
+
+/// The scheduler's event for one engine iteration.
+fn progress_event(id: &str, p: &Progress) -> Event {
+    Event::Progress {
+        id: id.to_string(),
+        iteration: p.iteration,
+        total: p.total,
+        scale: p.scale,
+        loss: p.losses.total,
+        style: p.losses.style,
+        content: p.losses.content,
+        tv: p.losses.tv,
+        seconds: p.seconds,
+        frame: None,
+        frames: None,
+        flicker: None,
+        temporal: p.losses.temporal,
+        warp_error: None,
+        source_warp_error: None,
+    }
+}
+
+/// The installed weights for this preset's arch; sessions never download (the CLI does that
+/// before it creates a session).
+fn installed_weights(settings: &crate::engine::Settings) -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os("BRUSHWORK_WEIGHTS").filter(|p| !p.is_empty()) {
+        return Ok(path.into());
+    }
+    let store = crate::weights::Store::open_default()?;
+    match store.entry_for(settings.arch.required())? {
+        Some(entry) => Ok(entry.path),
+        None => Err(Error::Usage("no VGG weights installed: run `brushwork weights fetch` once".into())),
+    }
+}
