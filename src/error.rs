@@ -62,7 +62,7 @@ impl Error {
         }
     }
 
-    /// The process exit code the contract gives this error: 2 for bad input, 1 for failed work.
+    /// The process exit code `docs/CONTRACT.md` gives this error: 2 for bad input, 1 for failed work.
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Input { .. }

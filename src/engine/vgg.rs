@@ -1,4 +1,4 @@
-//! The VGG-16/19 feature extractor: frozen convolutions from a weights file in the contract's
+//! The VGG-16/19 feature extractor: frozen convolutions from a weights file in the contract's (`docs/CONTRACT.md`)
 //! format, truncated after the deepest layer a loss needs, with a forward pass that keeps what the
 //! hand-written backward pass needs.
 

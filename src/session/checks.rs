@@ -18,17 +18,21 @@ pub fn check_session(spec: &SessionSpec) -> Result<()> {
         Kind::Video => {
             check_settings(settings, Kind::Video)?;
             crate::session::memory::check_job(settings, Kind::Video, content)?;
+            // Refuses in a build without FFmpeg.
             crate::video::init()?;
-            if let Some(output) = &spec.export {
-                crate::video::output::check_output_path(output)?;
-                check_output_is_not_an_input(output, ("the source clip", content), settings)?;
-            }
-            crate::session::network::load_images(settings)?;
-            parse_device(&spec.device)?;
-            // One frame is enough to know it is a readable clip.
-            crate::video::decode::first_frame(content, settings.size)?;
-            if let Some(output) = &spec.export {
-                crate::video::output::check_output(content, output)?;
+            #[cfg(feature = "ffmpeg")]
+            {
+                if let Some(output) = &spec.export {
+                    crate::video::output::check_output_path(output)?;
+                    check_output_is_not_an_input(output, ("the source clip", content), settings)?;
+                }
+                crate::session::network::load_images(settings)?;
+                parse_device(&spec.device)?;
+                // One frame is enough to know it is a readable clip.
+                crate::video::decode::first_frame(content, settings.size)?;
+                if let Some(output) = &spec.export {
+                    crate::video::output::check_output(content, output)?;
+                }
             }
         }
         _ => {

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::video::job::FrameReport;
+use crate::video::report::FrameReport;
 
 pub const FRAMES_CSV: &str = "frames.csv";
 const FRAMES_HEADER: &str =

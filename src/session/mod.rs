@@ -1,5 +1,5 @@
 //! Sessions: each job (an image now, a video or a watched file) lives in a folder of the
-//! workspace (`CONTRACT.md`), is run by a scheduler on worker threads, checkpoints its full
+//! workspace (`docs/CONTRACT.md`), is run by a scheduler on worker threads, checkpoints its full
 //! optimiser state, and resumes exactly after a crash. No terminal code here.
 
 pub mod checkpoint;

@@ -1,4 +1,4 @@
-//! The workspace folder (`CONTRACT.md`): `sessions/<id>/` per session, the `lock` file held by
+//! The workspace folder (`docs/CONTRACT.md`): `sessions/<id>/` per session, the `lock` file held by
 //! the one scheduler (TUI or `serve`) that owns it, and the `serve.sock` socket it listens on.
 //!
 //! Every file is written by temp-and-rename, so a `kill -9` at any moment leaves a workspace that

@@ -42,6 +42,15 @@ impl std::fmt::Debug for Decoded {
 
 /// Reads the file and encodes it for the terminal, scaled (up too: a 128 px preview of the first
 /// scale should fill its box) to fit `job.size` cells.
+/// A clip's first frame, for its preview.
+fn first_video_frame(path: &std::path::Path) -> crate::Result<image::RgbImage> {
+    crate::video::init()?;
+    #[cfg(feature = "ffmpeg")]
+    return crate::video::decode::first_frame(path, PREVIEW_DECODE_SIDE);
+    #[cfg(not(feature = "ffmpeg"))]
+    Err(crate::Error::input(path, "not a picture"))
+}
+
 pub fn decode(picker: &Picker, job: DecodeJob) -> Decoded {
     // The message alone: the path is long and the screen says which picture this is.
     let message = |e: crate::Error| match e {
@@ -52,9 +61,7 @@ pub fn decode(picker: &Picker, job: DecodeJob) -> Decoded {
         return Decoded { job, result: Err("not written yet".into()) };
     }
     let image = if job.video {
-        crate::video::init()
-            .and_then(|()| crate::video::decode::first_frame(&job.path, PREVIEW_DECODE_SIDE))
-            .map_err(message)
+        first_video_frame(&job.path).map_err(message)
     } else {
         crate::imageio::load_rgb_for(&job.path, Some(PREVIEW_DECODE_SIDE))
             .map_err(message)

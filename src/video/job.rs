@@ -23,6 +23,7 @@ use super::encode::{encode, EncodeSpec};
 use super::flicker::flicker;
 use super::motion::{self, FlowSource, Motion};
 use super::output::check_output;
+pub use super::report::FrameReport;
 use super::warp_error::Grader;
 use crate::engine::objective::LossParts;
 use crate::engine::settings::WarmStart;
@@ -60,27 +61,6 @@ pub enum VideoEvent<'a> {
     Frame(FrameReport, &'a RgbImage),
     /// A message for the user (encoder fallback, dropped subtitles, an orientation not honoured).
     Note(String),
-}
-
-/// One finished frame.
-#[derive(Debug, Clone)]
-pub struct FrameReport {
-    /// 1-based.
-    pub frame: u32,
-    pub frames: u32,
-    /// Iterations run on this frame.
-    pub iterations: u32,
-    pub losses: LossParts,
-    /// See [`super::flicker::flicker`]; 0 for the first frame.
-    pub flicker: f64,
-    /// See [`super::warp_error`]: this frame against the previous output frame, and the same for
-    /// the source frames (the floor); `None` for the first frame.
-    pub warp_error: Option<f64>,
-    pub source_warp_error: Option<f64>,
-    /// Seconds spent on this frame.
-    pub seconds: f64,
-    /// Seconds since the job started.
-    pub elapsed: f64,
 }
 
 /// A finished video.

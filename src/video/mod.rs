@@ -3,16 +3,28 @@
 //!
 //! Nothing here knows about terminals; the binary's `video` command turns [`job::VideoEvent`]s into output.
 
+//! Everything that reads or writes a clip needs FFmpeg, the default cargo feature `ffmpeg`; the
+//! flow, warping-error and flicker figures do not. A build without the feature refuses video work
+//! at [`init`] with one line.
+
+#[cfg(feature = "ffmpeg")]
 pub mod decode;
+#[cfg(feature = "ffmpeg")]
 pub mod encode;
 pub mod flicker;
+#[cfg(feature = "ffmpeg")]
 pub mod job;
 pub mod motion;
+#[cfg(feature = "ffmpeg")]
 pub mod orient;
+#[cfg(feature = "ffmpeg")]
 pub mod output;
+pub mod report;
+#[cfg(feature = "ffmpeg")]
 pub mod score;
 pub mod warp_error;
 
+#[cfg(feature = "ffmpeg")]
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -21,6 +33,7 @@ use crate::error::{Error, Result};
 pub const MAX_DIMENSION: u32 = 8192;
 
 /// Initialises FFmpeg once per process and keeps its console logging to errors only.
+#[cfg(feature = "ffmpeg")]
 pub fn init() -> Result<()> {
     ffmpeg_next::init()
         .map_err(|e| Error::Codec { path: PathBuf::from("ffmpeg"), message: format!("cannot initialise: {e}") })?;
@@ -28,7 +41,16 @@ pub fn init() -> Result<()> {
     Ok(())
 }
 
+/// This build has no FFmpeg: every video command stops here, before any work.
+#[cfg(not(feature = "ffmpeg"))]
+pub fn init() -> Result<()> {
+    Err(Error::Usage(
+        "video needs FFmpeg, and this brushwork was built without it (cargo feature `ffmpeg`, on by default)".into(),
+    ))
+}
+
 /// A codec or muxer failure about `path` (exit code 1).
+#[cfg(feature = "ffmpeg")]
 pub(crate) fn codec_error(path: &Path, what: &str, e: impl std::fmt::Display) -> Error {
     Error::Codec { path: path.to_path_buf(), message: format!("{what}: {e}") }
 }

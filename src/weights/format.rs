@@ -1,4 +1,4 @@
-//! The contract's weights file: safetensors, f32, `features.{i}.weight|bias` of the conv layers
+//! The contract's weights file (`docs/CONTRACT.md`): safetensors, f32, `features.{i}.weight|bias` of the conv layers
 //! only, metadata `arch`, `preprocess`, `source`.
 
 use std::collections::BTreeMap;

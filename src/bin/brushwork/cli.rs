@@ -1,4 +1,4 @@
-//! The command line, as the contract (`CONTRACT.md`) names it.
+//! The command line, as the contract (`docs/CONTRACT.md`) names it.
 
 use std::path::PathBuf;
 

@@ -3,6 +3,7 @@
 //! each kind's own loop is in [`image`] and [`video`], beside each other.
 
 mod image;
+#[cfg(feature = "ffmpeg")]
 mod video;
 
 use std::path::{Path, PathBuf};
@@ -134,7 +135,10 @@ fn run_locked(
     };
     record.weights = Some(weights.clone());
     match record.kind {
+        #[cfg(feature = "ffmpeg")]
         Kind::Video => video::run(ws, dir, record, engines, stop, emit, &device, weights),
+        #[cfg(not(feature = "ffmpeg"))]
+        Kind::Video => crate::video::init().map(|()| Outcome::Done),
         Kind::Image | Kind::Watched => image::run(ws, dir, record, engines, stop, emit, &device, weights),
     }
 }

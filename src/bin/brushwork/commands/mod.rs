@@ -16,6 +16,7 @@ pub mod report;
 pub mod run;
 pub mod serve;
 pub mod sessions;
+#[cfg(feature = "ffmpeg")]
 pub mod video;
 pub mod watch;
 pub mod weights;
@@ -41,7 +42,10 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             let level = args.log_level.as_deref().unwrap_or(&cli.log_level);
             serve::serve(args, &workspace(&args.workspace), level)
         }
+        #[cfg(feature = "ffmpeg")]
         Some(Command::Video(args)) => video::video(args, &workspace(&args.workspace)),
+        #[cfg(not(feature = "ffmpeg"))]
+        Some(Command::Video(_)) => brushwork::video::init(),
         Some(Command::Completions { shell }) => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(*shell, &mut cmd, "brushwork", &mut std::io::stdout());

@@ -120,6 +120,7 @@ impl WinogradConv {
     /// The kernel transformed for `tile`, computed once.
     fn transformed(&self, tile: Tile) -> &[f32] {
         let (cell, positions, transform): (_, _, KernelTransform) = match tile {
+            // α² transformed values per kernel: α = m + 2 = 4 for F2, 6 for F4.
             Tile::F2 => (&self.u2, 16, f2::kernel_transform),
             Tile::F4 => (&self.u4, 36, f4::kernel_transform),
         };
@@ -163,8 +164,12 @@ impl WinogradConv {
         if th == 0 || tw == 0 {
             return out;
         }
+        // Bytes one tile row needs in the block's buffers: its α² transformed input values per
+        // input channel and its α² products per output channel.
         let per_row = tile.positions() * (self.cin + self.cout) * tw * std::mem::size_of::<f32>();
         let threads = rayon::current_num_threads().max(1);
+        // As many tile rows as fit BLOCK_BYTES, but at least two blocks per thread so rayon can
+        // balance the ragged last one.
         let rows = (BLOCK_BYTES / per_row).clamp(1, th.div_ceil(2 * threads).max(1));
         let blocks: Vec<(usize, usize)> = (0..th).step_by(rows).map(|t0| (t0, (t0 + rows).min(th))).collect();
         let out_ptr = OutPtr(out.as_mut_ptr());
@@ -190,8 +195,16 @@ impl WinogradConv {
                 self.process(&block, s);
             });
         });
-        // SAFETY: the blocks cover tile rows 0..th, so every row y < h of every channel was written
-        // in full by `process`, which is all `len` floats.
+        // The blocks must tile the rows 0..h without gaps: each writes rows t0·side..min(t1·side, h)
+        // of every output channel.
+        debug_assert_eq!(
+            blocks.iter().map(|&(t0, t1)| ((t1 * side).min(h) - t0 * side) * w * self.cout).sum::<usize>(),
+            len,
+            "the blocks leave output rows unwritten"
+        );
+        debug_assert!(blocks.windows(2).all(|p| p[0].1 == p[1].0), "the blocks overlap or leave a gap");
+        // SAFETY: the blocks cover tile rows 0..th (checked above in debug builds), so every row
+        // y < h of every channel was written in full by `process`, which is all `len` floats.
         unsafe { out.set_len(len) };
         out
     }
@@ -215,6 +228,9 @@ impl WinogradConv {
         let nt = (t1 - t0) * tw;
         s.v.resize(positions * self.cin * nt, 0.0);
         s.m.resize(positions * self.cout * nt, 0.0);
+        // Row scratch for both transforms, enough for the larger tile: F4's input transform takes
+        // 44·tw + 8 floats (padded row, its four phases, the 6x6 column transform), its output
+        // transform 56·tw (40·tw of partial sums, then 16·tw for four output lines); F2's less.
         s.rows.resize(64 * tw + 16, 0.0);
         for ci in 0..self.cin {
             let plane = &b.x[ci * h * w..(ci + 1) * h * w];
@@ -232,6 +248,7 @@ impl WinogradConv {
         }
         self.multiply(self.transformed(b.tile), &s.v, &mut s.m, nt, positions);
         let stride = self.cout * nt;
+        // The output transform's partial sums (`ys`, 40·tw for F4) and its output lines after.
         let (ys, lines) = s.rows.split_at_mut(40 * tw);
         for co in 0..self.cout {
             let bias = self.bias.as_ref().map_or(0.0, |b| b[co]);

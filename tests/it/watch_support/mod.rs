@@ -1,8 +1,6 @@
 //! Shared helpers for the watch tests: a temporary watched folder with a sibling staging folder on
 //! the same filesystem, distinct small PNGs, and collecting what a watcher reports.
 
-#![allow(dead_code)]
-
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};

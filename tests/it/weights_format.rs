@@ -1,6 +1,6 @@
 //! The contract file and the store: round trips, shape checks, index, verify.
 
-mod weights_support;
+use crate::weights_support;
 
 use std::collections::BTreeMap;
 

@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use brushwork::engine::objective::{Objective, StyleTargets, TemporalTerm};
-use brushwork::util::rng::SplitMix64;
 use brushwork::engine::settings::{Padding, Settings};
 use brushwork::engine::vgg::{Pooling, Vgg, WeightsHeader};
+use brushwork::util::rng::SplitMix64;
 use brushwork::weights::layout::{Arch, Preprocess};
 use brushwork::weights::random::random_vgg;
 use candle_core::{DType, Device, Tensor, Var};

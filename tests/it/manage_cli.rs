@@ -4,7 +4,7 @@
 //! notation in the CLI and `losses.csv`, ISO 8601 in `brushwork.log`, and what `seed-notebook`
 //! says without VGG-19.
 
-mod cli_support;
+use crate::cli_support;
 
 use std::path::PathBuf;
 

@@ -1,7 +1,7 @@
 //! Issue #14, the server side: what `serve` and the sessions refuse, and how they survive bad
 //! clients, impossible jobs, crashes and full disks. The real binary on a tiny random VGG-16.
 
-mod cli_support;
+use crate::cli_support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;

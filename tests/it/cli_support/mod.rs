@@ -2,43 +2,37 @@
 //! random networks, generated images, and running the real `brushwork` binary in isolation.
 //!
 //! Each test file uses only part of this module.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use brushwork::weights::layout::{Arch, Preprocess};
 
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-/// A fresh directory under the system temp dir, removed (with its contents) on drop.
-pub struct TempDir {
-    path: PathBuf,
-}
+/// A fresh directory under the system temp dir (`brushwork-<tag>-XXXXXX`), removed with its
+/// contents on drop.
+pub struct TempDir(tempfile::TempDir);
 
 impl TempDir {
-    /// `brushwork-<tag>-<pid>-<n>`: unique per process and per call.
     pub fn new(tag: &str) -> TempDir {
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let path = std::env::temp_dir().join(format!("brushwork-{tag}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create temp dir");
-        TempDir { path }
+        TempDir(tempfile::Builder::new().prefix(&format!("brushwork-{tag}-")).tempdir().expect("create temp dir"))
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        self.0.path()
     }
 
     pub fn join(&self, p: impl AsRef<Path>) -> PathBuf {
-        self.path.join(p)
+        self.0.path().join(p)
     }
-}
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
+    /// Names of all files in the dir (hidden ones too), sorted.
+    pub fn files(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(self.path())
+            .expect("read temp dir")
+            .map(|e| e.expect("dir entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
     }
 }
 

@@ -1,6 +1,5 @@
 //! Helpers for the video tests: clips made with the ffmpeg CLI, and probing results with
 //! ffmpeg-next (frame count, timestamps, frame rate, audio packets).
-#![allow(dead_code)]
 
 use std::path::Path;
 use std::process::Command;

@@ -3,7 +3,7 @@
 //! against a running `serve` over its socket, and SIGTERM to `serve` (checkpoint, continue at the
 //! next start).
 
-mod cli_support;
+use crate::cli_support;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -4,7 +4,7 @@
 //! with files added while brushwork was down: each file is processed exactly once, outputs are
 //! present, errors are recorded, and the watcher keeps going.
 
-mod cli_support;
+use crate::cli_support;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};

@@ -1,6 +1,6 @@
 //! `weights import FILE`: safetensors, ONNX and PyTorch files generated here, converted into the store.
 
-mod weights_support;
+use crate::weights_support;
 
 use std::path::{Path, PathBuf};
 

@@ -5,7 +5,7 @@
 //!
 //! Needs tmux; skipped (passes) where it is missing, except under CI (`CI` set), where it fails.
 
-mod cli_support;
+use crate::cli_support;
 
 use std::path::Path;
 use std::process::Command;

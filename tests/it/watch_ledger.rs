@@ -1,7 +1,7 @@
 //! The watch ledger: entries survive reopening, damaged lines are skipped with a warning, and a
 //! restarted watch skips what the ledger says is done while new work still comes through.
 
-mod watch_support;
+use crate::watch_support;
 
 use std::fs;
 use std::path::PathBuf;

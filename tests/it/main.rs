@@ -1,0 +1,29 @@
+//! The integration tests, as one binary: each module was a file of its own; linked once, candle
+//! and FFmpeg are linked once instead of once per file (see the README's test figures). The
+//! `*_support` modules are shared helpers.
+
+mod cli_support;
+#[cfg(feature = "ffmpeg")]
+mod video_support;
+mod watch_support;
+mod weights_support;
+
+mod bench_eval_cli;
+mod cli_extras;
+mod engine_gradient;
+mod hardening;
+mod image_input;
+mod layers;
+mod manage_cli;
+mod real_weights;
+mod run_cli;
+mod sessions_cli;
+mod tui_tmux;
+#[cfg(feature = "ffmpeg")]
+mod video_cli;
+mod watch_cli;
+mod watch_folder;
+mod watch_ledger;
+mod weights_fetch;
+mod weights_format;
+mod weights_import;
