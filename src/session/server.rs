@@ -80,7 +80,7 @@ impl Server {
                         .spawn(move || serve_connection(control, stream, slot));
                 }
             })
-            .map_err(|e| Error::Usage(format!("cannot start the socket thread: {e}")))?;
+            .map_err(|e| Error::Internal(format!("cannot start the socket thread: {e}")))?;
         Ok(Server { path, stopping, accept: Some(accept) })
     }
 }

@@ -101,7 +101,7 @@ impl WatchService {
                     handle(&cfg, &ledger, &*sink, &st, event);
                 }
             })
-            .map_err(|e| Error::Usage(format!("cannot start a watch thread: {e}")))?;
+            .map_err(|e| Error::Internal(format!("cannot start a watch thread: {e}")))?;
         let snapshot = status.lock().unwrap_or_else(|p| p.into_inner()).clone();
         self.lock().insert(config.dir.clone(), Running { status, watcher: Some(watcher), thread: Some(thread) });
         self.save()?;

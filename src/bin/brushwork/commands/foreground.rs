@@ -68,7 +68,7 @@ fn run_with(ws: &Workspace, id: &str, json: bool, stop: &StopFlag, engines: &Eng
 
 fn stop_on_signals(stop: Arc<StopFlag>) -> Result<()> {
     let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])
-        .map_err(|e| Error::Usage(format!("cannot install signal handlers: {e}")))?;
+        .map_err(|e| Error::Internal(format!("cannot install signal handlers: {e}")))?;
     std::thread::Builder::new()
         .name("brushwork-signals".into())
         .spawn(move || {
@@ -81,7 +81,7 @@ fn stop_on_signals(stop: Arc<StopFlag>) -> Result<()> {
                 stop.request(Stop::Pause);
             }
         })
-        .map_err(|e| Error::Usage(format!("cannot start the signal thread: {e}")))?;
+        .map_err(|e| Error::Internal(format!("cannot start the signal thread: {e}")))?;
     Ok(())
 }
 

@@ -111,11 +111,14 @@ fn outputs(args: &RunArgs, preset: &str) -> Result<Vec<PathBuf>> {
     let folder = match &args.output {
         Some(o) if o.is_dir() => Some(o.clone()),
         Some(o) if args.content.len() > 1 => {
-            return Err(Error::Usage(format!(
-                "-o {}: with several content images, -o must be an existing folder (each result is \
-                 named CONTENT-STEM.{preset}.png in it)",
-                o.display()
-            )))
+            return Err(Error::FlagInput {
+                flag: "-o",
+                path: o.clone(),
+                message: format!(
+                    "with several content images, -o must be an existing folder (each result is named \
+                     CONTENT-STEM.{preset}.png in it)"
+                ),
+            })
         }
         Some(o) => return Ok(vec![o.clone()]),
         None => None,

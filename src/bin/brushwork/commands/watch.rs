@@ -34,7 +34,7 @@ fn watch_inner(args: &WatchArgs, workspace: &Path) -> Result<()> {
     let dir = absolute(&args.dir);
     if args.stop {
         let server = Owner::remote(&ws)
-            .ok_or_else(|| Error::Usage("no `brushwork serve` owns this workspace; nothing to stop".into()))?;
+            .ok_or_else(|| Error::Conflict("no `brushwork serve` owns this workspace; nothing to stop".into()))?;
         server.request(Request::Unwatch { dir: dir.clone() })?;
         err_line(&format!("stopped watching {}", dir.display()));
         return Ok(());
@@ -64,7 +64,7 @@ fn watch_inner(args: &WatchArgs, workspace: &Path) -> Result<()> {
         settings,
     };
     let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])
-        .map_err(|e| Error::Usage(format!("cannot install signal handlers: {e}")))?;
+        .map_err(|e| Error::Internal(format!("cannot install signal handlers: {e}")))?;
     let remote = Owner::remote(&ws).is_some();
     if !remote && config.weights.is_none() {
         let reporter = Reporter::new(args.json, 0);
