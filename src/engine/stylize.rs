@@ -287,17 +287,17 @@ pub fn stylize_cached(
 }
 
 /// What to change when the loss stops being finite, naming only options that exist for these
-/// settings (flags and preset keys).
+/// settings, as preset fields (`learning_rate`; the CLI names the flags).
 pub fn divergence_advice(settings: &Settings) -> String {
     let rate = match settings.learning_rate {
-        Some(lr) => format!("lower --learning-rate (now {lr:e})"),
-        None => "pass a lower --learning-rate".to_string(),
+        Some(lr) => format!("lower `learning_rate` (now {lr:e})"),
+        None => "set a lower `learning_rate`".to_string(),
     };
     match (settings.optimizer, settings.line_search) {
         (Optimizer::Lbfgs, LineSearch::None) => {
             format!("set line_search = \"backtracking\" in the preset, or {rate}")
         }
-        _ => format!("{rate}, or lower --style-weight (now {:e})", settings.style_weight),
+        _ => format!("{rate}, or lower `style_weight` (now {:e})", settings.style_weight),
     }
 }
 

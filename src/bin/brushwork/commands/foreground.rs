@@ -52,7 +52,8 @@ fn run_with(ws: &Workspace, id: &str, json: bool, stop: &StopFlag, engines: &Eng
         Event::Log { message, .. } => reporter.note(message),
         _ => {}
     };
-    let outcome = run_session(ws, id, engines, stop, &emit);
+    // The record keeps the library's words; this command's line names the flags it has.
+    let outcome = run_session(ws, id, engines, stop, &emit).map_err(super::overrides::with_flags);
     reporter.finish();
     match outcome? {
         Outcome::Done => {

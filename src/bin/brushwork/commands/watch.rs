@@ -15,7 +15,6 @@ use super::report::{err_line, out_line, Reporter};
 use super::run::{absolute, absolute_inputs};
 use super::weights::resolve_for_run;
 use crate::cli::WatchArgs;
-use brushwork::engine::device::parse_device;
 use brushwork::error::{Error, Result};
 use brushwork::session::owner::Owner;
 use brushwork::session::watch_service::check_out_folder;
@@ -48,7 +47,7 @@ fn watch_inner(args: &WatchArgs, workspace: &Path) -> Result<()> {
         return Err(Error::Usage("no style image: pass --style FILE (or a preset with `styles`)".into()));
     }
     load_images(&settings)?;
-    parse_device(&args.device)?;
+    overrides::parse_device(&args.device)?;
     absolute_inputs(&mut settings);
     let out = absolute(&args.out.clone().unwrap_or_else(|| args.dir.join("stylized")));
     check_out_folder(&dir, &out)?;
