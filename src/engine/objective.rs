@@ -197,7 +197,7 @@ impl<'a> Objective<'a> {
             parts.tv = scalar(&j)?;
             terms.push(j);
         }
-        let mut total = terms.pop().ok_or_else(|| Error::Usage("nothing to optimise".into()))?;
+        let mut total = terms.pop().ok_or_else(|| Error::Internal("internal: nothing to optimise".into()))?;
         for t in terms {
             total = (total + t)?;
         }
@@ -262,7 +262,7 @@ pub fn feature_scale(preprocess: Preprocess) -> f64 {
 }
 
 fn missing(index: usize) -> Error {
-    Error::Usage(format!("internal: activation {index} was not computed"))
+    Error::Internal(format!("internal: activation {index} was not computed"))
 }
 
 /// Maps layer names to conv indices of `net`, rejecting layers the network does not have.

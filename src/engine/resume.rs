@@ -72,7 +72,7 @@ impl ResumeState {
             .map(|(name, dtype, shape, bytes)| {
                 TensorView::new(*dtype, shape.clone(), bytes)
                     .map(|v| (name.clone(), v))
-                    .map_err(|e| Error::Usage(format!("checkpoint tensor {name}: {e}")))
+                    .map_err(|e| Error::Internal(format!("checkpoint tensor {name}: {e}")))
             })
             .collect::<Result<_>>()?;
         let scalars = Scalars {
@@ -86,7 +86,7 @@ impl ResumeState {
             rng: self.rng,
         };
         let meta = HashMap::from([(META_KEY.to_string(), json(&scalars)?)]);
-        safetensors::serialize(views, Some(meta)).map_err(|e| Error::Usage(format!("checkpoint: {e}")))
+        safetensors::serialize(views, Some(meta)).map_err(|e| Error::Internal(format!("checkpoint: {e}")))
     }
 
     /// Reads what [`ResumeState::to_bytes`] wrote; `what` names the file in errors.
@@ -129,7 +129,7 @@ impl ResumeState {
 }
 
 fn json<T: Serialize>(v: &T) -> Result<String> {
-    serde_json::to_string(v).map_err(|e| Error::Usage(format!("checkpoint: {e}")))
+    serde_json::to_string(v).map_err(|e| Error::Internal(format!("checkpoint: {e}")))
 }
 
 fn tensor_bytes(t: &Tensor) -> Result<(Dtype, Vec<u8>)> {

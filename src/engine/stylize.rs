@@ -53,7 +53,7 @@ impl TemporalImages {
         let mut targets = Vec::with_capacity(self.targets.len());
         for (omega, c) in &self.targets {
             if omega.dimensions() != (w, h) || c.len() != (w * h) as usize {
-                return Err(Error::Usage(format!(
+                return Err(Error::Internal(format!(
                     "internal: temporal target is {:?}, the frame is {w}x{h}",
                     omega.dimensions()
                 )));
@@ -181,8 +181,8 @@ pub fn stylize_cached(
     let mut rng = SplitMix64::new(resume.map_or(settings.seed, |r| r.rng));
     if let Some(r) = resume {
         if r.scale as usize >= sizes.len() || r.done_in_scale > settings.iterations {
-            return Err(Error::Usage(format!(
-                "the checkpoint is at scale {} iteration {}, beyond this preset's schedule",
+            return Err(Error::Internal(format!(
+                "internal: the checkpoint is at scale {} iteration {}, beyond this preset's schedule",
                 r.scale, r.done_in_scale
             )));
         }
@@ -218,8 +218,8 @@ pub fn stylize_cached(
         let mut image = match (x.take(), resuming_here) {
             (_, Some(r)) => {
                 if r.image.dims() != [1, 3, h as usize, w as usize] {
-                    return Err(Error::Usage(format!(
-                        "the checkpoint's image is {:?}, this scale needs {w}x{h}",
+                    return Err(Error::Internal(format!(
+                        "internal: the checkpoint's image is {:?}, this scale needs {w}x{h}",
                         r.image.dims()
                     )));
                 }
@@ -275,7 +275,7 @@ pub fn stylize_cached(
         x = Some(image);
     }
     let Some(x) = x else {
-        return Err(Error::Usage("no scales to run".into()));
+        return Err(Error::Internal("internal: no scales to run".into()));
     };
     let mut out = to_image(&x)?;
     if settings.color == ColorMode::Luminance {
@@ -287,17 +287,17 @@ pub fn stylize_cached(
 }
 
 /// What to change when the loss stops being finite, naming only options that exist for these
-/// settings (flags and preset keys).
+/// settings, as preset fields (`learning_rate`; the CLI names the flags).
 pub fn divergence_advice(settings: &Settings) -> String {
     let rate = match settings.learning_rate {
-        Some(lr) => format!("lower --learning-rate (now {lr:e})"),
-        None => "pass a lower --learning-rate".to_string(),
+        Some(lr) => format!("lower `learning_rate` (now {lr:e})"),
+        None => "set a lower `learning_rate`".to_string(),
     };
     match (settings.optimizer, settings.line_search) {
         (Optimizer::Lbfgs, LineSearch::None) => {
             format!("set line_search = \"backtracking\" in the preset, or {rate}")
         }
-        _ => format!("{rate}, or lower --style-weight (now {:e})", settings.style_weight),
+        _ => format!("{rate}, or lower `style_weight` (now {:e})", settings.style_weight),
     }
 }
 
@@ -367,7 +367,7 @@ fn initial_image(
     Ok(match (settings.init, job.init_image) {
         (_, Some(init)) => to_tensor(&resize(init, w, h), content.device(), content.dtype())?,
         (Init::File, None) => {
-            return Err(Error::Usage("init = \"file\" but no init image was loaded".into()));
+            return Err(Error::Internal("internal: init = \"file\" but no init image was loaded".into()));
         }
         (Init::Content, None) => content.clone(),
         (Init::ContentNoise, None) => {

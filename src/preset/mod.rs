@@ -221,7 +221,7 @@ pub fn derived_description(base_name: &str, base: &Settings, new: &Settings) -> 
 
 /// Renders settings as a preset file.
 pub fn to_toml(settings: &Settings) -> Result<String> {
-    toml::to_string_pretty(settings).map_err(|e| Error::Usage(format!("cannot write preset: {e}")))
+    toml::to_string_pretty(settings).map_err(|e| Error::Internal(format!("cannot write preset: {e}")))
 }
 
 /// Saves `settings` as `<dir>/<name>.toml` (default dir: the user's preset folder), atomically.

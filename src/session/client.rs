@@ -30,7 +30,8 @@ impl Client {
         let mut stream = UnixStream::connect(&self.path).map_err(io)?;
         // A hung server must not freeze the dashboard, which asks from its UI thread.
         stream.set_read_timeout(Some(REPLY_TIMEOUT)).map_err(io)?;
-        let text = serde_json::to_string(request).map_err(|e| Error::Usage(e.to_string()))?;
+        let text =
+            serde_json::to_string(request).map_err(|e| Error::Internal(format!("cannot encode the request: {e}")))?;
         // A server that refuses the connection (another user's, too many open) answers with one
         // line and closes, maybe before this write: its line is still there to read.
         let sent = writeln!(stream, "{text}");
@@ -77,7 +78,7 @@ impl Control for Client {
                     }
                 }
             })
-            .map_err(|e| Error::Usage(format!("cannot start the event thread: {e}")))?;
+            .map_err(|e| Error::Internal(format!("cannot start the event thread: {e}")))?;
         Ok(rx)
     }
 }
@@ -85,7 +86,7 @@ impl Control for Client {
 /// A server-side error, with the exit code the server gave it.
 fn remote_error(message: String, exit_code: i32) -> Error {
     if exit_code == 2 {
-        Error::Usage(message)
+        Error::RemoteRefused(message)
     } else {
         Error::Remote(message)
     }

@@ -1,5 +1,5 @@
 //! How much memory a job will need, estimated from the shapes alone before any work starts, so a
-//! job that cannot fit (`--style-scale 1000`, a 16384² photo) is refused with one line instead of
+//! job that cannot fit (`style_scale = 1000`, a 16384² photo) is refused with one line instead of
 //! taking the process (and every other session of a `serve`) down when the allocation fails or
 //! the kernel's OOM killer picks it.
 //!
@@ -115,13 +115,13 @@ pub fn estimate(settings: &Settings, shapes: &Shapes) -> Estimate {
         }
         if style_phase > optimise && style_phase > peak_scale.1 {
             let why = if settings.style_scale > 1.0 {
-                format!("the style images at {long:.0} px (--style-scale {})", settings.style_scale)
+                format!("the style images at {long:.0} px (`style_scale` {})", settings.style_scale)
             } else {
                 format!("the style images at {long:.0} px")
             };
             peak_scale = (why, style_phase);
         } else if optimise > peak_scale.1 {
-            peak_scale = (format!("the optimisation at {w}x{h} (--size {})", settings.size), optimise);
+            peak_scale = (format!("the optimisation at {w}x{h} (`size` {})", settings.size), optimise);
         }
     }
     parts.push(peak_scale);
@@ -155,7 +155,7 @@ pub fn check_against(settings: &Settings, shapes: &Shapes, available: f64) -> Re
         return Ok(());
     }
     Err(Error::Usage(format!(
-        "this job needs about {} of memory, mostly {}; {} is available: lower --size, --style-scale or --scales",
+        "this job needs about {} of memory, mostly {}; {} is available: lower `size`, `style_scale` or `scales`",
         human(e.bytes),
         e.largest,
         human(available)
@@ -323,7 +323,8 @@ mod tests {
         let e = check_against(&settings, &shapes((640, 480), (512, 512)), 64.0 * GIB).unwrap_err();
         assert_eq!(e.exit_code(), 2);
         let m = e.to_string();
-        assert!(m.contains("--style-scale 1000") && m.contains("64.0 GB is available"), "{m}");
+        assert!(m.contains("(`style_scale` 1000)") && m.contains("64.0 GB is available"), "{m}");
+        assert!(!m.contains("--"), "the library names fields, not flags: {m}");
         assert_eq!(m.lines().count(), 1);
     }
 

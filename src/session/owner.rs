@@ -36,7 +36,7 @@ impl Owner {
             // The owner may be starting up and not listening yet.
             if Instant::now() > deadline {
                 let pid = FileLock::holder(&ws.lock_path()).map(|p| format!(" by pid {p}")).unwrap_or_default();
-                return Err(Error::Usage(format!(
+                return Err(Error::Conflict(format!(
                     "{}: the workspace is in use{pid}, which does not answer on {}",
                     ws.root().display(),
                     ws.socket_path().display()

@@ -107,18 +107,22 @@ impl SessionSpec {
     }
 }
 
+/// What [`check_settings`] says of settings without a style image (the CLI names its flag instead).
+pub const NO_STYLE: &str = "no style image: `styles` is empty";
+
 /// Settings a job can run with: the preset's own checks ([`Settings::validate`]), at least one
 /// style image with a usable weight, and for videos a positive `frame_iterations` when frames
-/// start from the previous one. Errors are the one line the CLI prints.
+/// start from the previous one. Errors name the settings' fields, not the CLI's flags (the
+/// dashboard and the socket show them too); the CLI names the flags it was given.
 pub fn check_settings(settings: &Settings, kind: Kind) -> crate::error::Result<()> {
     use crate::error::Error;
     settings.validate().map_err(Error::Usage)?;
     if settings.styles.is_empty() {
-        return Err(Error::Usage("no style image: pass --style FILE (or a preset with `styles`)".into()));
+        return Err(Error::Usage(NO_STYLE.into()));
     }
     if let Some(s) = settings.styles.iter().find(|s| !s.weight.is_finite() || s.weight < 0.0) {
         return Err(Error::Usage(format!(
-            "--style {}:{}: the weight must be a non-negative number",
+            "style {} at weight {}: the weight must be a non-negative number",
             s.path.display(),
             s.weight
         )));

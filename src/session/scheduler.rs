@@ -72,7 +72,7 @@ impl Scheduler {
                 std::thread::Builder::new()
                     .name(format!("brushwork-worker-{i}"))
                     .spawn(move || s.work())
-                    .map_err(|e| Error::Usage(format!("cannot start a worker thread: {e}")))
+                    .map_err(|e| Error::Internal(format!("cannot start a worker thread: {e}")))
             })
             .collect::<Result<Vec<_>>>()?;
         if workers > 0 {
@@ -80,7 +80,7 @@ impl Scheduler {
             let watcher = std::thread::Builder::new()
                 .name("brushwork-elsewhere".into())
                 .spawn(move || s.watch_elsewhere())
-                .map_err(|e| Error::Usage(format!("cannot start a thread: {e}")))?;
+                .map_err(|e| Error::Internal(format!("cannot start a thread: {e}")))?;
             handles.push(watcher);
         }
         Ok(Scheduler { shared, workers: Mutex::new(handles) })
@@ -127,7 +127,7 @@ impl Control for Scheduler {
     fn request(&self, request: Request) -> Result<Response> {
         if let Request::Watch { config } = request {
             if self.shared.lock().shutting_down {
-                return Err(Error::Usage("the scheduler is shutting down".into()));
+                return Err(Error::Conflict("the scheduler is shutting down".into()));
             }
             let status = self.shared.watches.add(*config, self.shared.clone())?;
             self.shared.watches_changed();
@@ -138,7 +138,7 @@ impl Control for Scheduler {
 
     fn subscribe(&self) -> Result<Receiver<Event>> {
         if self.shared.lock().shutting_down {
-            return Err(Error::Usage("the scheduler is shutting down".into()));
+            return Err(Error::Conflict("the scheduler is shutting down".into()));
         }
         let (tx, rx) = channel();
         self.shared.subscribers.lock().unwrap_or_else(|p| p.into_inner()).push(tx);
@@ -293,17 +293,17 @@ impl Shared {
                 Status::Running => stop_running(st, r, Stop::Pause),
                 Status::Queued | Status::Interrupted => Ok(Some(Status::Paused)),
                 Status::Paused => Ok(None),
-                s => Err(Error::Usage(format!("session {} is {s}; only queued or running sessions pause", r.id))),
+                s => Err(Error::Conflict(format!("session {} is {s}; only queued or running sessions pause", r.id))),
             }),
             Request::Resume { id } => self.change(&id, |_, r| match r.status {
                 Status::Paused | Status::Interrupted => Ok(Some(Status::Queued)),
                 Status::Queued | Status::Running => Ok(None),
-                s => Err(Error::Usage(format!("session {} is {s}; use retry to run it again", r.id))),
+                s => Err(Error::Conflict(format!("session {} is {s}; use retry to run it again", r.id))),
             }),
             Request::Cancel { id } => self.change(&id, |st, r| match r.status {
                 Status::Running => stop_running(st, r, Stop::Cancel),
                 Status::Queued | Status::Paused | Status::Interrupted => Ok(Some(Status::Cancelled)),
-                s => Err(Error::Usage(format!("session {} is already {s}", r.id))),
+                s => Err(Error::Conflict(format!("session {} is already {s}", r.id))),
             }),
             Request::Retry { id } => self.change(&id, |_, r| match r.status {
                 // Its checkpoint is good: continue from it, never throw it away.
@@ -315,23 +315,25 @@ impl Shared {
                     r.finished_at = None;
                     Ok(Some(Status::Queued))
                 }
-                s => Err(Error::Usage(format!("session {} is {s}; only finished sessions can be retried", r.id))),
+                s => Err(Error::Conflict(format!("session {} is {s}; only finished sessions can be retried", r.id))),
             }),
             Request::SetPriority { id, priority } => self.change(&id, |_, r| {
                 r.priority = priority;
                 Ok(Some(r.status))
             }),
             Request::Remove { id } => self.remove(&id),
-            Request::Watch { .. } => Err(Error::Usage("internal: watches are added through the scheduler".into())),
+            Request::Watch { .. } => Err(Error::Internal("internal: watches are added through the scheduler".into())),
             Request::Unwatch { dir } => {
                 if !self.watches.remove(&dir)? {
-                    return Err(Error::Usage(format!("{} is not watched", dir.display())));
+                    return Err(Error::input(&dir, "not watched"));
                 }
                 self.watches_changed();
                 Ok(Response::Ok)
             }
             Request::Watches => Ok(Response::Watches { watches: self.watches.list() }),
-            Request::Subscribe => Err(Error::Usage("subscribe is answered by a stream, not a reply".into())),
+            Request::Subscribe => {
+                Err(Error::Internal("internal: subscribe is answered by a stream, not a reply".into()))
+            }
         }
     }
 
@@ -390,7 +392,7 @@ impl Shared {
         }
         let lock_path = self.ws.session_dir(&id).join("lock");
         if FileLock::is_held(&lock_path) {
-            return Err(Error::Usage(format!("session {id} is being run by another process; stop it first")));
+            return Err(Error::Conflict(format!("session {id} is being run by another process; stop it first")));
         }
         self.ws.remove(&id)?;
         self.lock().records.remove(&id);
@@ -406,7 +408,7 @@ fn stop_running(st: &State, r: &SessionRecord, stop: Stop) -> Result<Option<Stat
             flag.request(stop);
             Ok(None)
         }
-        None => Err(Error::Usage(format!(
+        None => Err(Error::Conflict(format!(
             "session {} is being run by another process (`brushwork run`); stop it there with Ctrl-C",
             r.id
         ))),

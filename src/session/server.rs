@@ -80,7 +80,7 @@ impl Server {
                         .spawn(move || serve_connection(control, stream, slot));
                 }
             })
-            .map_err(|e| Error::Usage(format!("cannot start the socket thread: {e}")))?;
+            .map_err(|e| Error::Internal(format!("cannot start the socket thread: {e}")))?;
         Ok(Server { path, stopping, accept: Some(accept) })
     }
 }
@@ -147,7 +147,10 @@ fn check_peer(stream: &UnixStream) -> std::result::Result<(), String> {
 }
 
 fn error_line(message: String, exit_code: i32) -> String {
-    serde_json::to_string(&Response::Error { message, exit_code }).unwrap_or_default()
+    // A string and a number always encode; the fallback only keeps the line from being empty.
+    serde_json::to_string(&Response::Error { message, exit_code }).unwrap_or_else(|_| {
+        r#"{"reply":"error","message":"internal: cannot encode the error","exit_code":1}"#.to_string()
+    })
 }
 
 impl Drop for Server {
@@ -305,7 +308,9 @@ fn serve_connection(control: Arc<dyn Control>, stream: UnixStream, slot: Slot) {
                 .unwrap_or_else(|e| Response::Error { message: e.to_string(), exit_code: e.exit_code() }),
             Err(e) => Response::Error { message: format!("bad request: {e}"), exit_code: 2 },
         };
-        let Ok(text) = serde_json::to_string(&response) else { return };
+        // A reply that cannot be encoded is answered with the reason, not a closed connection.
+        let text = serde_json::to_string(&response)
+            .unwrap_or_else(|e| error_line(format!("internal: cannot encode the reply: {e}"), 1));
         if writeln!(out, "{text}").and_then(|_| out.flush()).is_err() {
             return;
         }

@@ -78,6 +78,8 @@ impl WatchService {
             return Err(Error::input(&config.dir, "not a folder"));
         }
         check_out_folder(&config.dir, &config.out)?;
+        // Made once: a watch whose settings cannot be keyed is refused before it starts.
+        let key = config.ledger_key()?;
         std::fs::create_dir_all(&config.out).map_err(|e| Error::io(&config.out, e))?;
         self.open_ledger()?;
         self.remove(&config.dir)?;
@@ -98,10 +100,10 @@ impl WatchService {
             .name("brushwork-watch".into())
             .spawn(move || {
                 for event in events {
-                    handle(&cfg, &ledger, &*sink, &st, event);
+                    handle(&cfg, &key, &ledger, &*sink, &st, event);
                 }
             })
-            .map_err(|e| Error::Usage(format!("cannot start a watch thread: {e}")))?;
+            .map_err(|e| Error::Internal(format!("cannot start a watch thread: {e}")))?;
         let snapshot = status.lock().unwrap_or_else(|p| p.into_inner()).clone();
         self.lock().insert(config.dir.clone(), Running { status, watcher: Some(watcher), thread: Some(thread) });
         self.save()?;
@@ -152,6 +154,7 @@ impl WatchService {
 
 fn handle(
     config: &WatchConfig,
+    key: &str,
     ledger: &Mutex<Option<Ledger>>,
     sink: &dyn SessionSink,
     status: &Mutex<WatchStatus>,
@@ -172,10 +175,9 @@ fn handle(
             return;
         }
     };
-    let key = config.ledger_key();
     let mut guard = ledger.lock().unwrap_or_else(|p| p.into_inner());
     let Some(ledger) = guard.as_mut() else { return };
-    if let Some(earlier) = ledger.done_by(&key, &file) {
+    if let Some(earlier) = ledger.done_by(key, &file) {
         // The same file seen again (a restart, a touch) is quietly counted; the same picture under
         // another name is a duplicate the user may not expect to be skipped: say so.
         if earlier.path != file.path {
@@ -196,7 +198,7 @@ fn handle(
     match queue(config, sink, &file) {
         Ok(id) => {
             let outcome = if file.error.is_some() { "failed: unreadable" } else { "queued" };
-            if let Err(e) = ledger.record(&key, &file, &id, outcome) {
+            if let Err(e) = ledger.record(key, &file, &id, outcome) {
                 sink.emit(Event::Log { level: LogLevel::Error, message: format!("watch ledger: {e}") });
             }
             status.lock().unwrap_or_else(|p| p.into_inner()).queued += 1;

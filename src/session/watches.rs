@@ -35,12 +35,15 @@ pub struct WatchConfig {
 
 impl WatchConfig {
     /// What the ledger calls this configuration: the folder, the preset's name and a hash of
-    /// the resolved settings, so another style or preset on the same folder is new work.
-    pub fn ledger_key(&self) -> String {
-        let settings = toml::to_string(&self.settings).unwrap_or_default();
+    /// the resolved settings, so another style or preset on the same folder is new work. An
+    /// error (never the key of empty settings, which every such watch would share) when the
+    /// settings cannot be written out.
+    pub fn ledger_key(&self) -> Result<String> {
+        let settings = toml::to_string(&self.settings)
+            .map_err(|e| Error::Internal(format!("watch {}: cannot write its settings: {e}", self.dir.display())))?;
         let hash = Sha256::digest(settings.as_bytes());
         let short: String = hash.iter().take(6).map(|b| format!("{b:02x}")).collect();
-        format!("{}|{}|{short}", self.dir.display(), self.preset)
+        Ok(format!("{}|{}|{short}", self.dir.display(), self.preset))
     }
 }
 

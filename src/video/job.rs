@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use image::{Rgb32FImage, RgbImage};
+use serde::{Deserialize, Serialize};
 
 use super::decode::Clip;
 use super::encode::{encode, EncodeSpec};
@@ -43,12 +44,36 @@ pub struct VideoJob<'a> {
     pub settings: &'a Settings,
     /// Start image of cold-started frames when `init = "file"`.
     pub init_image: Option<&'a Rgb32FImage>,
-    /// Text naming the inputs and settings; a work folder made from another recipe is started over.
-    pub recipe: String,
+    /// What the frames are made from, kept in the work folder; a work folder made from another
+    /// recipe is started over.
+    pub recipe: FramesRecipe,
     /// Where finished frames are kept (see [`work_dir`] for the default next to the output).
     pub work_dir: PathBuf,
     /// Keep the frames after the video is written (a session keeps them in its `frames/`).
     pub keep_frames: bool,
+}
+
+/// What a work folder's frames were made from, kept as its `recipe.toml`: serialised by serde,
+/// so any path TOML can hold (quotes, backslashes, any Unicode) is written and read back as it is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FramesRecipe {
+    /// The source clip.
+    pub content: PathBuf,
+    pub weights: PathBuf,
+    /// The resolved preset, style images included.
+    pub settings: Settings,
+}
+
+impl FramesRecipe {
+    /// The `recipe.toml` text; an error (never an empty recipe, which would match another job's)
+    /// when it cannot be written.
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string(self).map_err(|e| Error::Internal(format!("cannot write the frames' recipe: {e}")))
+    }
+
+    pub fn from_toml(text: &str) -> std::result::Result<Self, toml::de::Error> {
+        toml::from_str(text)
+    }
 }
 
 /// What a running job reports.
@@ -113,7 +138,7 @@ pub fn run(
     warm.iterations = settings.frame_iterations;
     warm.scales = 1;
     let dir = job.work_dir.clone();
-    let done = prepare_work_dir(&dir, &job.recipe)?;
+    let done = prepare_work_dir(&dir, &job.recipe.to_toml()?)?;
     let mut outs: Vec<RgbImage> = Vec::with_capacity(n);
     for k in 0..n.min(done) {
         match load_rgb(&frame_path(&dir, k)) {
@@ -310,4 +335,35 @@ fn prepare_work_dir(dir: &Path, recipe: &str) -> Result<usize> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     write_atomic(&recipe_path, recipe.as_bytes())?;
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_frames_recipe_keeps_quotes_and_backslashes_in_paths() {
+        let recipe = FramesRecipe {
+            content: PathBuf::from(r#"/clips/say "hi" \ C:\x\.mp4"#),
+            weights: PathBuf::from("/w/vgg \u{e9}\t \"quoted\".safetensors"),
+            settings: Settings::default(),
+        };
+        let text = recipe.to_toml().unwrap();
+        let back = FramesRecipe::from_toml(&text).unwrap();
+        assert_eq!(back.content, recipe.content, "{text}");
+        assert_eq!(back.weights, recipe.weights, "{text}");
+        assert_eq!(back, recipe);
+        // The same recipe is the same text: a rerun keeps the work folder.
+        assert_eq!(back.to_toml().unwrap(), text);
+    }
+
+    #[test]
+    fn a_recipe_with_other_settings_is_other_text() {
+        let recipe = FramesRecipe { content: "a.mp4".into(), weights: "w".into(), settings: Settings::default() };
+        let other = FramesRecipe {
+            settings: Settings { seed: recipe.settings.seed + 1, ..Settings::default() },
+            ..recipe.clone()
+        };
+        assert_ne!(recipe.to_toml().unwrap(), other.to_toml().unwrap());
+    }
 }

@@ -49,6 +49,11 @@ pub enum WeightsError {
 
     #[error("no cache directory: neither XDG_CACHE_HOME nor HOME is set")]
     NoCacheDir,
+
+    /// No installed weights fit the job: none at all, or none of the architecture a preset needs.
+    /// The message says how to get them.
+    #[error("{0}")]
+    NotInstalled(String),
 }
 
 impl WeightsError {

@@ -119,7 +119,7 @@ pub(super) fn run(
         loss: out.losses.total,
         settings: settings.clone(),
     };
-    let chunks = [(RECIPE_KEY, recipe.to_toml())];
+    let chunks = [(RECIPE_KEY, recipe.to_toml()?)];
     save_image(&dir.join("output.png"), &out.image, &chunks)?;
     if let Some(export) = &record.export {
         save_image(export, &out.image, &chunks)?;

@@ -51,7 +51,7 @@ pub fn run_session(
     let lock_path = dir.join("lock");
     let Some(_lock) = FileLock::try_acquire(&lock_path)? else {
         let pid = FileLock::holder(&lock_path).map(|p| format!(" (pid {p})")).unwrap_or_default();
-        return Err(Error::Usage(format!("session {id} is being run by another process{pid}")));
+        return Err(Error::Conflict(format!("session {id} is being run by another process{pid}")));
     };
     let mut record = ws.load(id)?;
     let refused = if record.unfinished_starts >= MAX_UNFINISHED_STARTS {
@@ -223,6 +223,9 @@ fn installed_weights(settings: &crate::engine::Settings) -> Result<PathBuf> {
     let store = crate::weights::Store::open_default()?;
     match store.entry_for(settings.arch.required())? {
         Some(entry) => Ok(entry.path),
-        None => Err(Error::Usage("no VGG weights installed: run `brushwork weights fetch` once".into())),
+        None => Err(crate::weights::WeightsError::NotInstalled(
+            "no VGG weights installed: run `brushwork weights fetch` once".into(),
+        )
+        .into()),
     }
 }

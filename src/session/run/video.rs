@@ -18,7 +18,7 @@ use crate::session::stop::{Stop, StopFlag};
 use crate::session::workspace::Workspace;
 use crate::util::fs::write_atomic_with;
 use crate::video::decode::decode;
-use crate::video::job::{self, FrameReport, VideoEvent, VideoJob};
+use crate::video::job::{self, FrameReport, FramesRecipe, VideoEvent, VideoJob};
 
 #[allow(clippy::too_many_arguments)]
 pub(super) fn run(
@@ -37,7 +37,7 @@ pub(super) fn run(
     let clip = decode(&record.content, settings.size)?;
     let output = record.export.clone().unwrap_or_else(|| dir.join("output.mp4"));
     let input = record.content.clone();
-    let recipe = frames_recipe(&record.content, &weights, &settings)?;
+    let recipe = FramesRecipe { content: record.content.clone(), weights: weights.clone(), settings: settings.clone() };
     let job = VideoJob {
         input: &input,
         output: &output,
@@ -167,18 +167,6 @@ fn frame_event(id: &str, f: &FrameReport, before: f64) -> Event {
         warp_error: f.warp_error,
         source_warp_error: f.source_warp_error,
     }
-}
-
-/// What the saved frames were made from; a work folder with another recipe is started over.
-fn frames_recipe(content: &Path, weights: &Path, settings: &crate::engine::Settings) -> Result<String> {
-    #[derive(serde::Serialize)]
-    struct Recipe<'a> {
-        content: &'a Path,
-        weights: &'a Path,
-        settings: &'a crate::engine::Settings,
-    }
-    toml::to_string(&Recipe { content, weights, settings })
-        .map_err(|e| Error::Usage(format!("internal: cannot write the frames' recipe: {e}")))
 }
 
 #[cfg(test)]

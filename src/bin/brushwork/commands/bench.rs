@@ -9,7 +9,6 @@ use candle_core::{DType, Device, Tensor};
 use serde_json::json;
 
 use crate::cli::BenchArgs;
-use brushwork::engine::device::parse_device;
 use brushwork::engine::flops::iteration_flops;
 use brushwork::engine::objective::{deepest_layer, Objective, StyleTargets};
 use brushwork::engine::vgg::{Vgg, WeightsHeader};
@@ -37,7 +36,7 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
         return Err(Error::Usage("--size must be 16..4096 and --iterations at least 1".into()));
     }
     let arch: Arch = args.arch.parse().map_err(Error::Usage)?;
-    let device = parse_device(&args.device)?;
+    let device = super::overrides::parse_device(&args.device)?;
     let settings = Settings::default(); // gatys layers: content conv4_2, style conv1_1 … conv5_1
     let deepest = deepest_layer(&settings, arch)?;
     let tensors = random_vgg(arch, 1, 1)

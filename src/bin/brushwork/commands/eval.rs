@@ -8,7 +8,6 @@ use super::inputs::load_network;
 use super::overrides::parse_style;
 use super::report::Reporter;
 use crate::cli::EvalArgs;
-use brushwork::engine::device::parse_device;
 use brushwork::engine::objective::{Objective, StyleTargets};
 use brushwork::engine::stylize::style_tensors;
 use brushwork::engine::tensor_image::{resize, to_tensor};
@@ -42,7 +41,7 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
             Ok(StyleInput { image: load_rgb(&s.path)?, weight: s.weight })
         })
         .collect::<Result<Vec<_>>>()?;
-    let device = parse_device(&args.device)?;
+    let device = super::overrides::parse_device(&args.device)?;
     let reporter = Reporter::new(true, 0);
     let (net, _, header) = load_network(&raw, &preset.name, args.weights.as_deref(), &device, &reporter)?;
     let (w, h) = image.dimensions();

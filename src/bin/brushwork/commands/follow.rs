@@ -31,7 +31,8 @@ pub fn submit_and_follow(server: &dyn Control, ws: &Workspace, spec: SessionSpec
                 }
                 Status::Failed => {
                     reporter.finish();
-                    return Err(Error::Remote(record.error.clone().unwrap_or_else(|| "failed".into())));
+                    let message = record.error.as_deref().unwrap_or("failed");
+                    return Err(Error::Remote(super::overrides::fields_as_flags(message)));
                 }
                 Status::Cancelled => {
                     reporter.finish();

@@ -52,7 +52,8 @@ fn run_with(ws: &Workspace, id: &str, json: bool, stop: &StopFlag, engines: &Eng
         Event::Log { message, .. } => reporter.note(message),
         _ => {}
     };
-    let outcome = run_session(ws, id, engines, stop, &emit);
+    // The record keeps the library's words; this command's line names the flags it has.
+    let outcome = run_session(ws, id, engines, stop, &emit).map_err(super::overrides::with_flags);
     reporter.finish();
     match outcome? {
         Outcome::Done => {
@@ -68,7 +69,7 @@ fn run_with(ws: &Workspace, id: &str, json: bool, stop: &StopFlag, engines: &Eng
 
 fn stop_on_signals(stop: Arc<StopFlag>) -> Result<()> {
     let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])
-        .map_err(|e| Error::Usage(format!("cannot install signal handlers: {e}")))?;
+        .map_err(|e| Error::Internal(format!("cannot install signal handlers: {e}")))?;
     std::thread::Builder::new()
         .name("brushwork-signals".into())
         .spawn(move || {
@@ -81,7 +82,7 @@ fn stop_on_signals(stop: Arc<StopFlag>) -> Result<()> {
                 stop.request(Stop::Pause);
             }
         })
-        .map_err(|e| Error::Usage(format!("cannot start the signal thread: {e}")))?;
+        .map_err(|e| Error::Internal(format!("cannot start the signal thread: {e}")))?;
     Ok(())
 }
 

@@ -66,7 +66,7 @@ fn man() -> Result<()> {
     use std::io::Write;
     let cmd = <Cli as clap::CommandFactory>::command();
     let mut out = Vec::new();
-    let io = |e: std::io::Error| brushwork::error::Error::Usage(format!("cannot write the manual page: {e}"));
+    let io = |e: std::io::Error| brushwork::error::Error::Internal(format!("cannot write the manual page: {e}"));
     clap_mangen::Man::new(cmd.clone()).render(&mut out).map_err(io)?;
     for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
         let name = format!("brushwork {}", sub.get_name());

@@ -1,12 +1,17 @@
-//! Applying command-line flags on top of a preset's settings.
+//! Applying command-line flags on top of a preset's settings, and the library's errors about
+//! settings as the CLI says them: the library names a preset field (`` `size` ``, the dashboard and
+//! the socket show its messages to people who typed no flag); the CLI names the flag (`--size`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use candle_core::Device;
 
 use crate::cli::SettingsArgs;
 use brushwork::engine::settings::StyleRef;
 use brushwork::engine::Settings;
 use brushwork::error::{Error, Result};
 use brushwork::preset::{self, Preset};
+use brushwork::session::Kind;
 
 /// Loads `--preset` (or `default_preset`) and applies every flag given.
 pub fn resolve(args: &SettingsArgs, default_preset: &str) -> Result<Preset> {
@@ -22,29 +27,102 @@ pub fn validate(s: &Settings, args: &SettingsArgs) -> Result<()> {
     s.validate().map_err(|m| Error::Usage(name_flag(&m, args)))
 }
 
+/// The flag that sets each preset field that has one.
+fn flag_name(field: &str) -> Option<&'static str> {
+    Some(match field {
+        "size" => "--size",
+        "iterations" => "--iterations",
+        "scales" => "--scales",
+        "scale_step" => "--scale-step",
+        "style_scale" => "--style-scale",
+        "content_weight" => "--content-weight",
+        "style_weight" => "--style-weight",
+        "tv_weight" => "--tv-weight",
+        "noise" => "--noise",
+        "learning_rate" => "--learning-rate",
+        "lbfgs_history" => "--lbfgs-history",
+        "content_layers" => "--content-layers",
+        "style_layers" => "--style-layers",
+        "init_file" => "--init-file",
+        _ => return None,
+    })
+}
+
 /// The flag behind each preset field, and the value typed, when it was given.
 fn flag_for(field: &str, a: &SettingsArgs) -> Option<(&'static str, String)> {
     fn shown<T: std::fmt::Display>(v: &Option<T>) -> Option<String> {
         v.as_ref().map(|v| v.to_string())
     }
-    let (flag, value) = match field {
-        "size" => ("--size", shown(&a.size)),
-        "iterations" => ("--iterations", shown(&a.iterations)),
-        "scales" => ("--scales", shown(&a.scales)),
-        "scale_step" => ("--scale-step", shown(&a.scale_step)),
-        "style_scale" => ("--style-scale", shown(&a.style_scale)),
-        "content_weight" => ("--content-weight", shown(&a.content_weight)),
-        "style_weight" => ("--style-weight", shown(&a.style_weight)),
-        "tv_weight" => ("--tv-weight", shown(&a.tv_weight)),
-        "noise" => ("--noise", shown(&a.noise)),
-        "learning_rate" => ("--learning-rate", shown(&a.learning_rate)),
-        "lbfgs_history" => ("--lbfgs-history", shown(&a.lbfgs_history)),
-        "content_layers" => ("--content-layers", a.content_layers.clone()),
-        "style_layers" => ("--style-layers", a.style_layers.clone()),
-        "init_file" => ("--init-file", a.init_file.as_ref().map(|p| p.display().to_string())),
-        _ => return None,
+    let value = match field {
+        "size" => shown(&a.size),
+        "iterations" => shown(&a.iterations),
+        "scales" => shown(&a.scales),
+        "scale_step" => shown(&a.scale_step),
+        "style_scale" => shown(&a.style_scale),
+        "content_weight" => shown(&a.content_weight),
+        "style_weight" => shown(&a.style_weight),
+        "tv_weight" => shown(&a.tv_weight),
+        "noise" => shown(&a.noise),
+        "learning_rate" => shown(&a.learning_rate),
+        "lbfgs_history" => shown(&a.lbfgs_history),
+        "content_layers" => a.content_layers.clone(),
+        "style_layers" => a.style_layers.clone(),
+        "init_file" => a.init_file.as_ref().map(|p| p.display().to_string()),
+        _ => None,
     };
-    value.map(|v| (flag, v))
+    Some((flag_name(field)?, value?))
+}
+
+/// A library message as the CLI says it: each preset field named in backticks (`` `size` ``)
+/// becomes the flag that sets it (`--size`). A preset check's `` field `size` `` is left to
+/// [`name_flag`], which knows whether the flag was typed.
+pub fn fields_as_flags(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(open) = rest.find('`') {
+        let (before, quoted) = (&rest[..open], &rest[open + 1..]);
+        let Some(close) = quoted.find('`') else { break };
+        let word = &quoted[..close];
+        out.push_str(before);
+        match flag_name(word).filter(|_| !before.ends_with("field ")) {
+            Some(flag) => out.push_str(flag),
+            None => out.push_str(&rest[open..open + close + 2]),
+        }
+        rest = &quoted[close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// [`fields_as_flags`] on a usage error (the memory check, a diverged loss).
+pub fn with_flags(e: Error) -> Error {
+    match e {
+        Error::Usage(m) => Error::Usage(fields_as_flags(&m)),
+        e => e,
+    }
+}
+
+/// [`brushwork::engine::device::parse_device`] for `--device`: its errors name the flag.
+pub fn parse_device(spec: &str) -> Result<Device> {
+    brushwork::engine::device::parse_device(spec).map_err(|e| match e {
+        Error::Usage(m) => Error::Usage(m.replacen(&format!("device `{spec}`"), &format!("--device {spec}"), 1)),
+        e => e,
+    })
+}
+
+/// [`brushwork::session::record::check_settings`], a missing style image naming `--style`.
+pub fn check_settings(settings: &Settings, kind: Kind) -> Result<()> {
+    brushwork::session::record::check_settings(settings, kind).map_err(|e| match e {
+        Error::Usage(m) if m == brushwork::session::record::NO_STYLE => {
+            Error::Usage("no style image: pass --style FILE (or a preset with `styles`)".into())
+        }
+        e => e,
+    })
+}
+
+/// [`brushwork::session::memory::check_job`], naming the flags that lower the need.
+pub fn check_memory(settings: &Settings, kind: Kind, content: &Path) -> Result<()> {
+    brushwork::session::memory::check_job(settings, kind, content).map_err(with_flags)
 }
 
 /// Rewrites "field `size` must be positive" as "--size 0: must be positive" when `--size` was given.
@@ -227,5 +305,43 @@ mod tests {
         // From the preset, not a flag: the field is named.
         let s = Settings { size: 0, ..Settings::default() };
         assert!(validate(&s, &SettingsArgs::default()).unwrap_err().to_string().contains("field `size`"));
+    }
+
+    #[test]
+    fn fields_in_library_messages_become_flags() {
+        assert_eq!(
+            fields_as_flags("mostly x (`style_scale` 1000); lower `size`, `style_scale` or `scales`"),
+            "mostly x (--style-scale 1000); lower --size, --style-scale or --scales"
+        );
+        // Not a field with a flag, a preset check's field, an unclosed quote: as they were.
+        assert_eq!(fields_as_flags("unknown preset `x`: `line_search`"), "unknown preset `x`: `line_search`");
+        assert_eq!(fields_as_flags("field `size` must be positive"), "field `size` must be positive");
+        assert_eq!(fields_as_flags("a `size"), "a `size");
+        assert_eq!(fields_as_flags("lower `learning_rate` (now 1e30)"), "lower --learning-rate (now 1e30)");
+    }
+
+    #[test]
+    fn the_memory_refusal_names_flags_here_and_fields_in_the_library() {
+        use brushwork::session::memory::{check_against, Shapes};
+        let settings = Settings { size: 512, style_scale: 1000.0, ..Settings::default() };
+        let shapes = Shapes { content: Some((640, 480)), styles: vec![Some((512, 512))] };
+        let e = check_against(&settings, &shapes, 1e9).unwrap_err();
+        let library = e.to_string();
+        assert!(library.contains("(`style_scale` 1000)") && !library.contains("--"), "{library}");
+        let cli = with_flags(e).to_string();
+        assert!(
+            cli.contains("(--style-scale 1000)") && cli.ends_with("lower --size, --style-scale or --scales"),
+            "{cli}"
+        );
+    }
+
+    #[test]
+    fn device_and_style_errors_name_the_flags() {
+        let e = parse_device("cudax").unwrap_err().to_string();
+        assert_eq!(e, "--device cudax: expected cpu, cuda or cuda:N");
+        let library = brushwork::engine::device::parse_device("cudax").unwrap_err().to_string();
+        assert_eq!(library, "device `cudax`: expected cpu, cuda or cuda:N");
+        let e = check_settings(&Settings::default(), Kind::Image).unwrap_err().to_string();
+        assert_eq!(e, "no style image: pass --style FILE (or a preset with `styles`)");
     }
 }

@@ -34,13 +34,13 @@ pub fn presets(cmd: &PresetsCommand) -> Result<()> {
             let target = folder.join(format!("{name}.toml"));
             if !force {
                 if target.exists() {
-                    return Err(Error::Usage(format!(
+                    return Err(Error::Conflict(format!(
                         "preset `{name}` already exists at {}; add --force to overwrite it",
                         target.display()
                     )));
                 }
                 if preset::is_built_in(name) {
-                    return Err(Error::Usage(format!(
+                    return Err(Error::Conflict(format!(
                         "`{name}` is a built-in preset; a saved `{name}` would shadow it: pick another name, \
                          or add --force"
                     )));

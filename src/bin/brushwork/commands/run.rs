@@ -9,13 +9,11 @@ use super::overrides;
 use super::report::Reporter;
 use super::weights::resolve_for_run;
 use crate::cli::RunArgs;
-use brushwork::engine::device::parse_device;
 use brushwork::error::{Error, Result};
 use brushwork::imageio::load_rgb_for;
 use brushwork::session::checks::{check_output_dir, check_output_is_not_an_input};
 use brushwork::session::lock::FileLock;
 use brushwork::session::owner::Owner;
-use brushwork::session::record::check_settings;
 use brushwork::session::workspace::Listed;
 use brushwork::session::{Kind, SessionRecord, SessionSpec, Status, Workspace};
 
@@ -36,11 +34,11 @@ fn run_inner(args: &RunArgs, workspace: &Path) -> Result<()> {
         settings.save_every = n;
     }
     // The same checks a spec submitted over the socket gets.
-    check_settings(&settings, Kind::Image)?;
+    overrides::check_settings(&settings, Kind::Image)?;
     let outputs = outputs(args, &preset.name)?;
     for (content, output) in args.content.iter().zip(&outputs) {
         // Refuse what cannot fit before decoding anything large.
-        brushwork::session::memory::check_job(&settings, Kind::Image, content)?;
+        overrides::check_memory(&settings, Kind::Image, content)?;
         check_output_dir(output)?;
         check_output_is_not_an_input(output, ("the content image", content), &settings)?;
         // Bad input is reported before a session is made for it.
@@ -48,7 +46,7 @@ fn run_inner(args: &RunArgs, workspace: &Path) -> Result<()> {
         brushwork::session::network::check_content_size(content, &settings)?;
     }
     overrides::load_images(&settings, &args.settings)?;
-    parse_device(&args.device)?;
+    overrides::parse_device(&args.device)?;
     for output in outputs.iter().filter(|o| !brushwork::imageio::keeps_recipe(o)) {
         super::report::err_line(&format!(
             "note: {} cannot carry the recipe (only PNG and JPEG do); the session's output.png keeps it",
@@ -111,11 +109,14 @@ fn outputs(args: &RunArgs, preset: &str) -> Result<Vec<PathBuf>> {
     let folder = match &args.output {
         Some(o) if o.is_dir() => Some(o.clone()),
         Some(o) if args.content.len() > 1 => {
-            return Err(Error::Usage(format!(
-                "-o {}: with several content images, -o must be an existing folder (each result is \
-                 named CONTENT-STEM.{preset}.png in it)",
-                o.display()
-            )))
+            return Err(Error::FlagInput {
+                flag: "-o",
+                path: o.clone(),
+                message: format!(
+                    "with several content images, -o must be an existing folder (each result is named \
+                     CONTENT-STEM.{preset}.png in it)"
+                ),
+            })
         }
         Some(o) => return Ok(vec![o.clone()]),
         None => None,

@@ -14,10 +14,10 @@ use brushwork::session::{Event, Workspace};
 pub fn serve(args: &ServeArgs, workspace: &Path, log_level: &str) -> Result<()> {
     let ws = Workspace::open(workspace)?;
     let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])
-        .map_err(|e| Error::Usage(format!("cannot install signal handlers: {e}")))?;
+        .map_err(|e| Error::Internal(format!("cannot install signal handlers: {e}")))?;
     let owner = Owner::attach(&ws, args.workers.max(1))?;
     let Owner::Local { scheduler, .. } = &owner else {
-        return Err(Error::Usage(format!("{}: a brushwork serve already owns this workspace", ws.root().display())));
+        return Err(Error::Conflict(format!("{}: a brushwork serve already owns this workspace", ws.root().display())));
     };
     let events = brushwork::session::Control::subscribe(&**scheduler)?;
     let level = brushwork::session::logfile::parse_level(log_level)

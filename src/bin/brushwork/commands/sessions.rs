@@ -57,7 +57,7 @@ pub fn sessions(cmd: &SessionsCommand, workspace: &Path) -> Result<()> {
     }
     // No server: act on the workspace under its lock, with a scheduler that runs nothing.
     let Some(lock) = FileLock::try_acquire(&ws.lock_path())? else {
-        return Err(Error::Usage(format!("{}: the workspace is in use by another brushwork", ws.root().display())));
+        return Err(Error::Conflict(format!("{}: the workspace is in use by another brushwork", ws.root().display())));
     };
     let scheduler = Scheduler::start(ws.clone(), 0)?;
     let response = scheduler.request(request)?;
@@ -269,11 +269,11 @@ fn remove_ids(ws: &Workspace, server: Option<Arc<Client>>, ids: &[(String, Strin
         return Ok(());
     }
     let Some(lock) = FileLock::try_acquire(&ws.lock_path())? else {
-        return Err(Error::Usage(format!("{}: the workspace is in use by another brushwork", ws.root().display())));
+        return Err(Error::Conflict(format!("{}: the workspace is in use by another brushwork", ws.root().display())));
     };
     for (id, _) in ids {
         if FileLock::is_held(&ws.session_dir(id).join("lock")) {
-            return Err(Error::Usage(format!(
+            return Err(Error::Conflict(format!(
                 "session {id} is being run by another process (`brushwork run`); stop it there with Ctrl-C \
                  (nothing was removed)"
             )));

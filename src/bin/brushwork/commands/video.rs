@@ -12,7 +12,6 @@ use super::report::Reporter;
 use super::run::{absolute, absolute_inputs, reuse_or_create};
 use super::weights::resolve_for_run;
 use crate::cli::VideoArgs;
-use brushwork::engine::device::parse_device;
 use brushwork::engine::settings::WarmStart;
 use brushwork::error::{Error, Result};
 use brushwork::session::owner::Owner;
@@ -32,15 +31,13 @@ fn video_inner(args: &VideoArgs, workspace: &Path) -> Result<()> {
     let preset = overrides::resolve(&args.settings, DEFAULT_PRESET)?;
     let mut settings = preset.settings;
     apply_video_flags(&mut settings, args)?;
-    brushwork::session::record::check_settings(&settings, Kind::Video).map_err(|e| {
-        match (e, args.frame_iterations) {
-            (Error::Usage(m), Some(n)) if m.starts_with("field `frame_iterations`") => {
-                Error::Usage(format!("--frame-iterations {n}: must be positive"))
-            }
-            (e, _) => e,
+    overrides::check_settings(&settings, Kind::Video).map_err(|e| match (e, args.frame_iterations) {
+        (Error::Usage(m), Some(n)) if m.starts_with("field `frame_iterations`") => {
+            Error::Usage(format!("--frame-iterations {n}: must be positive"))
         }
+        (e, _) => e,
     })?;
-    brushwork::session::memory::check_job(&settings, Kind::Video, &args.input)?;
+    overrides::check_memory(&settings, Kind::Video, &args.input)?;
     let output = args.output.clone().unwrap_or_else(|| default_output(&args.input, &preset.name));
     init()?;
     // The output's container and folder, then (once the clip is known to be a video) whether the
@@ -48,7 +45,7 @@ fn video_inner(args: &VideoArgs, workspace: &Path) -> Result<()> {
     check_output_path(&output)?;
     brushwork::session::checks::check_output_is_not_an_input(&output, ("the source clip", &args.input), &settings)?;
     overrides::load_images(&settings, &args.settings)?;
-    parse_device(&args.device)?;
+    overrides::parse_device(&args.device)?;
     // Bad clips, and flow folders that do not fit them, are refused before a session is made.
     let clip = decode(&args.input, settings.size)?;
     brushwork::session::network::check_picture_size(&args.input, clip.size, &settings, &|size| size)?;

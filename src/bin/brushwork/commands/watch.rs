@@ -15,7 +15,6 @@ use super::report::{err_line, out_line, Reporter};
 use super::run::{absolute, absolute_inputs};
 use super::weights::resolve_for_run;
 use crate::cli::WatchArgs;
-use brushwork::engine::device::parse_device;
 use brushwork::error::{Error, Result};
 use brushwork::session::owner::Owner;
 use brushwork::session::watch_service::check_out_folder;
@@ -34,7 +33,7 @@ fn watch_inner(args: &WatchArgs, workspace: &Path) -> Result<()> {
     let dir = absolute(&args.dir);
     if args.stop {
         let server = Owner::remote(&ws)
-            .ok_or_else(|| Error::Usage("no `brushwork serve` owns this workspace; nothing to stop".into()))?;
+            .ok_or_else(|| Error::Conflict("no `brushwork serve` owns this workspace; nothing to stop".into()))?;
         server.request(Request::Unwatch { dir: dir.clone() })?;
         err_line(&format!("stopped watching {}", dir.display()));
         return Ok(());
@@ -48,7 +47,7 @@ fn watch_inner(args: &WatchArgs, workspace: &Path) -> Result<()> {
         return Err(Error::Usage("no style image: pass --style FILE (or a preset with `styles`)".into()));
     }
     load_images(&settings)?;
-    parse_device(&args.device)?;
+    overrides::parse_device(&args.device)?;
     absolute_inputs(&mut settings);
     let out = absolute(&args.out.clone().unwrap_or_else(|| args.dir.join("stylized")));
     check_out_folder(&dir, &out)?;
@@ -64,7 +63,7 @@ fn watch_inner(args: &WatchArgs, workspace: &Path) -> Result<()> {
         settings,
     };
     let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])
-        .map_err(|e| Error::Usage(format!("cannot install signal handlers: {e}")))?;
+        .map_err(|e| Error::Internal(format!("cannot install signal handlers: {e}")))?;
     let remote = Owner::remote(&ws).is_some();
     if !remote && config.weights.is_none() {
         let reporter = Reporter::new(args.json, 0);

@@ -11,7 +11,7 @@ use brushwork::error::{Error, Result};
 use brushwork::weights::fetch::{fetch, FetchEvent, Source};
 use brushwork::weights::import::{import_file, torch_hub_candidates, ImportOptions};
 use brushwork::weights::layout::Arch;
-use brushwork::weights::Store;
+use brushwork::weights::{Store, WeightsError};
 
 pub fn weights(cmd: &WeightsCommand) -> Result<()> {
     let store = Store::open_default()?;
@@ -123,10 +123,10 @@ pub fn resolve_for_run(explicit: Option<&Path>, arch: Option<Arch>, reporter: &R
         return Ok(entry.path);
     }
     if let (Some(arch), false) = (arch, store.list()?.is_empty()) {
-        return Err(Error::Usage(format!(
+        return Err(Error::Weights(WeightsError::NotInstalled(format!(
             "this preset needs {arch} weights and none are installed (`brushwork weights list`): {}",
             arch_hint(arch)
-        )));
+        ))));
     }
     // A preset that needs one arch fetches from the source that has it.
     let source = match arch {
@@ -147,18 +147,21 @@ pub fn resolve_for_run(explicit: Option<&Path>, arch: Option<Arch>, reporter: &R
             }
             // The error itself says how to get them: notes are not shown without a terminal.
             if let Some(arch) = arch {
-                return Err(Error::Usage(format!("{e}; this preset needs {arch} weights: {}", arch_hint(arch))));
+                return Err(Error::Weights(WeightsError::NotInstalled(format!(
+                    "{e}; this preset needs {arch} weights: {}",
+                    arch_hint(arch)
+                ))));
             }
             return Err(e);
         }
     };
     reporter.note(&format!("installed {} ({})", entry.name, entry.path.display()));
     if let Some(arch) = arch.filter(|a| *a != entry.arch) {
-        return Err(Error::Usage(format!(
+        return Err(Error::Weights(WeightsError::NotInstalled(format!(
             "this preset needs {arch} weights but {} was installed: {}",
             entry.arch,
             arch_hint(arch)
-        )));
+        ))));
     }
     Ok(entry.path)
 }
