@@ -28,7 +28,7 @@ impl Client {
     fn open(&self, request: &Request) -> Result<(UnixStream, BufReader<UnixStream>, String)> {
         let io = |e| Error::io(&self.path, e);
         let mut stream = UnixStream::connect(&self.path).map_err(io)?;
-        // A hung server must not freeze the dashboard, which asks from its UI thread.
+        // A hung server must not leave the dashboard's actions pending forever (its workers ask).
         stream.set_read_timeout(Some(REPLY_TIMEOUT)).map_err(io)?;
         let text =
             serde_json::to_string(request).map_err(|e| Error::Internal(format!("cannot encode the request: {e}")))?;

@@ -43,7 +43,8 @@ struct State {
     records: BTreeMap<String, SessionRecord>,
     running: HashMap<String, Arc<StopFlag>>,
     /// Sessions another process runs now (a foreground `run` holds their lock): never started
-    /// here while that lasts, and read again from disk when it ends.
+    /// here while that lasts, read again from disk each [`ELSEWHERE_RECHECK`] (observers see
+    /// their progress at each checkpoint, and their end) and once more when it ends.
     elsewhere: HashSet<String>,
     shutting_down: bool,
 }
@@ -162,10 +163,11 @@ impl Shared {
         self.emit(Event::Log { level, message });
     }
 
-    /// Every second: marks sessions whose lock another process holds, and when such a process is
-    /// done reads the session again, so the scheduler (and every observer) sees how a foreground
-    /// `run` ended without a restart. One that died mid-run is queued to continue from its
-    /// checkpoint, as at start.
+    /// Every second: marks sessions whose lock another process holds and reads their record
+    /// again while that lasts, so the scheduler (and every observer: the dashboard) follows a
+    /// foreground `run` as that process saves it (its start, each checkpoint, its end) without a
+    /// restart. When such a process is done the session is read once more; one that died mid-run
+    /// is queued to continue from its checkpoint, as at start.
     fn watch_elsewhere(self: Arc<Self>) {
         loop {
             let candidates: Vec<(String, bool)> = {
@@ -173,9 +175,14 @@ impl Shared {
                 if st.shutting_down {
                     return;
                 }
+                // A session run elsewhere stays one until its lock is free, whatever its status
+                // says meanwhile (`done` is saved before the lock is let go).
                 st.records
                     .values()
-                    .filter(|r| matches!(r.status, Status::Queued | Status::Running | Status::Paused))
+                    .filter(|r| {
+                        matches!(r.status, Status::Queued | Status::Running | Status::Paused)
+                            || st.elsewhere.contains(&r.id)
+                    })
                     .filter(|r| !st.running.contains_key(&r.id))
                     .map(|r| (r.id.clone(), st.elsewhere.contains(&r.id)))
                     .collect()
@@ -184,10 +191,18 @@ impl Shared {
                 let held = FileLock::is_held(&self.ws.session_dir(&id).join("lock"));
                 match (held, marked) {
                     (true, false) => {
-                        self.lock().elsewhere.insert(id);
+                        // Not when a worker here has just started it (its lock is held too).
+                        let mark = {
+                            let mut st = self.lock();
+                            !st.running.contains_key(&id) && st.elsewhere.insert(id.clone())
+                        };
+                        if mark {
+                            self.reread(&id);
+                        }
                     }
+                    (true, true) => self.reread(&id),
                     (false, true) => self.came_back(&id),
-                    _ => {}
+                    (false, false) => {}
                 }
             }
             let st = self.lock();
@@ -196,6 +211,22 @@ impl Shared {
             }
             let _ = self.wake.wait_timeout(st, ELSEWHERE_RECHECK);
         }
+    }
+
+    /// A session another process runs: its record as that process last saved it, told to
+    /// observers when it differs from the one held here. Nothing is written: that process owns
+    /// the file until it lets go of the lock.
+    fn reread(&self, id: &str) {
+        // Removed meanwhile, or unreadable for a moment: the next look (or `came_back`) tells.
+        let Ok(record) = self.ws.load(id) else { return };
+        {
+            let st = self.lock();
+            let current = st.elsewhere.contains(id) && !st.running.contains_key(id);
+            if !current || st.records.get(id) == Some(&record) {
+                return;
+            }
+        }
+        self.emit(Event::Session { record: Box::new(record) });
     }
 
     /// A session another process was running is free again: take its state from disk.
@@ -453,5 +484,74 @@ impl SessionSink for Shared {
 
     fn watches_changed(&self) {
         Shared::emit(self, Event::Watches { watches: self.watches.list() });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc::Receiver;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::session::record::{Kind, ProgressSummary};
+
+    /// The next `Session` event of `id` that `wanted` accepts, within a bounded wait.
+    fn next_record(events: &Receiver<Event>, id: &str, wanted: impl Fn(&SessionRecord) -> bool) -> SessionRecord {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match events.recv_timeout(left) {
+                Ok(Event::Session { record }) if record.id == id && wanted(&record) => return *record,
+                Ok(_) => {}
+                Err(e) => panic!("no such event for {id} in 20 s: {e}"),
+            }
+        }
+    }
+
+    /// A session run by another process (a foreground `brushwork run` holds its lock and saves its
+    /// record) is followed live: each save is told to observers while it runs, not only when it ends.
+    #[test]
+    fn a_session_run_elsewhere_is_followed_as_it_saves() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = Workspace::open(dir.path()).unwrap();
+        let spec = SessionSpec {
+            name: Some("foreground".into()),
+            kind: Kind::Image,
+            content: dir.path().join("content.png"),
+            export: None,
+            weights: None,
+            device: "cpu".into(),
+            preset: "quick".into(),
+            priority: 0,
+            settings: crate::engine::Settings::default(),
+        };
+        let mut record = ws.create(spec).unwrap();
+        record.status = Status::Running;
+        ws.save(&record).unwrap();
+        // The other process: it holds the session's lock and writes its record.
+        let lock = FileLock::try_acquire(&ws.session_dir(&record.id).join("lock")).unwrap().unwrap();
+
+        let scheduler = Scheduler::start(ws.clone(), 1).unwrap();
+        let events = scheduler.subscribe().unwrap();
+        record.progress = Some(ProgressSummary { iteration: 50, total: 200, ..Default::default() });
+        ws.save(&record).unwrap();
+        let seen = next_record(&events, &record.id, |r| r.progress.is_some());
+        assert_eq!((seen.status, seen.progress.map(|p| p.iteration)), (Status::Running, Some(50)));
+
+        record.status = Status::Done;
+        record.progress = Some(ProgressSummary { iteration: 200, total: 200, ..Default::default() });
+        ws.save(&record).unwrap();
+        let seen = next_record(&events, &record.id, |r| r.status == Status::Done);
+        assert_eq!(seen.progress.map(|p| p.iteration), Some(200));
+        let Response::Session { record: shown } = scheduler.request(Request::Show { id: record.id.clone() }).unwrap()
+        else {
+            panic!("show answers with the session")
+        };
+        assert_eq!(shown.status, Status::Done, "the scheduler's own record follows too");
+
+        // Nothing was written here while the other process held the lock.
+        assert_eq!(ws.load(&record.id).unwrap(), record);
+        drop(lock);
+        scheduler.shutdown();
     }
 }

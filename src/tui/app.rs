@@ -115,10 +115,20 @@ pub struct App {
     /// Set at each tick; "now" for ETAs, so that drawing is a pure function of the state.
     pub now: Instant,
     pub quit: bool,
-    /// Where form checks go to be run off the UI thread (`None`: run them in place, as tests do).
-    pub checker: Option<std::sync::mpsc::Sender<CheckJob>>,
     /// The number of the latest form check.
     pub check_seq: u64,
+    /// Requests about one session sent to the scheduler and not answered yet, oldest first: the
+    /// list shows `deleting…` and the like until the answer comes (see `effects.rs`).
+    pub pending: Vec<Pending>,
+    /// The session list was asked for and has not come yet.
+    pub listing: bool,
+}
+
+/// A request about session `id` on its way: `doing` says what, for the status column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    pub id: String,
+    pub doing: &'static str,
 }
 
 impl App {
@@ -146,8 +156,9 @@ impl App {
             status: None,
             now: Instant::now(),
             quit: false,
-            checker: None,
             check_seq: 0,
+            pending: Vec::new(),
+            listing: false,
         }
     }
 
@@ -317,6 +328,33 @@ impl App {
         }
     }
 
+    /// What is being done to session `id` (the latest request not answered yet), e.g. `deleting`.
+    pub fn pending_for(&self, id: &str) -> Option<&'static str> {
+        self.pending.iter().rev().find(|p| p.id == id).map(|p| p.doing)
+    }
+
+    /// `request` is on its way to the scheduler: show it as pending until [`App::request_answered`].
+    pub fn request_sent(&mut self, request: &Request) {
+        if matches!(request, Request::List) {
+            self.listing = true;
+        }
+        if let Some((id, doing)) = pending_of(request) {
+            self.pending.push(Pending { id: id.to_string(), doing });
+        }
+    }
+
+    /// The answer to `request` came (or it could not be sent): it is no longer pending.
+    pub fn request_answered(&mut self, request: &Request) {
+        if matches!(request, Request::List) {
+            self.listing = false;
+        }
+        if let Some((id, doing)) = pending_of(request) {
+            if let Some(i) = self.pending.iter().position(|p| p.id == id && p.doing == doing) {
+                self.pending.remove(i);
+            }
+        }
+    }
+
     /// The scheduler's answer to a request this app sent.
     pub fn apply_response(&mut self, request: &Request, response: crate::Result<Response>) {
         match response {
@@ -336,9 +374,27 @@ impl App {
                 }
                 _ => {}
             },
-            Ok(Response::Ok) => {}
+            // Removed: the `Removed` event says so too, but may come after this answer.
+            Ok(Response::Ok) => {
+                if let Request::Remove { id } = request {
+                    self.apply_event(Event::Removed { id: id.clone() });
+                }
+            }
             Ok(Response::Error { message, .. }) => self.report_error(message),
             Err(e) => self.report_error(e.to_string()),
         }
+    }
+}
+
+/// The session a request is about and what it does to it, as the status column shows it while
+/// the answer is on its way. Changing a priority is not shown.
+fn pending_of(request: &Request) -> Option<(&str, &'static str)> {
+    match request {
+        Request::Pause { id } => Some((id, "pausing")),
+        Request::Resume { id } => Some((id, "resuming")),
+        Request::Cancel { id } => Some((id, "stopping")),
+        Request::Retry { id } => Some((id, "retrying")),
+        Request::Remove { id } => Some((id, "deleting")),
+        _ => None,
     }
 }

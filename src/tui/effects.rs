@@ -1,14 +1,18 @@
-//! Carrying out [`Effect`]s: requests go to the scheduler, presets and loss files are read and
-//! written here, and every result goes back into the [`App`]. Shared by the terminal loop and the
-//! tests, so the tests exercise the same path the dashboard takes.
+//! Carrying out [`Effect`]s without blocking the UI thread. Each effect becomes a [`Job`] that
+//! holds all it needs ([`start`], on the UI thread: it marks what is pending, touches no file),
+//! the job runs on a worker thread (`worker.rs`: requests to the scheduler, files read and
+//! written) and its [`Outcome`] comes back as a message, which [`finish`] applies to the [`App`].
+//! [`perform_all`] runs the same jobs in place, so the tests exercise the path the dashboard takes.
 
 use std::path::{Path, PathBuf};
 
 use super::app::{App, CheckJob, Effect};
-use super::losses;
+use super::losses::{self, LossRow};
+use super::worker::Workers;
+use crate::engine::Settings;
 use crate::preset::{self, Origin, Preset};
-use crate::session::{Control, LogLevel, Request};
-
+use crate::session::frames::FrameScore;
+use crate::session::{Control, LogLevel, Request, Response};
 /// Every preset reachable by name, plus those in the folder presets are saved to (when that is
 /// not one of the usual folders), so a preset saved from the form shows up in its list.
 pub fn preset_catalog(extra_dir: Option<&Path>) -> crate::Result<Vec<Preset>> {
@@ -28,70 +32,198 @@ pub fn preset_catalog(extra_dir: Option<&Path>) -> crate::Result<Vec<Preset>> {
     Ok(presets)
 }
 
-pub fn perform(app: &mut App, control: &dyn Control, effect: Effect) {
+/// Work for a worker thread: it may wait on the scheduler (removing a running session waits for
+/// its iteration to end) or on the disk.
+#[derive(Debug)]
+pub enum Job {
+    Request(Request),
+    /// `losses.csv` and the frame scores of session `id`, in folder `dir`.
+    LoadLosses {
+        id: String,
+        dir: PathBuf,
+    },
+    /// Save the form's settings as preset `name` in `dir`; `agreed`: the user was told it
+    /// overwrites a file or shadows a built-in, and saved again.
+    SavePreset {
+        name: String,
+        settings: Box<Settings>,
+        dir: Option<PathBuf>,
+        agreed: bool,
+    },
+    DeletePreset(PathBuf),
+    /// The preset catalog, with the presets in `dir`.
+    Presets {
+        dir: Option<PathBuf>,
+    },
+    Check(CheckJob),
+}
+
+/// Which worker a job goes to. Jobs of one lane run in the order sent; a slow deletion does not
+/// hold up the other requests, nor a slow request the files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    Requests,
+    Removals,
+    Files,
+}
+
+impl Job {
+    pub fn lane(&self) -> Lane {
+        match self {
+            Job::Request(Request::Remove { .. }) => Lane::Removals,
+            Job::Request(_) => Lane::Requests,
+            _ => Lane::Files,
+        }
+    }
+
+    /// Does the work (blocking) and says how it went.
+    pub fn run(self, control: &dyn Control) -> Outcome {
+        match self {
+            Job::Request(request) => {
+                let request = with_absolute_paths(request);
+                let response = control.request(request.clone());
+                Outcome::Answered { request, response }
+            }
+            Job::LoadLosses { id, dir } => {
+                let path = dir.join("losses.csv");
+                let rows = losses::read_csv(&path).map_err(|e| format!("{}: {e}", path.display()));
+                let scores = crate::session::frames::read_frame_scores(&dir);
+                Outcome::Losses { id, rows, scores }
+            }
+            Job::SavePreset { name, settings, dir, agreed } => {
+                if !agreed {
+                    let warning = match preset::save_path(&name, dir.as_deref()) {
+                        Ok(path) if path.exists() => {
+                            Some(format!("preset `{name}` already exists at {}", path.display()))
+                        }
+                        Ok(_) if preset::is_built_in(&name) => {
+                            Some(format!("`{name}` is a built-in preset: a saved `{name}` would shadow it"))
+                        }
+                        Ok(_) => None,
+                        Err(e) => return Outcome::PresetSaved { name, result: Err(e.to_string()) },
+                    };
+                    if let Some(warning) = warning {
+                        return Outcome::PresetHeldBack { name, warning };
+                    }
+                }
+                let result = preset::save(&name, &settings, dir.as_deref()).map_err(|e| e.to_string());
+                Outcome::PresetSaved { name, result }
+            }
+            Job::DeletePreset(path) => {
+                let result = std::fs::remove_file(&path).map_err(|e| format!("{}: {e}", path.display()));
+                Outcome::PresetDeleted { path, result }
+            }
+            Job::Presets { dir } => Outcome::Presets(preset_catalog(dir.as_deref()).map_err(|e| e.to_string())),
+            Job::Check(job) => {
+                let result = check(&job);
+                Outcome::Checked(job, result)
+            }
+        }
+    }
+}
+
+/// How a [`Job`] went, for [`finish`] to apply on the UI thread.
+#[derive(Debug)]
+pub enum Outcome {
+    Answered {
+        request: Request,
+        response: crate::Result<Response>,
+    },
+    Losses {
+        id: String,
+        rows: Result<Vec<LossRow>, String>,
+        scores: Vec<FrameScore>,
+    },
+    /// Saving would overwrite a file or shadow a built-in: the user is asked to save again.
+    PresetHeldBack {
+        name: String,
+        warning: String,
+    },
+    PresetSaved {
+        name: String,
+        result: Result<PathBuf, String>,
+    },
+    PresetDeleted {
+        path: PathBuf,
+        result: Result<(), String>,
+    },
+    Presets(Result<Vec<Preset>, String>),
+    Checked(CheckJob, Result<(), String>),
+    /// The job could not be carried out at all.
+    Failed(String),
+}
+
+/// The UI thread's half of an effect, before its job is sent: marks what is now pending and
+/// takes from the state what the job needs. Reads and writes no file.
+pub fn start(app: &mut App, effect: Effect) -> Job {
     match effect {
         Effect::Request(request) => {
-            let request = with_absolute_paths(request);
-            let response = control.request(request.clone());
+            app.request_sent(&request);
+            Job::Request(request)
+        }
+        Effect::LoadLosses(id) => Job::LoadLosses { dir: app.session_dir(&id), id },
+        Effect::SavePreset { name, settings } => {
+            // Saving the name the user was just warned about goes ahead; any other asks anew.
+            let form = app.form.as_mut();
+            let agreed = form.and_then(|f| f.overwrite.take()).as_deref() == Some(name.as_str());
+            if let Some(form) = app.form.as_mut() {
+                form.message = Some(format!("saving preset `{name}`…"));
+            }
+            Job::SavePreset { name, settings, dir: app.preset_dir.clone(), agreed }
+        }
+        Effect::DeletePreset(path) => Job::DeletePreset(path),
+        Effect::ReloadPresets => Job::Presets { dir: app.preset_dir.clone() },
+        Effect::Check(job) => Job::Check(job),
+    }
+}
+
+/// Applies a job's outcome to the state; returns the effects that follow (a checked form is
+/// submitted, a saved preset reloads the list).
+pub fn finish(app: &mut App, outcome: Outcome) -> Vec<Effect> {
+    match outcome {
+        Outcome::Answered { request, response } => {
+            app.request_answered(&request);
             app.apply_response(&request, response);
         }
-        Effect::LoadLosses(id) => {
-            let path = app.session_dir(&id).join("losses.csv");
-            match losses::read_csv(&path) {
+        Outcome::Losses { id, rows, scores } => {
+            match rows {
                 Ok(rows) => app.set_losses(&id, rows),
-                Err(e) => app.report_error(format!("{}: {e}", path.display())),
+                Err(e) => app.report_error(e),
             }
-            let scores = crate::session::frames::read_frame_scores(&app.session_dir(&id));
             app.set_frame_scores(&id, scores);
         }
-        Effect::SavePreset { name, settings: _ } if !overwrite_agreed(app, &name) => {
-            let warning = match preset::save_path(&name, app.preset_dir.as_deref()) {
-                Ok(path) if path.exists() => format!("preset `{name}` already exists at {}", path.display()),
-                Ok(_) => format!("`{name}` is a built-in preset: a saved `{name}` would shadow it"),
-                Err(e) => return report_in_form(app, e.to_string()),
-            };
+        Outcome::PresetHeldBack { name, warning } => {
             if let Some(form) = app.form.as_mut() {
                 form.overwrite = Some(name.clone());
                 form.message = Some(format!("{warning}; save it again as `{name}` to go ahead (^P)"));
             }
         }
-        Effect::SavePreset { name, settings } => match preset::save(&name, &settings, app.preset_dir.as_deref()) {
-            Ok(path) => {
-                let message = format!("saved preset `{name}` to {}", path.display());
-                app.push_log(LogLevel::Info, message.clone());
-                if let Some(form) = app.form.as_mut() {
-                    form.preset_name = name;
-                    form.message = Some(message);
-                }
-                reload_presets(app);
+        Outcome::PresetSaved { name, result: Ok(path) } => {
+            let message = format!("saved preset `{name}` to {}", path.display());
+            app.push_log(LogLevel::Info, message.clone());
+            if let Some(form) = app.form.as_mut() {
+                form.preset_name = name;
+                form.message = Some(message);
             }
-            Err(e) => report_in_form(app, e.to_string()),
-        },
-        Effect::DeletePreset(path) => match std::fs::remove_file(&path) {
-            Ok(()) => {
-                let message = format!("deleted preset {}", path.display());
-                app.push_log(LogLevel::Info, message.clone());
-                if let Some(form) = app.form.as_mut() {
-                    form.message = Some(message);
-                }
-                reload_presets(app);
+            return vec![Effect::ReloadPresets];
+        }
+        Outcome::PresetDeleted { path, result: Ok(()) } => {
+            let message = format!("deleted preset {}", path.display());
+            app.push_log(LogLevel::Info, message.clone());
+            if let Some(form) = app.form.as_mut() {
+                form.message = Some(message);
             }
-            Err(e) => report_in_form(app, format!("{}: {e}", path.display())),
-        },
-        Effect::ReloadPresets => reload_presets(app),
-        Effect::Check(job) => match &app.checker {
-            Some(tx) => {
-                if tx.send(job).is_err() {
-                    report_in_form(app, "internal: the checking thread is gone".into());
-                }
-            }
-            None => {
-                let result = check(&job);
-                let effects = app.checked(job, result);
-                perform_all(app, control, effects);
-            }
-        },
+            return vec![Effect::ReloadPresets];
+        }
+        Outcome::PresetSaved { result: Err(e), .. } | Outcome::PresetDeleted { result: Err(e), .. } => {
+            report_in_form(app, e)
+        }
+        Outcome::Presets(Ok(list)) => app.set_presets(list),
+        Outcome::Presets(Err(e)) => app.report_error(e),
+        Outcome::Checked(job, result) => return app.checked(job, result),
+        Outcome::Failed(e) => report_in_form(app, e),
     }
+    Vec::new()
 }
 
 /// The CLI's checks of a spec from the form (`brushwork run` and `video` make the same); reads files.
@@ -104,22 +236,6 @@ pub fn check(job: &CheckJob) -> Result<(), String> {
     result.map_err(|e| crate::util::text::escape_controls(&e.to_string()).into_owned())
 }
 
-fn reload_presets(app: &mut App) {
-    match preset_catalog(app.preset_dir.as_deref()) {
-        Ok(list) => app.set_presets(list),
-        Err(e) => app.report_error(e.to_string()),
-    }
-}
-
-/// Whether saving preset `name` may go ahead: it overwrites nothing and shadows no built-in, or the
-/// user saved the same name again after being told.
-fn overwrite_agreed(app: &mut App, name: &str) -> bool {
-    let taken =
-        preset::is_built_in(name) || preset::save_path(name, app.preset_dir.as_deref()).is_ok_and(|path| path.exists());
-    let agreed = app.form.as_mut().and_then(|f| f.overwrite.take()).as_deref() == Some(name);
-    !taken || agreed
-}
-
 fn report_in_form(app: &mut App, message: String) {
     if let Some(form) = app.form.as_mut() {
         form.message = Some(message.clone());
@@ -127,10 +243,32 @@ fn report_in_form(app: &mut App, message: String) {
     app.report_error(message);
 }
 
-/// Carries out effects in order.
+/// Sends each effect's job to its worker; the outcomes come back to the terminal loop, which
+/// hands them to [`finish`]. Never waits.
+pub fn dispatch_all(app: &mut App, workers: &Workers, effects: Vec<Effect>) {
+    for effect in effects {
+        let job = start(app, effect);
+        if let Err(job) = workers.send(job) {
+            // Its worker is gone (it panicked): say so, and clear what was marked pending.
+            const GONE: &str = "internal: a thread of the dashboard is gone; restart brushwork";
+            let outcome = match job {
+                Job::Request(request) => Outcome::Answered { request, response: Err(crate::Error::Usage(GONE.into())) },
+                Job::Check(job) => Outcome::Checked(job, Err(GONE.into())),
+                _ => Outcome::Failed(GONE.into()),
+            };
+            let more = finish(app, outcome);
+            dispatch_all(app, workers, more);
+        }
+    }
+}
+
+/// Carries out effects in place, in order, waiting for each (and for the effects that follow
+/// from it): the tests' way, the same [`start`], [`Job::run`] and [`finish`] as the dashboard's.
 pub fn perform_all(app: &mut App, control: &dyn Control, effects: Vec<Effect>) {
     for effect in effects {
-        perform(app, control, effect);
+        let outcome = start(app, effect).run(control);
+        let more = finish(app, outcome);
+        perform_all(app, control, more);
     }
 }
 

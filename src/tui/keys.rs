@@ -109,6 +109,13 @@ impl App {
 
     /// The actions on one session, shared by the list and the detail screen.
     fn session_action(&mut self, key: KeyEvent, id: &str) -> Vec<Effect> {
+        // A session whose deletion is on its way takes no more actions (duplicating it still works).
+        let acts = matches!(key.code, KeyCode::Char('p' | 'r' | 'c' | 'R' | '+' | '-' | 'd'));
+        if acts && self.pending_for(id) == Some("deleting") {
+            let name = self.session(id).map_or(id, |r| r.name.as_str());
+            self.status = Some(format!("`{name}` is being deleted"));
+            return Vec::new();
+        }
         let id = id.to_string();
         let request = match key.code {
             KeyCode::Char('p') => Request::Pause { id },

@@ -4,7 +4,8 @@
 //! It talks to a scheduler only through an `Arc<dyn Control>` (in process or over the socket)
 //! and reads files in session folders (`preview.png`, `losses.csv`, `output.png`). The state
 //! ([`App`]) is plain data driven by keys and events, so it is tested without a terminal; the
-//! terminal loop ([`run_tui`]) owns the terminal and the helper threads.
+//! terminal loop ([`run_tui`]) owns the terminal and never waits on the scheduler or the disk:
+//! worker threads do that (`effects.rs`, `worker.rs`) and send their results back as messages.
 
 pub mod app;
 pub mod browser;
@@ -24,6 +25,7 @@ pub mod sessions;
 mod signals;
 mod terminal;
 pub mod view;
+pub mod worker;
 
 #[cfg(test)]
 mod tests;

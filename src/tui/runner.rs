@@ -1,6 +1,9 @@
 //! The terminal loop. One channel feeds it: keys and resizes (input thread), scheduler events
-//! (forwarding thread), decoded previews (decoder thread) and signals. It redraws only after
-//! something arrived, plus once a second while a session runs (ETAs count down); idle, it sleeps.
+//! (forwarding thread), decoded previews (decoder thread), the outcomes of effects (worker
+//! threads) and signals. It never waits on the scheduler or the disk: requests, deletions, preset
+//! files and form checks go to the workers, and the list shows them pending meanwhile. It redraws
+//! only after something arrived (once per burst), plus once a second while a session runs (ETAs
+//! count down); idle, it sleeps.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,12 +14,13 @@ use std::time::{Duration, Instant};
 use ratatui::crossterm::event::{self, Event as TermEvent};
 use ratatui_image::picker::ProtocolType;
 
-use super::app::{App, CheckJob, Effect, Screen};
-use super::effects::perform_all;
+use super::app::{App, Effect, Screen};
+use super::effects::{dispatch_all, finish, Outcome};
 use super::images::{Decoded, ImageStore};
 use super::options::TuiOptions;
 use super::signals::SignalWatch;
 use super::terminal::{terminal_error, TerminalGuard};
+use super::worker::Workers;
 use super::{decoder, graphics, view};
 use crate::error::Result;
 use crate::session::{Control, Event, LogLevel, Request};
@@ -30,22 +34,9 @@ enum UiMsg {
     Scheduler(Event),
     SchedulerGone,
     Decoded(Decoded),
-    /// The answer to a form check (see [`App::checked`]).
-    Checked(CheckJob, std::result::Result<(), String>),
+    /// A worker finished a job (see [`super::effects`]).
+    Done(Outcome),
     Signal,
-}
-
-/// The thread that runs the form's checks (they read files: a clip's first frame, a large image).
-fn spawn_checker(jobs: Receiver<CheckJob>, tx: Sender<UiMsg>) -> std::io::Result<()> {
-    std::thread::Builder::new().name("tui-check".into()).spawn(move || {
-        for job in jobs {
-            let result = super::effects::check(&job);
-            if tx.send(UiMsg::Checked(job, result)).is_err() {
-                return;
-            }
-        }
-    })?;
-    Ok(())
 }
 
 fn spawn_input(tx: Sender<UiMsg>, stop: Arc<AtomicBool>) -> std::io::Result<()> {
@@ -81,20 +72,20 @@ fn spawn_forwarder(events: Receiver<Event>, tx: Sender<UiMsg>) -> std::io::Resul
 }
 
 /// Applies one message; true when the screen should be redrawn.
-fn apply(app: &mut App, control: &dyn Control, images: &mut ImageStore, msg: UiMsg) -> bool {
+fn apply(app: &mut App, workers: &Workers, images: &mut ImageStore, msg: UiMsg) -> bool {
     match msg {
         UiMsg::Terminal(TermEvent::Key(key)) => {
             let effects = app.handle_key(key);
-            perform_all(app, control, effects);
+            dispatch_all(app, workers, effects);
         }
         UiMsg::Terminal(TermEvent::Resize(..)) => {}
         UiMsg::Terminal(_) => return false,
         UiMsg::Scheduler(e) => app.apply_event(e),
         UiMsg::SchedulerGone => app.report_error("lost the connection to the scheduler: restart brushwork"),
         UiMsg::Decoded(d) => images.accept(d),
-        UiMsg::Checked(job, result) => {
-            let effects = app.checked(job, result);
-            perform_all(app, control, effects);
+        UiMsg::Done(outcome) => {
+            let effects = finish(app, outcome);
+            dispatch_all(app, workers, effects);
         }
         UiMsg::Signal => app.quit = true,
     }
@@ -122,17 +113,17 @@ pub fn run_tui(control: Arc<dyn Control>, workspace_root: PathBuf, options: TuiO
     let (job_tx, job_rx) = mpsc::channel();
     let decoded_tx = tx.clone();
     decoder::spawn(picker, job_rx, move |d| decoded_tx.send(UiMsg::Decoded(d)).is_ok()).map_err(terminal_error)?;
-    let (check_tx, check_rx) = mpsc::channel();
-    spawn_checker(check_rx, tx.clone()).map_err(terminal_error)?;
+    let done_tx = tx.clone();
+    let workers =
+        Workers::spawn(control, move |outcome| done_tx.send(UiMsg::Done(outcome)).is_ok()).map_err(terminal_error)?;
     drop(tx);
 
     let start_dir = options.start_dir.clone().unwrap_or_else(|| PathBuf::from("."));
     let mut app = App::new(workspace_root, start_dir, options.preset_dir.clone());
-    app.checker = Some(check_tx);
     app.push_log(LogLevel::Info, format!("previews drawn with {}", protocol_name(protocol)));
-    perform_all(
+    dispatch_all(
         &mut app,
-        &*control,
+        &workers,
         vec![Effect::Request(Request::List), Effect::Request(Request::Watches), Effect::ReloadPresets],
     );
     let mut images = ImageStore::default();
@@ -163,10 +154,10 @@ pub fn run_tui(control: Arc<dyn Control>, workspace_root: PathBuf, options: TuiO
         match rx.recv_timeout(TICK) {
             Ok(msg) => {
                 app.tick(Instant::now());
-                dirty = apply(&mut app, &*control, &mut images, msg);
+                dirty = apply(&mut app, &workers, &mut images, msg);
                 // Take whatever else is waiting before drawing, so bursts of events draw once.
                 while let Ok(msg) = rx.try_recv() {
-                    dirty |= apply(&mut app, &*control, &mut images, msg);
+                    dirty |= apply(&mut app, &workers, &mut images, msg);
                 }
             }
             Err(RecvTimeoutError::Timeout) => {

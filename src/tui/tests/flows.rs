@@ -1,5 +1,8 @@
 //! Key-driven flows: what the user does, what the scheduler receives, what the screen shows.
 
+use std::sync::mpsc::channel;
+use std::time::{Duration, Instant};
+
 use ratatui::crossterm::event::KeyCode;
 
 use super::support::{mixed_sessions, record, Harness};
@@ -104,21 +107,70 @@ fn form_refuses_a_missing_content_file_and_a_bad_weight() {
 /// A check answered after its form was closed (or replaced) is dropped.
 #[test]
 fn a_late_check_answer_is_dropped() {
-    let mut h = Harness::new(Vec::new(), 100, 30);
-    let (tx, rx) = std::sync::mpsc::channel();
-    h.app.checker = Some(tx);
+    let mut h = Harness::new(Vec::new(), 100, 30).with_workers();
     h.key(KeyCode::Char('n'));
     h.focus_field("Content");
     h.type_text("media/content/tubingen_neckarfront.jpg");
     h.focus_field("Style");
     h.type_text("media/style/van_gogh_the_starry_night.jpg");
     h.ctrl('s');
-    let job = rx.try_recv().expect("the check went to the checker");
     assert!(h.render().contains("checking the inputs"), "{}", h.render());
     h.type_text("ignored while checking");
     h.key(KeyCode::Esc);
-    assert!(h.app.checked(job, Ok(())).is_empty(), "the form was closed");
+    assert!(h.settle(Duration::from_secs(30)), "the check's answer never came");
+    assert!(h.app.form.is_none());
     assert!(h.control.requests().iter().all(|r| !matches!(r, Request::Submit { .. })));
+}
+
+/// The dashboard's UI thread never waits on the scheduler: while it is busy (as when deleting a
+/// running session waits for its iteration to end), keys are handled and frames drawn, the session
+/// shows `deleting…`, and the deletion completes once the scheduler is free again.
+#[test]
+fn a_busy_scheduler_blocks_neither_keys_nor_drawing() {
+    let h = Harness::new(mixed_sessions(), 100, 30).with_workers();
+    let control = h.control.clone();
+    let busy = control.busy.lock().unwrap();
+    let (screens, seen) = channel();
+    let (free_tx, free) = channel::<()>();
+    let ui = std::thread::spawn(move || {
+        let mut h = h;
+        // The selection starts on `tubingen` (running): delete it, then move on and pause the next.
+        h.key(KeyCode::Char('d'));
+        h.key(KeyCode::Char('y'));
+        let deleting = h.render();
+        h.key(KeyCode::Char('p'));
+        let refused = h.render();
+        h.key(KeyCode::Down);
+        h.key(KeyCode::Char('p'));
+        screens.send((deleting, refused, h.render())).unwrap();
+        free.recv().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !h.app.pending.is_empty() && Instant::now() < deadline {
+            h.settle(Duration::from_millis(100));
+        }
+        screens.send((h.render(), String::new(), String::new())).unwrap();
+        h
+    });
+    let (deleting, refused, moved) =
+        seen.recv_timeout(Duration::from_secs(30)).expect("the UI thread waited for the busy scheduler");
+    let answered = control.requests();
+    assert!(answered.iter().all(|r| matches!(r, Request::List)), "answered while busy: {answered:?}");
+    let row = |screen: &str, name: &str| screen.lines().find(|l| l.contains(name)).unwrap_or_default().to_string();
+    assert!(row(&deleting, "tubingen").contains("deleting…"), "{deleting}");
+    assert!(refused.contains("`tubingen` is being deleted"), "{refused}");
+    assert!(row(&moved, "tubingen").contains("deleting…"), "{moved}");
+    assert!(row(&moved, "▶").contains("pausing…"), "{moved}");
+
+    drop(busy);
+    free_tx.send(()).unwrap();
+    let (done, ..) = seen.recv_timeout(Duration::from_secs(60)).expect("the answers were applied");
+    let h = ui.join().unwrap();
+    assert!(h.app.pending.is_empty(), "{:?}", h.app.pending);
+    assert!(!done.contains("tubingen") && !done.contains("deleting…"), "{done}");
+    let requests = control.requests();
+    assert!(requests.iter().any(|r| matches!(r, Request::Remove { id } if id == "s1")), "{requests:?}");
+    assert!(requests.iter().any(|r| matches!(r, Request::Pause { id } if id != "s1")), "{requests:?}");
+    assert!(!requests.iter().any(|r| matches!(r, Request::Pause { id } if id == "s1")), "{requests:?}");
 }
 
 #[test]

@@ -17,8 +17,10 @@ use crate::engine::settings::StyleRef;
 use crate::engine::Settings;
 use crate::preset::{Origin, Preset};
 use crate::session::{Control, Event, Kind, ProgressSummary, Request, Response, SessionRecord, SessionSpec, Status};
-use crate::tui::effects::perform_all;
+use crate::tui::app::Effect;
+use crate::tui::effects::{dispatch_all, finish, perform_all, Outcome};
 use crate::tui::images::{Decoded, ImageStore};
+use crate::tui::worker::Workers;
 use crate::tui::{view, App};
 
 /// Records every request, answers like a scheduler would, and lets the test push events.
@@ -27,6 +29,9 @@ pub struct TestControl {
     pub requests: Mutex<Vec<Request>>,
     pub sessions: Mutex<Vec<SessionRecord>>,
     subscribers: Mutex<Vec<Sender<Event>>>,
+    /// Taken by every request before anything else: a test holding it is a scheduler busy
+    /// (removing a running session waits for its iteration to end).
+    pub busy: Mutex<()>,
 }
 
 impl TestControl {
@@ -47,6 +52,7 @@ impl TestControl {
 
 impl Control for TestControl {
     fn request(&self, request: Request) -> crate::Result<Response> {
+        let _busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
         self.requests.lock().unwrap().push(request.clone());
         let mut sessions = self.sessions.lock().unwrap();
         match request {
@@ -67,6 +73,12 @@ impl Control for TestControl {
                 }
                 None => Err(crate::Error::Usage(format!("no session `{id}`"))),
             },
+            Request::Remove { id } => {
+                sessions.retain(|r| r.id != id);
+                drop(sessions);
+                self.push(Event::Removed { id });
+                Ok(Response::Ok)
+            }
             _ => Ok(Response::Ok),
         }
     }
@@ -137,6 +149,9 @@ pub struct Harness {
     pub events: Receiver<Event>,
     pub images: ImageStore,
     pub terminal: Terminal<TestBackend>,
+    /// With [`Harness::with_workers`]: effects go to worker threads, as in the dashboard, and
+    /// their outcomes come back here; without, they are carried out in place.
+    pub workers: Option<(Workers, Receiver<Outcome>)>,
 }
 
 impl Harness {
@@ -148,13 +163,39 @@ impl Harness {
         let effects = vec![crate::tui::app::Effect::Request(Request::List)];
         perform_all(&mut app, &*control, effects);
         let terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-        Harness { app, control, events, images: ImageStore::default(), terminal }
+        Harness { app, control, events, images: ImageStore::default(), terminal, workers: None }
+    }
+
+    /// Effects from now on go to the dashboard's worker threads (see [`Harness::settle`]).
+    pub fn with_workers(mut self) -> Self {
+        let (tx, rx) = channel();
+        let workers = Workers::spawn(self.control.clone(), move |outcome| tx.send(outcome).is_ok()).unwrap();
+        self.workers = Some((workers, rx));
+        self
     }
 
     pub fn key_with(&mut self, code: KeyCode, modifiers: KeyModifiers) {
         let effects = self.app.handle_key(KeyEvent::new(code, modifiers));
-        perform_all(&mut self.app, &*self.control, effects);
+        self.carry_out(effects);
         self.pump();
+    }
+
+    fn carry_out(&mut self, effects: Vec<Effect>) {
+        match &self.workers {
+            Some((workers, _)) => dispatch_all(&mut self.app, workers, effects),
+            None => perform_all(&mut self.app, &*self.control, effects),
+        }
+    }
+
+    /// With workers: applies the next outcome to come back, as the terminal loop does; false
+    /// when none came within `timeout`.
+    pub fn settle(&mut self, timeout: std::time::Duration) -> bool {
+        let Some((_, outcomes)) = &self.workers else { return false };
+        let Ok(outcome) = outcomes.recv_timeout(timeout) else { return false };
+        let effects = finish(&mut self.app, outcome);
+        self.carry_out(effects);
+        self.pump();
+        true
     }
 
     pub fn key(&mut self, code: KeyCode) {

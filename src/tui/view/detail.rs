@@ -66,14 +66,19 @@ fn draw_info(frame: &mut Frame, app: &App, r: &SessionRecord, area: Rect) {
     };
     let default_output = if r.kind == crate::session::Kind::Video { "output.mp4" } else { "output.png" };
     let output = r.export.clone().unwrap_or_else(|| app.session_dir(&r.id).join(default_output));
-    let tail = format!(" {} · {} · {}", r.status.as_str(), r.kind.as_str(), r.id);
+    // While a request about it is on its way, what is being done (`pausing…`) instead of the status.
+    let (status, shown_style) = match app.pending_for(&r.id) {
+        Some(doing) => (format!("{doing}…"), Style::new().fg(palette::MUTED)),
+        None => (r.status.as_str().to_string(), status_style(r.status)),
+    };
+    let tail = format!(" {status} · {} · {}", r.kind.as_str(), r.id);
     let name =
         ellipsize(&crate::util::text::escape_controls(&r.name), width.saturating_sub(tail.chars().count()).max(8));
     let mut lines = vec![
         Line::from(vec![
             Span::styled(name, Style::new().add_modifier(Modifier::BOLD)),
             Span::raw(" "),
-            Span::styled(r.status.as_str(), status_style(r.status)),
+            Span::styled(status, shown_style),
             Span::raw(format!(" · {} · {}", r.kind.as_str(), r.id)),
         ]),
         field("progress", format!("{progress}{eta}")),

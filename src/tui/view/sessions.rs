@@ -6,7 +6,8 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Cell, Row, Table, TableState};
 use ratatui::Frame;
 
-use super::{border_style, ellipsize, panels, status_style};
+use super::{border_style, ellipsize, palette, panels, status_style};
+use crate::session::SessionRecord;
 use crate::tui::app::{App, Panel};
 use crate::tui::sessions::{format_duration, format_loss, fraction};
 
@@ -45,7 +46,7 @@ fn draw_table(frame: &mut Frame, app: &App, area: Rect) {
             let eta = app.eta(r).map_or("-".to_string(), format_duration);
             Row::new(vec![
                 Cell::from(ellipsize(&crate::util::text::escape_controls(&r.name), name_width)),
-                Cell::from(r.status.as_str()).style(status_style(r.status)),
+                status_cell(app, r),
                 Cell::from(r.kind.as_str()),
                 Cell::from(progress_bar(fraction(r), 12)),
                 Cell::from(count),
@@ -67,7 +68,8 @@ fn draw_table(frame: &mut Frame, app: &App, area: Rect) {
     let title = format!(" Sessions (sort: {}) ", app.sort.label());
     let block = Block::bordered().title(title).border_style(border_style(focused));
     let table = if rows.is_empty() {
-        Table::new(vec![Row::new([Line::from("no sessions yet: press n to start one")])], [Constraint::Min(10)])
+        let empty = if app.listing { "loading the sessions…" } else { "no sessions yet: press n to start one" };
+        Table::new(vec![Row::new([Line::from(empty)])], [Constraint::Min(10)])
     } else {
         Table::new(rows, widths).header(header)
     };
@@ -77,4 +79,13 @@ fn draw_table(frame: &mut Frame, app: &App, area: Rect) {
         .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED))
         .highlight_symbol("▶ ");
     frame.render_stateful_widget(table, area, &mut state);
+}
+
+/// The session's status, or what is being done to it while the scheduler has not answered yet
+/// (`deleting…`).
+fn status_cell<'a>(app: &App, r: &SessionRecord) -> Cell<'a> {
+    match app.pending_for(&r.id) {
+        Some(doing) => Cell::from(format!("{doing}…")).style(Style::new().fg(palette::MUTED)),
+        None => Cell::from(r.status.as_str()).style(status_style(r.status)),
+    }
 }
