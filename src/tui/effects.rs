@@ -252,7 +252,9 @@ pub fn dispatch_all(app: &mut App, workers: &Workers, effects: Vec<Effect>) {
             // Its worker is gone (it panicked): say so, and clear what was marked pending.
             const GONE: &str = "internal: a thread of the dashboard is gone; restart brushwork";
             let outcome = match job {
-                Job::Request(request) => Outcome::Answered { request, response: Err(crate::Error::Usage(GONE.into())) },
+                Job::Request(request) => {
+                    Outcome::Answered { request, response: Err(crate::Error::Internal(GONE.into())) }
+                }
                 Job::Check(job) => Outcome::Checked(job, Err(GONE.into())),
                 _ => Outcome::Failed(GONE.into()),
             };
