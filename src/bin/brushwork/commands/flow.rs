@@ -12,8 +12,7 @@ use brushwork::imageio::{load_rgb, to_rgb8};
 use brushwork::util::fs::{temp_path_for, write_atomic_with};
 
 pub fn flow(args: &FlowArgs) -> Result<()> {
-    let quality: FlowQuality = serde_json::from_value(serde_json::Value::String(args.quality.clone()))
-        .map_err(|_| Error::Usage(format!("--quality {}: use ultrafast, fast, medium or fine", args.quality)))?;
+    let quality = FlowQuality::from(args.quality);
     check_extension(&args.output, "flo")?;
     if let Some(png) = &args.png {
         check_extension(png, "png")?;
@@ -66,7 +65,7 @@ pub fn flow(args: &FlowArgs) -> Result<()> {
     if args.json {
         let line = json!({
             "event": "flow", "output": args.output.display().to_string(), "width": w, "height": h,
-            "quality": args.quality, "mean_motion": mean, "milliseconds": ms,
+            "quality": args.quality.to_string(), "mean_motion": mean, "milliseconds": ms,
         });
         println!("{line}");
     } else {

@@ -57,7 +57,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Some(Command::Eval(args)) => eval::eval(args),
         Some(Command::Flow(args)) => flow::flow(args),
         Some(Command::Bench(args)) => bench::bench(args),
-        None => dashboard::dashboard(&workspace(&WorkspaceArg::default()), &cli.graphics, &cli.log_level),
+        None => dashboard::dashboard(&workspace(&WorkspaceArg::default()), cli.graphics.into(), &cli.log_level),
     }
 }
 

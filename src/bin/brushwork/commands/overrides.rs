@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use candle_core::Device;
 
-use crate::cli::SettingsArgs;
+use crate::cli::{InitArg, SettingsArgs};
 use brushwork::engine::settings::StyleRef;
 use brushwork::engine::Settings;
 use brushwork::error::{Error, Result};
@@ -127,7 +127,7 @@ pub fn check_memory(settings: &Settings, kind: Kind, content: &Path) -> Result<(
 
 /// Rewrites "field `size` must be positive" as "--size 0: must be positive" when `--size` was given.
 fn name_flag(message: &str, a: &SettingsArgs) -> String {
-    if message.starts_with("init = \"file\"") && a.init.as_deref() == Some("file") && a.init_file.is_none() {
+    if message.starts_with("init = \"file\"") && a.init == Some(InitArg::File) && a.init_file.is_none() {
         return "--init file needs --init-file FILE".into();
     }
     let Some(rest) = message.strip_prefix("field `") else { return message.to_string() };
@@ -180,11 +180,6 @@ pub fn parse_layers(flag: &str, value: &str) -> Result<std::collections::BTreeMa
     Ok(layers)
 }
 
-fn parse_enum<T: serde::de::DeserializeOwned>(flag: &str, value: &str) -> Result<T> {
-    T::deserialize(serde::de::value::StrDeserializer::<serde::de::value::Error>::new(value))
-        .map_err(|e| Error::Usage(format!("--{flag} {value}: {e}")))
-}
-
 pub fn apply(s: &mut Settings, a: &SettingsArgs) -> Result<()> {
     if !a.styles.is_empty() {
         s.styles = a.styles.iter().map(|v| parse_style(v)).collect::<Result<_>>()?;
@@ -222,20 +217,20 @@ pub fn apply(s: &mut Settings, a: &SettingsArgs) -> Result<()> {
             s.init = brushwork::engine::settings::Init::File;
         }
     }
-    if let Some(v) = &a.optimizer {
-        s.optimizer = parse_enum("optimizer", v)?;
+    if let Some(v) = a.optimizer {
+        s.optimizer = v.into();
         if a.learning_rate.is_none() {
             s.learning_rate = None;
         }
     }
-    if let Some(v) = &a.init {
-        s.init = parse_enum("init", v)?;
+    if let Some(v) = a.init {
+        s.init = v.into();
     }
-    if let Some(v) = &a.color {
-        s.color = parse_enum("color", v)?;
+    if let Some(v) = a.color {
+        s.color = v.into();
     }
-    if let Some(v) = &a.pooling {
-        s.pooling = parse_enum("pooling", v)?;
+    if let Some(v) = a.pooling {
+        s.pooling = v.into();
     }
     Ok(())
 }
@@ -270,8 +265,8 @@ mod tests {
         let mut s = Settings::default();
         let a = SettingsArgs {
             size: Some(64),
-            optimizer: Some("adam".into()),
-            color: Some("histogram".into()),
+            optimizer: Some(crate::cli::OptimizerArg::Adam),
+            color: Some(crate::cli::ColorArg::Histogram),
             ..Default::default()
         };
         apply(&mut s, &a).unwrap();

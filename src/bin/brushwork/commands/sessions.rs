@@ -21,7 +21,9 @@ pub fn sessions(cmd: &SessionsCommand, workspace: &Path) -> Result<()> {
     let ws = Workspace::open(workspace)?;
     let priority_target;
     let (request, target) = match cmd {
-        SessionsCommand::List { status, json } => return list(&ws, status, *json),
+        SessionsCommand::List { status, json } => {
+            return list(&ws, &status.iter().map(|&s| s.into()).collect::<Vec<Status>>(), *json)
+        }
         SessionsCommand::Rm { ids, json } => return remove(&ws, ids, *json),
         SessionsCommand::Prune { done, failed, cancelled, older_than, dry_run, json } => {
             let mut wanted = Vec::new();
@@ -148,10 +150,10 @@ fn records(ws: &Workspace) -> Result<Vec<SessionRecord>> {
     })
 }
 
-fn list(ws: &Workspace, statuses: &[String], json: bool) -> Result<()> {
+fn list(ws: &Workspace, statuses: &[Status], json: bool) -> Result<()> {
     let mut records = records(ws)?;
     if !statuses.is_empty() {
-        records.retain(|r| statuses.iter().any(|s| *s == status_text(ws, r)));
+        records.retain(|r| statuses.contains(&shown_status(ws, r)));
     }
     if json {
         for r in records {
@@ -176,7 +178,7 @@ fn list(ws: &Workspace, statuses: &[String], json: bool) -> Result<()> {
         let loss = if p.iteration > 0 { brushwork::util::human::loss(p.loss) } else { "-".into() };
         rows.push([
             r.id.clone(),
-            status_text(ws, r),
+            shown_status(ws, r).to_string(),
             r.kind.as_str().to_string(),
             progress,
             loss,
@@ -326,11 +328,11 @@ fn prune(ws: &Workspace, statuses: &[Status], min_age: Option<u64>, dry_run: boo
 }
 
 /// `running` for a session whose process died is shown as `interrupted`.
-fn status_text(ws: &Workspace, r: &SessionRecord) -> String {
+fn shown_status(ws: &Workspace, r: &SessionRecord) -> Status {
     if r.status == Status::Running && !FileLock::is_held(&ws.session_dir(&r.id).join("lock")) {
-        "interrupted".into()
+        Status::Interrupted
     } else {
-        r.status.to_string()
+        r.status
     }
 }
 
@@ -338,7 +340,7 @@ fn print_record(ws: &Workspace, r: &SessionRecord) {
     let dir = ws.session_dir(&r.id);
     println!("id        {}", r.id);
     println!("name      {}", escape_controls(&r.name));
-    println!("status    {}", status_text(ws, r));
+    println!("status    {}", shown_status(ws, r));
     println!("created   {}", brushwork::util::human::local_minute(r.created_at));
     println!("kind      {}", r.kind.as_str());
     println!("preset    {}", r.preset);

@@ -85,8 +85,8 @@ fn apply_video_flags(settings: &mut brushwork::engine::Settings, args: &VideoArg
     if let Some(n) = args.frame_iterations {
         settings.frame_iterations = n;
     }
-    if let Some(w) = &args.warm_start {
-        settings.warm_start = parse_flag("warm-start", w)?;
+    if let Some(w) = args.warm_start {
+        settings.warm_start = w.into();
     }
     if let Some(w) = args.temporal_weight {
         if !w.is_finite() || w < 0.0 {
@@ -97,18 +97,13 @@ fn apply_video_flags(settings: &mut brushwork::engine::Settings, args: &VideoArg
     if let Some(f) = &args.temporal_frames {
         settings.temporal_frames = f.clone();
     }
-    if let Some(q) = &args.flow_quality {
-        settings.flow_quality = parse_flag("flow-quality", q)?;
+    if let Some(q) = args.flow_quality {
+        settings.flow_quality = q.into();
     }
     if let Some(d) = &args.flow_dir {
         settings.flow_dir = Some(d.clone());
     }
     Ok(())
-}
-
-fn parse_flag<T: serde::de::DeserializeOwned>(flag: &str, value: &str) -> Result<T> {
-    T::deserialize(serde::de::value::StrDeserializer::<serde::de::value::Error>::new(value))
-        .map_err(|e| Error::Usage(format!("--{flag} {value}: {e}")))
 }
 
 /// The frame distances whose flows a run reads: the temporal loss's, or the previous frame's

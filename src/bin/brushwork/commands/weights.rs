@@ -17,12 +17,11 @@ pub fn weights(cmd: &WeightsCommand) -> Result<()> {
     let store = Store::open_default()?;
     match cmd {
         WeightsCommand::Fetch { source } => {
-            let source: Source = source.parse().map_err(Error::Usage)?;
-            let entry = fetch_with_bar(&store, source, &mut |m| eprintln!("{m}"))?;
+            let entry = fetch_with_bar(&store, Source::from(*source), &mut |m| eprintln!("{m}"))?;
             eprintln!("installed {} ({}, {}) at {}", entry.name, entry.arch, entry.preprocess, entry.path.display());
         }
         WeightsCommand::Import { file, preprocess, name } => {
-            let preprocess = preprocess.as_deref().map(str::parse).transpose().map_err(Error::Usage)?;
+            let preprocess = preprocess.map(Into::into);
             let entry = import_file(&store, file, &ImportOptions { preprocess, name: name.clone() })?;
             eprintln!("installed {} ({}, {}) at {}", entry.name, entry.arch, entry.preprocess, entry.path.display());
         }
