@@ -12,9 +12,9 @@ use crate::session::{Kind, SessionSpec};
 
 /// What `brushwork run` (an image) or `brushwork video` (a clip) would refuse about `spec`.
 pub fn check_session(spec: &SessionSpec) -> Result<()> {
-    let settings = &spec.settings;
-    let content = spec.content.as_path();
-    match spec.kind {
+    let settings = &spec.job.settings;
+    let content = spec.job.content.as_path();
+    match spec.job.kind {
         Kind::Video => {
             check_settings(settings, Kind::Video)?;
             crate::session::memory::check_job(settings, Kind::Video, content)?;
@@ -22,15 +22,15 @@ pub fn check_session(spec: &SessionSpec) -> Result<()> {
             crate::video::init()?;
             #[cfg(feature = "ffmpeg")]
             {
-                if let Some(output) = &spec.export {
+                if let Some(output) = &spec.job.export {
                     crate::video::output::check_output_path(output)?;
                     check_output_is_not_an_input(output, ("the source clip", content), settings)?;
                 }
                 crate::session::network::load_images(settings)?;
-                parse_device(&spec.device)?;
+                parse_device(&spec.job.device)?;
                 // One frame is enough to know it is a readable clip.
                 crate::video::decode::first_frame(content, settings.size)?;
-                if let Some(output) = &spec.export {
+                if let Some(output) = &spec.job.export {
                     crate::video::output::check_output(content, output)?;
                 }
             }
@@ -38,14 +38,14 @@ pub fn check_session(spec: &SessionSpec) -> Result<()> {
         _ => {
             check_settings(settings, Kind::Image)?;
             crate::session::memory::check_job(settings, Kind::Image, content)?;
-            if let Some(output) = &spec.export {
+            if let Some(output) = &spec.job.export {
                 check_output_dir(output)?;
                 check_output_is_not_an_input(output, ("the content image", content), settings)?;
             }
             load_rgb_for(content, Some(settings.size))?;
             crate::session::network::load_images(settings)?;
             crate::session::network::check_content_size(content, settings)?;
-            parse_device(&spec.device)?;
+            parse_device(&spec.job.device)?;
         }
     }
     Ok(())
@@ -54,14 +54,14 @@ pub fn check_session(spec: &SessionSpec) -> Result<()> {
 /// What `brushwork watch` would refuse: the folder, the settings, the style images and the
 /// output folder's parent.
 pub fn check_watch(spec: &SessionSpec) -> Result<()> {
-    let dir: &Path = &spec.content;
+    let dir: &Path = &spec.job.content;
     if !dir.is_dir() {
         return Err(Error::input(dir, "not a folder"));
     }
-    check_settings(&spec.settings, Kind::Image)?;
-    crate::session::network::load_images(&spec.settings)?;
-    parse_device(&spec.device)?;
-    if let Some(out) = &spec.export {
+    check_settings(&spec.job.settings, Kind::Image)?;
+    crate::session::network::load_images(&spec.job.settings)?;
+    parse_device(&spec.job.device)?;
+    if let Some(out) = &spec.job.export {
         if !out.is_dir() {
             check_output_dir(out)?;
         }

@@ -52,9 +52,9 @@ impl WorkPlan {
     /// The plan of a session; a video's frame count comes from its progress (`None` before the
     /// first frame is reported).
     pub fn for_record(r: &SessionRecord) -> Option<Self> {
-        match r.kind {
-            Kind::Video => r.progress.filter(|p| p.total > 0).map(|p| WorkPlan::video(&r.settings, p.total)),
-            _ => Some(WorkPlan::image(&r.settings)),
+        match r.job.kind {
+            Kind::Video => r.progress.filter(|p| p.total > 0).map(|p| WorkPlan::video(&r.job.settings, p.total)),
+            _ => Some(WorkPlan::image(&r.job.settings)),
         }
     }
 

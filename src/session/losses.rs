@@ -15,7 +15,8 @@ use crate::util::fs::write_atomic;
 
 pub const HEADER: &str = "iteration,scale,loss,style,content,tv,seconds";
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// One iteration's losses: a row of `losses.csv` and the body of a progress event.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LossRow {
     pub iteration: u32,
     pub scale: u32,

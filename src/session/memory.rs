@@ -134,7 +134,7 @@ pub fn estimate(settings: &Settings, shapes: &Shapes) -> Estimate {
 /// Refuses `spec` when its estimate does not fit in the memory available now (`MemAvailable`
 /// less a margin). Where the available memory cannot be read, nothing is refused.
 pub fn check(spec: &SessionSpec) -> Result<()> {
-    check_job(&spec.settings, spec.kind, &spec.content)
+    check_job(&spec.job.settings, spec.job.kind, &spec.job.content)
 }
 
 /// [`check`] for a job not yet made into a spec (the CLI, before it decodes anything).

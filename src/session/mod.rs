@@ -25,8 +25,9 @@ pub mod watch_service;
 pub mod watches;
 pub mod workspace;
 
-pub use event::{Event, LogLevel};
+pub use event::{Event, FrameProgress, LogLevel};
+pub use losses::LossRow;
 pub use protocol::{Control, Request, Response};
-pub use record::{Kind, ProgressSummary, SessionRecord, SessionSpec, Status};
+pub use record::{Job, Kind, ProgressSummary, SessionRecord, SessionSpec, Status};
 pub use scheduler::Scheduler;
 pub use workspace::Workspace;

@@ -349,7 +349,7 @@ impl Shared {
                 s => Err(Error::Conflict(format!("session {} is {s}; only finished sessions can be retried", r.id))),
             }),
             Request::SetPriority { id, priority } => self.change(&id, |_, r| {
-                r.priority = priority;
+                r.job.priority = priority;
                 Ok(Some(r.status))
             }),
             Request::Remove { id } => self.remove(&id),
@@ -451,7 +451,7 @@ fn next_queued(st: &State) -> Option<String> {
     st.records
         .values()
         .filter(|r| r.status == Status::Queued && !st.running.contains_key(&r.id) && !st.elsewhere.contains(&r.id))
-        .max_by(|a, b| a.priority.cmp(&b.priority).then(b.created_at.cmp(&a.created_at)).then(b.id.cmp(&a.id)))
+        .max_by(|a, b| a.job.priority.cmp(&b.job.priority).then(b.created_at.cmp(&a.created_at)).then(b.id.cmp(&a.id)))
         .map(|r| r.id.clone())
 }
 
@@ -479,7 +479,7 @@ impl SessionSink for Shared {
     }
 
     fn output_taken(&self, path: &std::path::Path) -> bool {
-        self.lock().records.values().any(|r| r.export.as_deref() == Some(path))
+        self.lock().records.values().any(|r| r.job.export.as_deref() == Some(path))
     }
 
     fn watches_changed(&self) {
@@ -516,14 +516,16 @@ mod tests {
         let ws = Workspace::open(dir.path()).unwrap();
         let spec = SessionSpec {
             name: Some("foreground".into()),
-            kind: Kind::Image,
-            content: dir.path().join("content.png"),
-            export: None,
-            weights: None,
-            device: "cpu".into(),
-            preset: "quick".into(),
-            priority: 0,
-            settings: crate::engine::Settings::default(),
+            job: crate::session::Job {
+                kind: Kind::Image,
+                content: dir.path().join("content.png"),
+                export: None,
+                weights: None,
+                device: "cpu".into(),
+                preset: "quick".into(),
+                priority: 0,
+                settings: crate::engine::Settings::default(),
+            },
         };
         let mut record = ws.create(spec).unwrap();
         record.status = Status::Running;

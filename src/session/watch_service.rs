@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use super::event::{Event, LogLevel};
-use super::record::{Kind, SessionSpec};
+use super::record::{Job, Kind, SessionSpec};
 use super::watches::{self, output_name, WatchConfig, WatchStatus};
 use crate::error::{Error, Result};
 use crate::watch::filter::canonical_lenient;
@@ -230,14 +230,16 @@ fn queue(config: &WatchConfig, sink: &dyn SessionSink, file: &ReadyFile) -> Resu
     let export = output_name(&config.out, &file.path, &config.preset, &|p| sink.output_taken(p));
     let spec = SessionSpec {
         name: None,
-        kind: Kind::Watched,
-        content: file.path.clone(),
-        export: Some(export),
-        weights: config.weights.clone(),
-        device: config.device.clone(),
-        preset: config.preset.clone(),
-        priority: 0,
-        settings: config.settings.clone(),
+        job: Job {
+            kind: Kind::Watched,
+            content: file.path.clone(),
+            export: Some(export),
+            weights: config.weights.clone(),
+            device: config.device.clone(),
+            preset: config.preset.clone(),
+            priority: 0,
+            settings: config.settings.clone(),
+        },
     };
     let record = match &file.error {
         Some(error) => sink.create_failed(spec, error.clone())?,

@@ -8,7 +8,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::record::{now, SessionRecord, SessionSpec, Status};
+use super::record::{now, Job, SessionRecord, SessionSpec, Status};
 use crate::error::{Error, Result};
 use crate::util::fs::write_atomic;
 
@@ -65,7 +65,7 @@ impl Workspace {
         let stem = spec
             .name
             .clone()
-            .or_else(|| spec.content.file_stem().map(|s| s.to_string_lossy().into_owned()))
+            .or_else(|| spec.job.content.file_stem().map(|s| s.to_string_lossy().into_owned()))
             .unwrap_or_else(|| "session".into());
         let slug = slug(&stem);
         // Numbers are never reused, even after the newest session is removed: a script holding
@@ -152,14 +152,16 @@ impl Workspace {
             id.to_string(),
             SessionSpec {
                 name: Some(id.to_string()),
-                kind: Default::default(),
-                content: PathBuf::new(),
-                export: None,
-                weights: None,
-                device: "cpu".into(),
-                preset: String::new(),
-                priority: 0,
-                settings: Default::default(),
+                job: Job {
+                    kind: Default::default(),
+                    content: PathBuf::new(),
+                    export: None,
+                    weights: None,
+                    device: "cpu".into(),
+                    preset: String::new(),
+                    priority: 0,
+                    settings: Default::default(),
+                },
             },
         );
         r.status = Status::Failed;
@@ -234,14 +236,16 @@ mod tests {
     fn spec() -> SessionSpec {
         SessionSpec {
             name: Some("x".into()),
-            kind: Default::default(),
-            content: PathBuf::from("x.png"),
-            export: None,
-            weights: None,
-            device: "cpu".into(),
-            preset: String::new(),
-            priority: 0,
-            settings: Default::default(),
+            job: Job {
+                kind: Default::default(),
+                content: PathBuf::from("x.png"),
+                export: None,
+                weights: None,
+                device: "cpu".into(),
+                preset: String::new(),
+                priority: 0,
+                settings: Default::default(),
+            },
         }
     }
 

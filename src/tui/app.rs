@@ -275,35 +275,20 @@ impl App {
             Event::Preview { id } => *self.preview_generation.entry(id).or_default() += 1,
             Event::Log { level, message } => self.push_log(level, message),
             Event::Watches { watches } => self.watches = watches,
-            Event::Progress {
-                id,
-                iteration,
-                total,
-                scale,
-                loss,
-                style,
-                content,
-                tv,
-                seconds,
-                frame,
-                frames,
-                flicker,
-                warp_error,
-                source_warp_error,
-                ..
-            } => {
+            Event::Progress { id, total, row, video, .. } => {
                 // Video sessions progress by frames; their chart is the flicker per finished frame.
                 // The iterations of a frame carry that frame's seconds, not the job's: the
                 // elapsed time (and the ETA's starting point) stays the last finished frame's.
                 let record = self.sessions.iter_mut().find(|r| r.id == id);
-                let finished_frame = frame.is_none() || flicker.is_some();
-                let summary = match (frame, frames) {
-                    (Some(f), Some(n)) => {
+                let finished_frame = video.is_none_or(|v| v.finished());
+                let summary = match video {
+                    Some(v) => {
                         let kept = record.as_ref().and_then(|r| r.progress).filter(|_| !finished_frame);
-                        let seconds = kept.map_or(if finished_frame { seconds } else { 0.0 }, |p| p.seconds);
-                        ProgressSummary { iteration: f - u32::from(flicker.is_none()), total: n, loss, seconds }
+                        let seconds = kept.map_or(if finished_frame { row.seconds } else { 0.0 }, |p| p.seconds);
+                        let iteration = v.frame - u32::from(!v.finished());
+                        ProgressSummary { iteration, total: v.frames, loss: row.loss, seconds }
                     }
-                    _ => ProgressSummary { iteration, total, loss, seconds },
+                    None => ProgressSummary { iteration: row.iteration, total, loss: row.loss, seconds: row.seconds },
                 };
                 if let Some(r) = record {
                     r.progress = Some(summary);
@@ -312,16 +297,15 @@ impl App {
                     self.progress_at.insert(id.clone(), self.now);
                 }
                 if let Some(d) = self.detail.as_mut().filter(|d| d.id == id) {
-                    match (frame, flicker) {
-                        (Some(frame), Some(flicker)) => {
-                            let score = FrameScore { frame, flicker, warp_error, source_warp_error };
-                            losses::merge_frames(&mut d.frames, [score]);
+                    match video {
+                        Some(v) => {
+                            if let Some(flicker) = v.flicker {
+                                let (warp_error, source_warp_error) = (v.warp_error, v.source_warp_error);
+                                let score = FrameScore { frame: v.frame, flicker, warp_error, source_warp_error };
+                                losses::merge_frames(&mut d.frames, [score]);
+                            }
                         }
-                        (Some(_), None) => {}
-                        _ => {
-                            let row = LossRow { iteration, scale, loss, style, content, tv, seconds };
-                            losses::merge(&mut d.losses, [row]);
-                        }
+                        None => losses::merge(&mut d.losses, [row]),
                     }
                 }
             }

@@ -279,13 +279,13 @@ fn with_absolute_paths(request: Request) -> Request {
     let abs = |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
     match request {
         Request::Submit { mut spec } => {
-            spec.content = abs(&spec.content);
-            spec.export = spec.export.as_deref().map(abs);
-            spec.weights = spec.weights.as_deref().map(abs);
-            for s in &mut spec.settings.styles {
+            spec.job.content = abs(&spec.job.content);
+            spec.job.export = spec.job.export.as_deref().map(abs);
+            spec.job.weights = spec.job.weights.as_deref().map(abs);
+            for s in &mut spec.job.settings.styles {
                 s.path = abs(&s.path);
             }
-            if let Some(init) = &mut spec.settings.init_file {
+            if let Some(init) = &mut spec.job.settings.init_file {
                 *init = abs(init);
             }
             Request::Submit { spec }

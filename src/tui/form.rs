@@ -8,7 +8,7 @@ use super::form_fields::{Field, FieldKind, FIELDS};
 use crate::engine::settings::StyleRef;
 use crate::engine::Settings;
 use crate::preset::Preset;
-use crate::session::{Kind, SessionSpec};
+use crate::session::{Job, Kind, SessionSpec};
 
 /// One style of the form: its file and its weight, as typed.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -122,11 +122,11 @@ impl Form {
     pub fn duplicate(spec: SessionSpec, start_dir: &Path) -> Self {
         let mut form = Form::new(&[], start_dir);
         form.set(Field::Name, spec.name.clone().map(|n| format!("{n} copy")).unwrap_or_default());
-        form.set(Field::Content, spec.content.display().to_string());
-        form.set(Field::Device, spec.device.clone());
-        form.set(Field::Export, spec.export.as_ref().map(|p| p.display().to_string()).unwrap_or_default());
+        form.set(Field::Content, spec.job.content.display().to_string());
+        form.set(Field::Device, spec.job.device.clone());
+        form.set(Field::Export, spec.job.export.as_ref().map(|p| p.display().to_string()).unwrap_or_default());
         form.styles = vec![StyleRow::default()];
-        form.load_preset(&spec.preset, &spec.settings);
+        form.load_preset(&spec.job.preset, &spec.job.settings);
         form.template = Some(spec);
         form
     }
@@ -296,19 +296,21 @@ impl Form {
         let template = self.template.as_ref();
         Ok(SessionSpec {
             name: optional(self.value(Field::Name)),
-            // A clip as content makes a video session (frames warm-started, audio kept).
-            kind: if super::browser::is_video(Path::new(content)) {
-                Kind::Video
-            } else {
-                template.map_or(Kind::Image, |t| if t.kind == Kind::Video { Kind::Image } else { t.kind })
+            job: Job {
+                // A clip as content makes a video session (frames warm-started, audio kept).
+                kind: if super::browser::is_video(Path::new(content)) {
+                    Kind::Video
+                } else {
+                    template.map_or(Kind::Image, |t| if t.job.kind == Kind::Video { Kind::Image } else { t.job.kind })
+                },
+                content: PathBuf::from(content),
+                export: optional(self.value(Field::Export)).map(PathBuf::from),
+                weights: template.and_then(|t| t.job.weights.clone()),
+                device,
+                preset: self.preset_name.clone(),
+                priority: template.map_or(0, |t| t.job.priority),
+                settings,
             },
-            content: PathBuf::from(content),
-            export: optional(self.value(Field::Export)).map(PathBuf::from),
-            weights: template.and_then(|t| t.weights.clone()),
-            device,
-            preset: self.preset_name.clone(),
-            priority: template.map_or(0, |t| t.priority),
-            settings,
         })
     }
 

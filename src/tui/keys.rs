@@ -124,7 +124,7 @@ impl App {
             KeyCode::Char('R') => Request::Retry { id },
             KeyCode::Char('+') | KeyCode::Char('-') => {
                 let Some(r) = self.session(&id) else { return Vec::new() };
-                let priority = r.priority + if key.code == KeyCode::Char('+') { 1 } else { -1 };
+                let priority = r.job.priority + if key.code == KeyCode::Char('+') { 1 } else { -1 };
                 Request::SetPriority { id, priority }
             }
             KeyCode::Char('d') => {
@@ -240,16 +240,16 @@ impl App {
 
 /// A saved watch from the watch form's fields.
 fn watch_config(spec: crate::session::SessionSpec) -> crate::session::watches::WatchConfig {
-    let out = spec.export.clone().unwrap_or_else(|| spec.content.join("stylized"));
+    let out = spec.job.export.clone().unwrap_or_else(|| spec.job.content.join("stylized"));
     crate::session::watches::WatchConfig {
-        dir: spec.content,
+        dir: spec.job.content,
         recursive: false,
         out,
         poll_seconds: None,
-        preset: spec.preset,
-        weights: spec.weights,
-        device: spec.device,
+        preset: spec.job.preset,
+        weights: spec.job.weights,
+        device: spec.job.device,
         persistent: true,
-        settings: spec.settings,
+        settings: spec.job.settings,
     }
 }

@@ -133,14 +133,16 @@ mod tests {
     fn image_record() -> SessionRecord {
         let spec = crate::session::SessionSpec {
             name: None,
-            kind: Default::default(),
-            content: "c.png".into(),
-            export: None,
-            weights: None,
-            device: "cpu".into(),
-            preset: "quick".into(),
-            priority: 0,
-            settings: Default::default(),
+            job: crate::session::Job {
+                kind: Default::default(),
+                content: "c.png".into(),
+                export: None,
+                weights: None,
+                device: "cpu".into(),
+                preset: "quick".into(),
+                priority: 0,
+                settings: Default::default(),
+            },
         };
         SessionRecord::new("s1".into(), spec)
     }
@@ -148,8 +150,8 @@ mod tests {
     #[test]
     fn eta_counts_down_and_survives_nonsense() {
         let mut r = image_record();
-        r.settings.iterations = 30;
-        r.settings.scales = 1;
+        r.job.settings.iterations = 30;
+        r.job.settings.scales = 1;
         r.status = Status::Running;
         r.progress = Some(crate::session::ProgressSummary { iteration: 10, total: 30, loss: 1.0, seconds: 5.0 });
         assert_eq!(eta(&r, Duration::ZERO), Some(Duration::from_secs(10)));
@@ -163,7 +165,8 @@ mod tests {
     #[test]
     fn multi_scale_eta_counts_the_fine_scale_as_dearer() {
         let mut r = image_record();
-        (r.settings.size, r.settings.scales, r.settings.iterations, r.settings.scale_step) = (256, 2, 100, 2.0);
+        (r.job.settings.size, r.job.settings.scales, r.job.settings.iterations, r.job.settings.scale_step) =
+            (256, 2, 100, 2.0);
         r.status = Status::Running;
         // The coarse scale (128 px) took 10 s; the fine one has 4x its pixels: 40 s left.
         r.progress = Some(crate::session::ProgressSummary { iteration: 100, total: 200, loss: 1.0, seconds: 10.0 });

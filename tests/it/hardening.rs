@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use brushwork::engine::settings::StyleRef;
 use brushwork::engine::Settings;
-use brushwork::session::{Kind, SessionSpec};
+use brushwork::session::{Job, Kind, SessionSpec};
 use cli_support::Fixture;
 use serde_json::Value;
 
@@ -75,14 +75,16 @@ fn raw_request(fx: &Fixture, line: &str) -> Value {
 fn spec(fx: &Fixture, settings: Settings) -> SessionSpec {
     SessionSpec {
         name: None,
-        kind: Kind::Image,
-        content: fx.join("content.png"),
-        export: Some(fx.join("out.png")),
-        weights: Some(fx.join("tiny.safetensors")),
-        device: "cpu".into(),
-        preset: "quick".into(),
-        priority: 0,
-        settings,
+        job: Job {
+            kind: Kind::Image,
+            content: fx.join("content.png"),
+            export: Some(fx.join("out.png")),
+            weights: Some(fx.join("tiny.safetensors")),
+            device: "cpu".into(),
+            preset: "quick".into(),
+            priority: 0,
+            settings,
+        },
     }
 }
 
@@ -864,7 +866,7 @@ fn control_characters_in_names_and_errors_are_shown_escaped() {
     // brushwork.log: an error naming a file whose name holds the same.
     let serve = start_serve(&fx, &[]);
     let mut bad = spec(&fx, small_settings(&fx));
-    bad.content = fx.join("gone\u{1b}[2J\u{7}.png");
+    bad.job.content = fx.join("gone\u{1b}[2J\u{7}.png");
     let reply = raw_request(&fx, &submit_line(&bad));
     assert_eq!(reply["reply"], "session", "{reply}");
     let new = reply["record"]["id"].as_str().unwrap().to_string();

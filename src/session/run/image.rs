@@ -35,9 +35,9 @@ pub(super) fn run(
     device: &Device,
     weights: PathBuf,
 ) -> Result<Outcome> {
-    let settings = record.settings.clone();
-    let content = load_rgb_for(&record.content, Some(settings.size))?;
-    crate::session::network::check_content_size(&record.content, &settings)?;
+    let settings = record.job.settings.clone();
+    let content = load_rgb_for(&record.job.content, Some(settings.size))?;
+    crate::session::network::check_content_size(&record.job.content, &settings)?;
     let Loaded { net, header, styles, init_image } = load(record, engines, &weights, device, emit)?;
     let resume = match checkpoint::load_checked(dir, device, &settings, content.dimensions()) {
         Ok(resume) => resume,
@@ -76,7 +76,7 @@ pub(super) fn run(
                 last_preview = Some(Instant::now());
             }
             if settings.save_every > 0 && p.iteration.is_multiple_of(settings.save_every) && p.iteration < p.total {
-                let base = record.export.clone().unwrap_or_else(|| dir.join("output.png"));
+                let base = record.job.export.clone().unwrap_or_else(|| dir.join("output.png"));
                 save_image(&intermediate_path(&base, p.iteration), &snap.image()?, &[])?;
             }
             let stop_now = stop.get();
@@ -111,7 +111,7 @@ pub(super) fn run(
     };
     let recipe = Recipe {
         brushwork: env!("CARGO_PKG_VERSION").to_string(),
-        content: std::path::absolute(&record.content).unwrap_or_else(|_| record.content.clone()),
+        content: std::path::absolute(&record.job.content).unwrap_or_else(|_| record.job.content.clone()),
         weights: std::path::absolute(&weights).unwrap_or(weights),
         arch: header.arch.to_string(),
         preprocess: header.preprocess.to_string(),
@@ -121,7 +121,7 @@ pub(super) fn run(
     };
     let chunks = [(RECIPE_KEY, recipe.to_toml()?)];
     save_image(&dir.join("output.png"), &out.image, &chunks)?;
-    if let Some(export) = &record.export {
+    if let Some(export) = &record.job.export {
         save_image(export, &out.image, &chunks)?;
     }
     record.status = Status::Done;

@@ -15,6 +15,7 @@ use super::checkpoint;
 use super::engines::Engines;
 use super::event::{Event, LogLevel};
 use super::lock::FileLock;
+use super::losses::LossRow;
 use super::record::{now, Kind, SessionRecord, Status};
 use super::stop::{Stop, StopFlag};
 use super::workspace::Workspace;
@@ -128,13 +129,13 @@ fn run_locked(
     stop: &StopFlag,
     emit: &dyn Fn(Event),
 ) -> Result<Outcome> {
-    let device = parse_device(&record.device)?;
-    let weights = match &record.weights {
+    let device = parse_device(&record.job.device)?;
+    let weights = match &record.job.weights {
         Some(w) => w.clone(),
-        None => installed_weights(&record.settings)?,
+        None => installed_weights(&record.job.settings)?,
     };
-    record.weights = Some(weights.clone());
-    match record.kind {
+    record.job.weights = Some(weights.clone());
+    match record.job.kind {
         #[cfg(feature = "ffmpeg")]
         Kind::Video => video::run(ws, dir, record, engines, stop, emit, &device, weights),
         #[cfg(not(feature = "ffmpeg"))]
@@ -159,9 +160,9 @@ fn load(
     device: &Device,
     emit: &dyn Fn(Event),
 ) -> Result<Loaded> {
-    let (styles, init_image) = crate::session::network::load_images(&record.settings)?;
+    let (styles, init_image) = crate::session::network::load_images(&record.job.settings)?;
     let note = |m: &str| emit(Event::Log { level: LogLevel::Warn, message: format!("{}: {m}", record.id) });
-    let (net, header) = engines.network(&record.settings, &record.preset, weights, device, &note)?;
+    let (net, header) = engines.network(&record.job.settings, &record.job.preset, weights, device, &note)?;
     Ok(Loaded { net, header, styles, init_image })
 }
 
@@ -197,20 +198,10 @@ fn save(ws: &Workspace, record: &SessionRecord, emit: &dyn Fn(Event)) -> Result<
 fn progress_event(id: &str, p: &Progress) -> Event {
     Event::Progress {
         id: id.to_string(),
-        iteration: p.iteration,
         total: p.total,
-        scale: p.scale,
-        loss: p.losses.total,
-        style: p.losses.style,
-        content: p.losses.content,
-        tv: p.losses.tv,
-        seconds: p.seconds,
-        frame: None,
-        frames: None,
-        flicker: None,
+        row: LossRow::from_progress(p),
         temporal: p.losses.temporal,
-        warp_error: None,
-        source_warp_error: None,
+        video: None,
     }
 }
 

@@ -11,8 +11,9 @@ use candle_core::Device;
 use super::{load, progress_event, save, stopped, Loaded, Outcome};
 use crate::error::{Error, Result};
 use crate::session::engines::Engines;
-use crate::session::event::{Event, LogLevel};
+use crate::session::event::{Event, FrameProgress, LogLevel};
 use crate::session::frames::{append_frame_row, kept_seconds, truncate_frames_csv};
+use crate::session::losses::LossRow;
 use crate::session::record::{now, ProgressSummary, SessionRecord, Status};
 use crate::session::stop::{Stop, StopFlag};
 use crate::session::workspace::Workspace;
@@ -31,13 +32,14 @@ pub(super) fn run(
     device: &Device,
     weights: PathBuf,
 ) -> Result<Outcome> {
-    let settings = record.settings.clone();
+    let settings = record.job.settings.clone();
     let Loaded { net, styles, init_image, .. } = load(record, engines, &weights, device, emit)?;
     crate::video::init()?;
-    let clip = decode(&record.content, settings.size)?;
-    let output = record.export.clone().unwrap_or_else(|| dir.join("output.mp4"));
-    let input = record.content.clone();
-    let recipe = FramesRecipe { content: record.content.clone(), weights: weights.clone(), settings: settings.clone() };
+    let clip = decode(&record.job.content, settings.size)?;
+    let output = record.job.export.clone().unwrap_or_else(|| dir.join("output.mp4"));
+    let input = record.job.content.clone();
+    let recipe =
+        FramesRecipe { content: record.job.content.clone(), weights: weights.clone(), settings: settings.clone() };
     let job = VideoJob {
         input: &input,
         output: &output,
@@ -68,9 +70,10 @@ pub(super) fn run(
         }
         VideoEvent::Iteration { frame, frames, progress: p } => {
             let mut event = progress_event(&id, p);
-            if let Event::Progress { frame: f, frames: n, .. } = &mut event {
+            if let Event::Progress { video, .. } = &mut event {
                 // Per-iteration events of a frame carry the frame, not its scores.
-                (*f, *n) = (Some(frame), Some(frames));
+                *video =
+                    Some(FrameProgress { frame, frames, flicker: None, warp_error: None, source_warp_error: None });
             }
             emit(event);
             if stop.get().is_some() {
@@ -116,7 +119,7 @@ pub(super) fn run(
         Ok(out) => {
             record.status = Status::Done;
             record.finished_at = Some(now());
-            record.export = Some(output);
+            record.job.export = Some(output);
             record.progress = Some(ProgressSummary {
                 iteration: out.frames,
                 total: out.frames,
@@ -150,23 +153,23 @@ fn resume_message(resumed: u32, frames: u32) -> Option<String> {
 
 /// `before`: seconds spent on the frames kept from an earlier run.
 fn frame_event(id: &str, f: &FrameReport, before: f64) -> Event {
-    Event::Progress {
-        id: id.to_string(),
+    let row = LossRow {
         iteration: f.iterations,
-        total: f.iterations,
         scale: 0,
         loss: f.losses.total,
         style: f.losses.style,
         content: f.losses.content,
         tv: f.losses.tv,
         seconds: before + f.elapsed,
-        frame: Some(f.frame),
-        frames: Some(f.frames),
+    };
+    let video = FrameProgress {
+        frame: f.frame,
+        frames: f.frames,
         flicker: Some(f.flicker),
-        temporal: f.losses.temporal,
         warp_error: f.warp_error,
         source_warp_error: f.source_warp_error,
-    }
+    };
+    Event::Progress { id: id.to_string(), total: f.iterations, row, temporal: f.losses.temporal, video: Some(video) }
 }
 
 #[cfg(test)]

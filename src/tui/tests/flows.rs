@@ -7,7 +7,7 @@ use ratatui::crossterm::event::KeyCode;
 
 use super::support::{mixed_sessions, record, Harness};
 use crate::engine::settings::Optimizer;
-use crate::session::{Kind, Request, Status};
+use crate::session::{FrameProgress, Kind, LossRow, Request, Status};
 
 #[test]
 fn form_submits_the_spec_the_user_typed() {
@@ -35,10 +35,10 @@ fn form_submits_the_spec_the_user_typed() {
     let Some(Request::Submit { spec }) = requests.last() else { panic!("no submit: {requests:?}") };
     assert_eq!(spec.name.as_deref(), Some("evening"));
     // Paths are made absolute: the scheduler may be a `serve` started in another folder.
-    assert_eq!(spec.content, std::path::absolute("media/content/tubingen_neckarfront.jpg").unwrap());
-    assert_eq!(spec.preset, "quick");
-    assert_eq!(spec.kind, Kind::Image);
-    let s = &spec.settings;
+    assert_eq!(spec.job.content, std::path::absolute("media/content/tubingen_neckarfront.jpg").unwrap());
+    assert_eq!(spec.job.preset, "quick");
+    assert_eq!(spec.job.kind, Kind::Image);
+    let s = &spec.job.settings;
     assert_eq!((s.size, s.iterations, s.seed, s.optimizer), (128, 20, 42, Optimizer::Adam));
     assert_eq!(s.styles.len(), 1);
     assert_eq!(s.styles[0].path, std::path::absolute("media/style/van_gogh_the_starry_night.jpg").unwrap());
@@ -60,7 +60,7 @@ fn a_clip_as_content_makes_a_video_session() {
     h.ctrl('s');
     let requests = h.control.requests();
     let Some(Request::Submit { spec }) = requests.last() else { panic!("no submit: {requests:?}") };
-    assert_eq!(spec.kind, Kind::Video);
+    assert_eq!(spec.job.kind, Kind::Video);
 }
 
 #[test]
@@ -101,7 +101,7 @@ fn form_refuses_a_missing_content_file_and_a_bad_weight() {
     h.ctrl('s');
     let requests = h.control.requests();
     let Some(Request::Submit { spec }) = requests.last() else { panic!("no submit: {requests:?}") };
-    assert_eq!(spec.settings.styles[0].weight, 0.5);
+    assert_eq!(spec.job.settings.styles[0].weight, 0.5);
 }
 
 /// A check answered after its form was closed (or replaced) is dropped.
@@ -200,8 +200,8 @@ fn delete_asks_first() {
 fn duplicate_opens_the_form_prefilled() {
     // Real files: the form checks its inputs as `run` does before it submits.
     let mut r = record("s1", "tubingen", Status::Done, Kind::Image, 200, 1e5);
-    r.content = "media/content/tubingen_neckarfront.jpg".into();
-    r.settings.styles[0].path = "media/style/van_gogh_the_starry_night.jpg".into();
+    r.job.content = "media/content/tubingen_neckarfront.jpg".into();
+    r.job.settings.styles[0].path = "media/style/van_gogh_the_starry_night.jpg".into();
     let mut h = Harness::new(vec![r], 100, 30);
     h.key(KeyCode::Char('D'));
     let screen = h.render();
@@ -213,10 +213,13 @@ fn duplicate_opens_the_form_prefilled() {
     let requests = h.control.requests();
     let Some(Request::Submit { spec }) = requests.last() else { panic!("no submit: {requests:?}") };
     // Paths are made absolute: the scheduler may be a `serve` started in another folder.
-    assert_eq!(spec.content, std::path::absolute("media/content/tubingen_neckarfront.jpg").unwrap());
-    assert_eq!(spec.settings.iterations, 10);
-    assert_eq!(spec.settings.scales, 2);
-    assert_eq!(spec.settings.styles[0].path, std::path::absolute("media/style/van_gogh_the_starry_night.jpg").unwrap());
+    assert_eq!(spec.job.content, std::path::absolute("media/content/tubingen_neckarfront.jpg").unwrap());
+    assert_eq!(spec.job.settings.iterations, 10);
+    assert_eq!(spec.job.settings.scales, 2);
+    assert_eq!(
+        spec.job.settings.styles[0].path,
+        std::path::absolute("media/style/van_gogh_the_starry_night.jpg").unwrap()
+    );
 }
 
 #[test]
@@ -318,23 +321,16 @@ fn progress_events_update_the_list_and_chart() {
     let mut h = Harness::new(vec![record("s1", "tubingen", Status::Running, Kind::Image, 10, 1e6)], 100, 30);
     h.key(KeyCode::Enter);
     for i in 11..=15 {
-        let e = crate::session::Event::Progress {
-            id: "s1".into(),
+        let row = LossRow {
             iteration: i,
-            total: 200,
             scale: 0,
             loss: 1e6 / i as f64,
             style: 9e5 / i as f64,
             content: 1e5,
             tv: 0.0,
             seconds: i as f64,
-            frame: None,
-            frames: None,
-            flicker: None,
-            temporal: 0.0,
-            warp_error: None,
-            source_warp_error: None,
         };
+        let e = crate::session::Event::Progress { id: "s1".into(), total: 200, row, temporal: 0.0, video: None };
         h.control.push(e);
     }
     h.pump();
@@ -354,25 +350,20 @@ fn video_progress_counts_frames_and_charts_warp_error() {
     for f in 1..=6u32 {
         // Iterations of frame f, then the frame's finished event with its flicker.
         for (it, flicker) in [(1, None), (2, Some(0.01 * f as f64 - 0.03))] {
-            h.control.push(crate::session::Event::Progress {
-                id: "v1".into(),
-                iteration: it,
-                total: 2,
-                scale: 0,
-                loss: 1e5,
-                style: 9e4,
-                content: 1e4,
-                tv: 0.0,
-                seconds: f as f64,
-                frame: Some(f),
-                frames: Some(24),
+            let row =
+                LossRow { iteration: it, scale: 0, loss: 1e5, style: 9e4, content: 1e4, tv: 0.0, seconds: f as f64 };
+            let video = FrameProgress {
+                frame: f,
+                frames: 24,
                 flicker,
-                temporal: 0.0,
                 // Frame f > 1 scores 1e-3·f against a floor of 2e-4: the title's means are
                 // (2+3+4+5+6)/5·1e-3 = 4.00e-3 and 2.00e-4.
                 warp_error: flicker.filter(|_| f > 1).map(|_| 1e-3 * f as f64),
                 source_warp_error: flicker.filter(|_| f > 1).map(|_| 2e-4),
-            });
+            };
+            let event =
+                crate::session::Event::Progress { id: "v1".into(), total: 2, row, temporal: 0.0, video: Some(video) };
+            h.control.push(event);
         }
     }
     h.pump();
@@ -470,22 +461,10 @@ fn watched_panel_adds_and_stops_a_watch() {
 #[test]
 fn video_progress_counts_frames_and_keeps_the_jobs_time() {
     let mut h = Harness::new(vec![record("s1", "clip", Status::Running, Kind::Video, 0, 0.0)], 100, 30);
-    let event = |iteration: u32, frame: u32, flicker: Option<f64>, seconds: f64| crate::session::Event::Progress {
-        id: "s1".into(),
-        iteration,
-        total: 100,
-        scale: 0,
-        loss: 1e5,
-        style: 1e5,
-        content: 0.0,
-        tv: 0.0,
-        seconds,
-        frame: Some(frame),
-        frames: Some(60),
-        flicker,
-        temporal: 0.0,
-        warp_error: None,
-        source_warp_error: None,
+    let event = |iteration: u32, frame: u32, flicker: Option<f64>, seconds: f64| {
+        let row = LossRow { iteration, scale: 0, loss: 1e5, style: 1e5, content: 0.0, tv: 0.0, seconds };
+        let video = FrameProgress { frame, frames: 60, flicker, warp_error: None, source_warp_error: None };
+        crate::session::Event::Progress { id: "s1".into(), total: 100, row, temporal: 0.0, video: Some(video) }
     };
     h.app.apply_event(event(100, 3, Some(0.01), 300.0));
     h.app.apply_event(event(7, 4, None, 2.5));

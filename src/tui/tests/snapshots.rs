@@ -152,7 +152,7 @@ fn video_detail_shows_frames_and_a_frame_of_the_clip() {
     use crate::session::frames::FrameScore;
     use crate::session::{Kind, ProgressSummary, Status};
     let mut clip = super::support::record("s7", "clip", Status::Running, Kind::Video, 0, 0.0);
-    clip.content = "media/content/clip.mp4".into();
+    clip.job.content = "media/content/clip.mp4".into();
     clip.progress = Some(ProgressSummary { iteration: 12, total: 60, loss: 3.2e5, seconds: 96.0 });
     let mut h = Harness::new(vec![clip], 100, 30);
     h.key(KeyCode::Enter);
@@ -284,8 +284,8 @@ fn help_overlay_hides_the_preview() {
 fn long_names_and_paths_at_80x24() {
     let mut sessions = mixed_sessions();
     sessions[0].name = "tubingen-neckarfront-with-starry-night-long-name".into();
-    sessions[0].content = "/home/someone/pictures/holidays/2025/germany/tubingen_neckarfront.jpg".into();
-    sessions[0].settings.styles[0].path = "/home/someone/pictures/styles/van_gogh_starry_night.jpg".into();
+    sessions[0].job.content = "/home/someone/pictures/holidays/2025/germany/tubingen_neckarfront.jpg".into();
+    sessions[0].job.settings.styles[0].path = "/home/someone/pictures/styles/van_gogh_starry_night.jpg".into();
     let mut h = Harness::new(sessions, 80, 24);
     h.app.workspace = "/home/someone/.local/share/brushwork/workspace".into();
     let list = h.render();

@@ -16,7 +16,9 @@ use ratatui_image::Resize;
 use crate::engine::settings::StyleRef;
 use crate::engine::Settings;
 use crate::preset::{Origin, Preset};
-use crate::session::{Control, Event, Kind, ProgressSummary, Request, Response, SessionRecord, SessionSpec, Status};
+use crate::session::{
+    Control, Event, Job, Kind, ProgressSummary, Request, Response, SessionRecord, SessionSpec, Status,
+};
 use crate::tui::app::Effect;
 use crate::tui::effects::{dispatch_all, finish, perform_all, Outcome};
 use crate::tui::images::{Decoded, ImageStore};
@@ -99,14 +101,16 @@ pub fn settings() -> Settings {
 pub fn record(id: &str, name: &str, status: Status, kind: Kind, iteration: u32, loss: f64) -> SessionRecord {
     let spec = SessionSpec {
         name: Some(name.into()),
-        kind,
-        content: format!("media/content/{name}.jpg").into(),
-        export: None,
-        weights: None,
-        device: "cpu".into(),
-        preset: "quick".into(),
-        priority: 0,
-        settings: settings(),
+        job: Job {
+            kind,
+            content: format!("media/content/{name}.jpg").into(),
+            export: None,
+            weights: None,
+            device: "cpu".into(),
+            preset: "quick".into(),
+            priority: 0,
+            settings: settings(),
+        },
     };
     let mut r = SessionRecord::new(id.into(), spec);
     r.status = status;

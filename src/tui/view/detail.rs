@@ -24,7 +24,7 @@ pub fn draw(frame: &mut Frame, app: &App, id: &str, area: Rect, images: &mut Ima
     draw_info(frame, app, record, info);
     draw_pictures(frame, app, record, pictures, images);
     let detail = app.detail.as_ref().filter(|d| d.id == id);
-    if record.kind == crate::session::Kind::Video {
+    if record.job.kind == crate::session::Kind::Video {
         let points = detail.map_or(&[][..], |d| &d.frames[..]);
         let frames = record.progress.map_or(0, |p| p.total);
         if points.iter().any(|p| p.warp_error.is_some()) {
@@ -44,7 +44,7 @@ fn field(label: &str, value: String) -> Line<'static> {
 }
 
 fn draw_info(frame: &mut Frame, app: &App, r: &SessionRecord, area: Rect) {
-    let s = &r.settings;
+    let s = &r.job.settings;
     let (done, total, unit) = r.progress_counts();
     let unit = if unit == "iterations" { "it" } else { unit };
     let progress = r.progress.map_or("-".to_string(), |p| {
@@ -64,14 +64,14 @@ fn draw_info(frame: &mut Frame, app: &App, r: &SessionRecord, area: Rect) {
         [one] => path(&one.path),
         _ => ellipsize(&styles.join(", "), width.saturating_sub(9)),
     };
-    let default_output = if r.kind == crate::session::Kind::Video { "output.mp4" } else { "output.png" };
-    let output = r.export.clone().unwrap_or_else(|| app.session_dir(&r.id).join(default_output));
+    let default_output = if r.job.kind == crate::session::Kind::Video { "output.mp4" } else { "output.png" };
+    let output = r.job.export.clone().unwrap_or_else(|| app.session_dir(&r.id).join(default_output));
     // While a request about it is on its way, what is being done (`pausing…`) instead of the status.
     let (status, shown_style) = match app.pending_for(&r.id) {
         Some(doing) => (format!("{doing}…"), Style::new().fg(palette::MUTED)),
         None => (r.status.as_str().to_string(), status_style(r.status)),
     };
-    let tail = format!(" {status} · {} · {}", r.kind.as_str(), r.id);
+    let tail = format!(" {status} · {} · {}", r.job.kind.as_str(), r.id);
     let name =
         ellipsize(&crate::util::text::escape_controls(&r.name), width.saturating_sub(tail.chars().count()).max(8));
     let mut lines = vec![
@@ -79,21 +79,21 @@ fn draw_info(frame: &mut Frame, app: &App, r: &SessionRecord, area: Rect) {
             Span::styled(name, Style::new().add_modifier(Modifier::BOLD)),
             Span::raw(" "),
             Span::styled(status, shown_style),
-            Span::raw(format!(" · {} · {}", r.kind.as_str(), r.id)),
+            Span::raw(format!(" · {} · {}", r.job.kind.as_str(), r.id)),
         ]),
         field("progress", format!("{progress}{eta}")),
         field("output", path(&output)),
         field(
             "preset",
-            format!("{} · {}px · {}×{} it · {:?}", r.preset, s.size, s.scales, s.iterations, s.optimizer)
+            format!("{} · {}px · {}×{} it · {:?}", r.job.preset, s.size, s.scales, s.iterations, s.optimizer)
                 .to_lowercase(),
         ),
         field("weights", format!("style {} · content {} · tv {}", s.style_weight, s.content_weight, s.tv_weight)),
         field("init", format!("{:?} · colour {:?} · seed {}", s.init, s.color, s.seed).to_lowercase()),
-        field("content", path(&r.content)),
+        field("content", path(&r.job.content)),
         field("style", styles),
     ];
-    if let Some(export) = &r.export {
+    if let Some(export) = &r.job.export {
         lines.push(field("export", path(export)));
     }
     if let Some(error) = &r.error {
@@ -122,12 +122,12 @@ fn draw_pictures(frame: &mut Frame, app: &App, r: &SessionRecord, area: Rect, im
     let shown =
         if preview_file.is_file() || generation > 0 { preview_file } else { app.session_dir(&r.id).join("output.png") };
     images.show(frame, preview, &shown, generation, "preview");
-    if r.kind == crate::session::Kind::Video {
-        images.show_clip(frame, content, &r.content, "content");
+    if r.job.kind == crate::session::Kind::Video {
+        images.show_clip(frame, content, &r.job.content, "content");
     } else {
-        images.show(frame, content, &r.content, 0, "content");
+        images.show(frame, content, &r.job.content, 0, "content");
     }
-    match r.settings.styles.first() {
+    match r.job.settings.styles.first() {
         Some(st) => images.show(frame, style, &st.path, 0, "style"),
         None => frame.render_widget(Paragraph::new("no style").dim(), style),
     }

@@ -47,7 +47,7 @@ fn draw_table(frame: &mut Frame, app: &App, area: Rect) {
             Row::new(vec![
                 Cell::from(ellipsize(&crate::util::text::escape_controls(&r.name), name_width)),
                 status_cell(app, r),
-                Cell::from(r.kind.as_str()),
+                Cell::from(r.job.kind.as_str()),
                 Cell::from(progress_bar(fraction(r), 12)),
                 Cell::from(count),
                 Cell::from(loss),

@@ -88,10 +88,10 @@ fn stop_on_signals(stop: Arc<StopFlag>) -> Result<()> {
 
 /// The contract's `done` event, or a one-line summary.
 pub fn report_done(ws: &Workspace, record: &SessionRecord, json: bool) {
-    let output = record.export.clone().unwrap_or_else(|| ws.session_dir(&record.id).join("output.png"));
+    let output = record.job.export.clone().unwrap_or_else(|| ws.session_dir(&record.id).join("output.png"));
     let last = LossLog::new(&ws.session_dir(&record.id)).read().last().copied();
     let p = record.progress.unwrap_or_default();
-    if record.kind == Kind::Video {
+    if record.job.kind == Kind::Video {
         let scores = read_frame_scores(&ws.session_dir(&record.id));
         let later: Vec<_> = scores.iter().filter(|s| s.frame > 1).collect();
         let mean_of = |v: Vec<f64>| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);

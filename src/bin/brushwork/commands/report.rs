@@ -93,8 +93,10 @@ impl Reporter {
     /// The reporter of a session: its bar's ETA weighs each scale (or frame) by its work.
     pub fn for_record(json: bool, record: &SessionRecord) -> Self {
         match Reporter::new(json, record.total_iterations() as u64) {
-            Reporter::Bar(bar, _) => Reporter::Bar(bar, Some(Box::new((record.kind, record.settings.clone())))),
-            Reporter::Plain(plain, _) => Reporter::Plain(plain, Some(Box::new((record.kind, record.settings.clone())))),
+            Reporter::Bar(bar, _) => Reporter::Bar(bar, Some(Box::new((record.job.kind, record.job.settings.clone())))),
+            Reporter::Plain(plain, _) => {
+                Reporter::Plain(plain, Some(Box::new((record.job.kind, record.job.settings.clone()))))
+            }
             json => json,
         }
     }
@@ -134,51 +136,36 @@ impl Reporter {
     /// A scheduler's progress event. Video sessions report one JSON line per finished frame
     /// (with `frame`, `frames`, `flicker`), not per iteration.
     pub fn progress_event(&self, e: &brushwork::session::Event) {
-        let brushwork::session::Event::Progress {
-            iteration,
-            total,
-            scale,
-            loss,
-            style,
-            content,
-            tv,
-            seconds,
-            frame,
-            frames,
-            flicker,
-            temporal,
-            warp_error,
-            source_warp_error,
-            ..
-        } = *e
-        else {
+        let brushwork::session::Event::Progress { total, row, temporal, video, .. } = *e else {
             return;
         };
+        let brushwork::session::LossRow { iteration, scale, loss, style, content, tv, seconds } = row;
         let fmt = brushwork::util::human::loss;
-        match (self, frame, frames) {
-            (Reporter::Json, Some(frame), Some(frames)) => {
-                if let Some(flicker) = flicker {
+        match (self, video) {
+            (Reporter::Json, Some(v)) => {
+                if let Some(flicker) = v.flicker {
                     let line = json!({
-                        "event": "progress", "frame": frame, "frames": frames, "iteration": iteration,
+                        "event": "progress", "frame": v.frame, "frames": v.frames, "iteration": iteration,
                         "total": total, "scale": scale, "loss": loss, "style": style, "content": content,
-                        "tv": tv, "temporal": temporal, "flicker": flicker, "warp_error": warp_error,
-                        "source_warp_error": source_warp_error, "seconds": seconds,
+                        "tv": tv, "temporal": temporal, "flicker": flicker, "warp_error": v.warp_error,
+                        "source_warp_error": v.source_warp_error, "seconds": seconds,
                     });
                     out_line(&line.to_string());
                 }
             }
-            (Reporter::Json, _, _) => {
+            (Reporter::Json, None) => {
                 let line = json!({
                     "event": "progress", "iteration": iteration, "total": total, "scale": scale,
                     "loss": loss, "style": style, "content": content, "tv": tv, "seconds": seconds,
                 });
                 out_line(&line.to_string());
             }
-            (Reporter::Bar(bar, job), Some(frame), Some(frames)) => {
+            (Reporter::Bar(bar, job), Some(v)) => {
+                let (frame, frames) = (v.frame, v.frames);
                 bar.set_length(frames as u64);
-                bar.set_position(frame as u64 - u64::from(flicker.is_none()));
+                bar.set_position(frame as u64 - u64::from(!v.finished()));
                 // Iterations of a frame carry that frame's seconds: the timing moves per frame.
-                if flicker.is_some() {
+                if v.finished() {
                     let plan = job.as_ref().map(|j| WorkPlan::video(&j.1, frames));
                     let plan = plan.unwrap_or(WorkPlan { stages: vec![Stage { steps: frames, work: 1.0 }] });
                     if let Some(t) = self.timing("frames", Some(plan), frame, seconds) {
@@ -187,8 +174,8 @@ impl Reporter {
                 } else if frame == 1 {
                     bar.set_prefix("frames");
                 }
-                match flicker {
-                    Some(f) => bar.set_message(match (warp_error, source_warp_error) {
+                match v.flicker {
+                    Some(f) => bar.set_message(match (v.warp_error, v.source_warp_error) {
                         (Some(w), Some(s)) => {
                             format!("frame {frame} done: loss {}, warping error {w:.2e} (source {s:.2e})", fmt(loss))
                         }
@@ -197,22 +184,22 @@ impl Reporter {
                     None => bar.set_message(format!("frame {frame}: it {iteration}/{total}  loss {}", fmt(loss))),
                 }
             }
-            (Reporter::Plain(plain, _), Some(frame), Some(frames)) => {
+            (Reporter::Plain(plain, _), Some(v)) => {
                 // A line per finished frame when due, counted in frames.
-                if flicker.is_some() && lock(plain).due(frame as u64, frames as u64) {
-                    let eta = self.video_plan(frames).eta_seconds(frame, seconds);
+                if v.finished() && lock(plain).due(v.frame as u64, v.frames as u64) {
+                    let eta = self.video_plan(v.frames).eta_seconds(v.frame, seconds);
                     let rest = format!("  loss {}", fmt(loss));
-                    err_line(&plain_line("frame", frame as u64, frames as u64, seconds, eta, &rest));
+                    err_line(&plain_line("frame", v.frame as u64, v.frames as u64, seconds, eta, &rest));
                 }
             }
-            (Reporter::Plain(plain, _), _, _) => {
+            (Reporter::Plain(plain, _), None) => {
                 if lock(plain).due(iteration as u64, total as u64) {
                     let eta = self.image_plan(total).eta_seconds(iteration, seconds);
                     let rest = format!("  scale {scale}  loss {}", fmt(loss));
                     err_line(&plain_line("iteration", iteration as u64, total as u64, seconds, eta, &rest));
                 }
             }
-            (Reporter::Bar(bar, _), _, _) => {
+            (Reporter::Bar(bar, _), None) => {
                 bar.set_length(total as u64);
                 bar.set_position(iteration as u64);
                 if let Some(t) = self.timing("it", Some(self.image_plan(total)), iteration, seconds) {

@@ -15,7 +15,7 @@ use brushwork::session::checks::{check_output_dir, check_output_is_not_an_input}
 use brushwork::session::lock::FileLock;
 use brushwork::session::owner::Owner;
 use brushwork::session::workspace::Listed;
-use brushwork::session::{Kind, SessionRecord, SessionSpec, Status, Workspace};
+use brushwork::session::{Job, Kind, SessionRecord, SessionSpec, Status, Workspace};
 
 /// The preset `run` uses when none is given.
 pub const DEFAULT_PRESET: &str = "quick";
@@ -60,14 +60,16 @@ fn run_inner(args: &RunArgs, workspace: &Path) -> Result<()> {
         .zip(outputs)
         .map(|(content, output)| SessionSpec {
             name: None,
-            kind: Kind::Image,
-            content: absolute(content),
-            export: Some(output),
-            weights: args.weights.clone(),
-            device: args.device.clone(),
-            preset: preset.name.clone(),
-            priority: 0,
-            settings: settings.clone(),
+            job: Job {
+                kind: Kind::Image,
+                content: absolute(content),
+                export: Some(output),
+                weights: args.weights.clone(),
+                device: args.device.clone(),
+                preset: preset.name.clone(),
+                priority: 0,
+                settings: settings.clone(),
+            },
         })
         .collect();
     let ws = Workspace::open(workspace)?;
@@ -75,8 +77,8 @@ fn run_inner(args: &RunArgs, workspace: &Path) -> Result<()> {
     if let Some(server) = Owner::remote(&ws) {
         for (k, mut spec) in specs.into_iter().enumerate() {
             // The server has its own working folder.
-            spec.export = spec.export.as_deref().map(absolute);
-            spec.weights = spec.weights.as_deref().map(absolute);
+            spec.job.export = spec.job.export.as_deref().map(absolute);
+            spec.job.weights = spec.job.weights.as_deref().map(absolute);
             announce(several, args.json, k, &args.content);
             follow::submit_and_follow(&*server, &ws, spec, args.json)?;
         }
@@ -87,7 +89,7 @@ fn run_inner(args: &RunArgs, workspace: &Path) -> Result<()> {
     reporter.finish();
     let here = Foreground::new()?;
     for (k, mut spec) in specs.into_iter().enumerate() {
-        spec.weights = Some(weights.clone());
+        spec.job.weights = Some(weights.clone());
         let id = reuse_or_create(&ws, spec, args.json)?;
         announce(several, args.json, k, &args.content);
         here.run(&ws, &id, args.json)?;
@@ -146,12 +148,12 @@ fn outputs(args: &RunArgs, preset: &str) -> Result<Vec<PathBuf>> {
 /// again after an interruption continues it), else a new one.
 pub(super) fn reuse_or_create(ws: &Workspace, spec: SessionSpec, json: bool) -> Result<String> {
     let same = |r: &SessionRecord| {
-        r.kind == spec.kind
-            && r.content == spec.content
-            && r.export == spec.export
-            && r.settings == spec.settings
-            && r.device == spec.device
-            && matches!((&r.weights, &spec.weights), (Some(a), Some(b)) if a == b)
+        r.job.kind == spec.job.kind
+            && r.job.content == spec.job.content
+            && r.job.export == spec.job.export
+            && r.job.settings == spec.job.settings
+            && r.job.device == spec.job.device
+            && matches!((&r.job.weights, &spec.job.weights), (Some(a), Some(b)) if a == b)
             && matches!(r.status, Status::Paused | Status::Queued | Status::Running)
             && !FileLock::is_held(&ws.session_dir(&r.id).join("lock"))
     };

@@ -97,17 +97,17 @@ fn duplicate(
     if let Some(name) = &changes.preset {
         // Another preset replaces the settings; the styles stay unless it brings its own.
         let preset = brushwork::preset::load(name)?;
-        let styles = std::mem::take(&mut spec.settings.styles);
-        spec.settings = preset.settings;
-        if spec.settings.styles.is_empty() {
-            spec.settings.styles = styles;
+        let styles = std::mem::take(&mut spec.job.settings.styles);
+        spec.job.settings = preset.settings;
+        if spec.job.settings.styles.is_empty() {
+            spec.job.settings.styles = styles;
         }
-        spec.preset = preset.name;
+        spec.job.preset = preset.name;
     }
-    overrides::apply(&mut spec.settings, changes)?;
-    super::run::absolute_inputs(&mut spec.settings);
+    overrides::apply(&mut spec.job.settings, changes)?;
+    super::run::absolute_inputs(&mut spec.job.settings);
     spec.name = Some(name.map_or_else(|| format!("{} copy", record.name), str::to_string));
-    spec.export = output.map(super::run::absolute);
+    spec.job.export = output.map(super::run::absolute);
     match server {
         Some(s) => {
             let response = s.request(Request::Submit { spec: Box::new(spec) })?;
@@ -179,7 +179,7 @@ fn list(ws: &Workspace, statuses: &[Status], json: bool) -> Result<()> {
         rows.push([
             r.id.clone(),
             shown_status(ws, r).to_string(),
-            r.kind.as_str().to_string(),
+            r.job.kind.as_str().to_string(),
             progress,
             loss,
             style_text(r),
@@ -223,7 +223,7 @@ fn list(ws: &Workspace, statuses: &[Status], json: bool) -> Result<()> {
 
 /// The style files' names: `starry.jpg`, or `starry.jpg +2` with more styles.
 fn style_text(r: &SessionRecord) -> String {
-    let styles = &r.settings.styles;
+    let styles = &r.job.settings.styles;
     let Some(first) = styles.first() else { return "-".into() };
     let name = first.path.file_name().map_or_else(|| first.path.display().to_string(), |n| n.to_string_lossy().into());
     let name = escape_controls(&name).into_owned();
@@ -342,10 +342,10 @@ fn print_record(ws: &Workspace, r: &SessionRecord) {
     println!("name      {}", escape_controls(&r.name));
     println!("status    {}", shown_status(ws, r));
     println!("created   {}", brushwork::util::human::local_minute(r.created_at));
-    println!("kind      {}", r.kind.as_str());
-    println!("preset    {}", r.preset);
-    println!("content   {}", r.content.display());
-    for s in &r.settings.styles {
+    println!("kind      {}", r.job.kind.as_str());
+    println!("preset    {}", r.job.preset);
+    println!("content   {}", r.job.content.display());
+    for s in &r.job.settings.styles {
         println!("style     {} (weight {})", s.path.display(), s.weight);
     }
     if let Some(p) = r.progress {
@@ -356,7 +356,7 @@ fn print_record(ws: &Workspace, r: &SessionRecord) {
         println!("error     {}", escape_controls(e));
     }
     println!("folder    {}", dir.display());
-    if let Some(x) = &r.export {
+    if let Some(x) = &r.job.export {
         println!("output    {}", x.display());
     }
 }

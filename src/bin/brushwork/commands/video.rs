@@ -15,7 +15,7 @@ use crate::cli::VideoArgs;
 use brushwork::engine::settings::WarmStart;
 use brushwork::error::{Error, Result};
 use brushwork::session::owner::Owner;
-use brushwork::session::{Kind, SessionSpec, Workspace};
+use brushwork::session::{Job, Kind, SessionSpec, Workspace};
 use brushwork::video::motion::check_flow_dir;
 use brushwork::video::output::{check_output, check_output_path};
 use brushwork::video::{decode::decode, init};
@@ -59,23 +59,25 @@ fn video_inner(args: &VideoArgs, workspace: &Path) -> Result<()> {
     absolute_inputs(&mut settings);
     let mut spec = SessionSpec {
         name: None,
-        kind: Kind::Video,
-        content: absolute(&args.input),
-        export: Some(absolute(&output)),
-        weights: args.weights.as_deref().map(absolute),
-        device: args.device.clone(),
-        preset: preset.name.clone(),
-        priority: 0,
-        settings,
+        job: Job {
+            kind: Kind::Video,
+            content: absolute(&args.input),
+            export: Some(absolute(&output)),
+            weights: args.weights.as_deref().map(absolute),
+            device: args.device.clone(),
+            preset: preset.name.clone(),
+            priority: 0,
+            settings,
+        },
     };
     let ws = Workspace::open(workspace)?;
     if let Some(server) = Owner::remote(&ws) {
         return follow::submit_and_follow(&*server, &ws, spec, args.json);
     }
     let reporter = Reporter::new(args.json, 0);
-    let weights = resolve_for_run(args.weights.as_deref(), spec.settings.arch.required(), &reporter)?;
+    let weights = resolve_for_run(args.weights.as_deref(), spec.job.settings.arch.required(), &reporter)?;
     reporter.finish();
-    spec.weights = Some(absolute(&weights));
+    spec.job.weights = Some(absolute(&weights));
     let id = reuse_or_create(&ws, spec, args.json)?;
     run_here(&ws, &id, args.json)
 }

@@ -116,16 +116,16 @@ fn print_event(event: &Event, json: bool) {
         }
         return;
     };
-    if record.kind != Kind::Watched {
+    if record.job.kind != Kind::Watched {
         return;
     }
     if json {
         out_line(&json!({"event": "session", "record": record}).to_string());
         return;
     }
-    let output: PathBuf = record.export.clone().unwrap_or_default();
+    let output: PathBuf = record.job.export.clone().unwrap_or_default();
     match record.status {
-        Status::Queued => err_line(&format!("{}: {} queued", record.id, record.content.display())),
+        Status::Queued => err_line(&format!("{}: {} queued", record.id, record.job.content.display())),
         Status::Done => err_line(&format!("{}: wrote {}", record.id, output.display())),
         Status::Failed => err_line(&format!("{}: failed: {}", record.id, record.error.clone().unwrap_or_default())),
         Status::Interrupted => err_line(&format!(
