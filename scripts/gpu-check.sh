@@ -44,10 +44,17 @@ export CUDA_COMPUTE_CAP
 if ! command -v nvcc >/dev/null && [ -x "${CUDA_HOME:-/usr/local/cuda}/bin/nvcc" ]; then
   export PATH=${CUDA_HOME:-/usr/local/cuda}/bin:$PATH
 fi
-if command -v nvcc >/dev/null; then
+# cudarc 0.19 (under candle 0.11.1) builds against CUDA 11.4 to 13.4 only.
+usable() {
+  local v
+  v=$(nvcc --version 2>/dev/null | grep -o 'release [0-9.]*' | cut -d' ' -f2)
+  [ -n "$v" ] && [ "$(printf '11.4\n%s\n13.4\n' "$v" | sort -V | sed -n 2p)" = "$v" ]
+}
+if command -v nvcc >/dev/null && usable; then
   export CUDA_HOME=${CUDA_HOME:-$(dirname "$(dirname "$(command -v nvcc)")")}
   say "toolkit: $(command -v nvcc) (already here)"
 else
+  command -v nvcc >/dev/null && say "toolkit: $(command -v nvcc) is outside CUDA 11.4-13.4: using CUDA 13.4 from PyPI"
   t0=$SECONDS
   bash scripts/install-cuda.sh --libs >"$out/install-cuda.log" 2>&1 || { fail "scripts/install-cuda.sh --libs (see install-cuda.log)"; exit 1; }
   # shellcheck disable=SC1091
