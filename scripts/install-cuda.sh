@@ -89,7 +89,7 @@ export CUDA_COMPUTE_CAP=\${CUDA_COMPUTE_CAP:-90}
 # candle-kernels' build script (cudaforge) uses half the cores by default.
 export CUDAFORGE_THREADS=\${CUDAFORGE_THREADS:-\$(nproc)}
 EOF
-if [ $libs -eq 1 ]; then
+if grep -q nvidia-cublas "$stamp"; then
   # Run time: the wheels' libraries (libcuda itself comes from the driver, never from the stub).
   echo "export LD_LIBRARY_PATH=$root/lib\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}" >>"$prefix/env.sh"
 fi
