@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""PyTorch CPU baseline for one Gatys iteration, the same work as `brushwork bench`.
+"""PyTorch baseline for one Gatys iteration, the same work as `brushwork bench` (CPU or CUDA).
 
 VGG-16/19 with random weights of the real shapes, 2x2 average pooling, truncated after conv5_1;
 content loss at conv4_2, style losses at conv1_1 .. conv5_1; gradient to the image only.
-Usage: pytorch_baseline.py --arch vgg19 --size 256 --iterations 5 --threads 2 [--json]
+Usage: pytorch_baseline.py --arch vgg19 --size 256 --iterations 5 --threads 2 [--device cuda] [--json]
+On CUDA each timed iteration ends in `loss.item()`, which waits for the GPU (as brushwork's does), and
+the peak memory is torch's allocator high-water mark; PyTorch's defaults stand (cuDNN convolutions, which
+may use TF32: reported as `cudnn_tf32`).
 """
 import argparse
 import json
@@ -67,16 +70,20 @@ def main():
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--iterations", type=int, default=5)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
 
-    net = Vgg(a.arch).eval()
+    dev = torch.device(a.device)
+    global MEAN
+    MEAN = MEAN.to(dev)
+    net = Vgg(a.arch).eval().to(dev)
     for prm in net.parameters():  # frozen network
         prm.requires_grad_(False)
     keep = set(STYLE) | {CONTENT}
-    img = lambda: torch.rand(1, 3, a.size, a.size)
+    img = lambda: torch.rand(1, 3, a.size, a.size).to(dev)
 
     with torch.no_grad():  # targets computed once, outside the timed loop (as brushwork does)
         content_t = net(preprocess(img()), keep)[CONTENT]
@@ -102,13 +109,18 @@ def main():
         times.append(time.perf_counter() - t0)
     median_ms = statistics.median(times) * 1e3
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+    gpu = torch.cuda.max_memory_allocated(dev) if dev.type == "cuda" else None
     if a.json:
         print(json.dumps({"impl": "pytorch", "torch": torch.__version__, "arch": a.arch, "size": a.size,
-                          "threads": a.threads, "median_ms": round(median_ms, 2), "min_ms": round(min(times) * 1e3, 2),
-                          "iterations": a.iterations, "peak_rss_bytes": rss}))
+                          "threads": a.threads, "device": a.device, "median_ms": round(median_ms, 2),
+                          "min_ms": round(min(times) * 1e3, 2), "iterations": a.iterations, "peak_rss_bytes": rss,
+                          "peak_gpu_bytes": gpu,
+                          "cudnn_tf32": torch.backends.cudnn.allow_tf32 if dev.type == "cuda" else None}))
     else:
-        print(f"pytorch {torch.__version__} {a.arch} {a.size}x{a.size}, {a.threads} thread(s): "
-              f"median {median_ms:.1f} ms/iteration over {a.iterations}, peak RSS {rss / 2**20:.0f} MiB")
+        where = f"{a.threads} thread(s)" if dev.type == "cpu" else f"on {a.device}"
+        mem = f", peak GPU memory {gpu / 2**20:.0f} MiB" if gpu is not None else ""
+        print(f"pytorch {torch.__version__} {a.arch} {a.size}x{a.size}, {where}: "
+              f"median {median_ms:.1f} ms/iteration over {a.iterations}, peak RSS {rss / 2**20:.0f} MiB{mem}")
 
 
 if __name__ == "__main__":

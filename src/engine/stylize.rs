@@ -49,6 +49,8 @@ pub struct TemporalImages {
 }
 
 impl TemporalImages {
+    /// The optical flow has no CUDA version: it runs on the CPU on the frames as images (`crate::flow`),
+    /// and only its results, the warped frames and their weights, go to the device here.
     fn term(&self, w: u32, h: u32, device: &candle_core::Device, dtype: candle_core::DType) -> Result<TemporalTerm> {
         let mut targets = Vec::with_capacity(self.targets.len());
         for (omega, c) in &self.targets {

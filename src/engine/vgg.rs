@@ -196,6 +196,7 @@ impl Vgg {
                     conv_stage.push(s);
                     conv.forward_relu(x)?
                 }
+                // The parallel pooling kernel is CPU code; on CUDA (and in f64) candle's pooling.
                 Stage::Pool => match self.pooling {
                     Pooling::Avg if self.parallel_cpu() => x.contiguous()?.apply_op1_no_bwd(&AvgPool2)?,
                     Pooling::Avg => x.avg_pool2d(2)?,
@@ -228,6 +229,7 @@ impl Vgg {
                     let (_, _, h, w) = stage_in.dims4()?;
                     grad_out.contiguous()?.apply_op1_no_bwd(&AvgPool2Backward { h, w })?
                 }
+                // On CUDA: candle's upsampling, comparison and padding (see `pool_backward`).
                 Stage::Pool => pool_backward(self.pooling, stage_in, out, &grad_out)?,
             });
         }

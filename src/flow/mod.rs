@@ -5,6 +5,9 @@
 //! Self-contained (std, rayon, image, thiserror only). Everything parallel is deterministic: the same input
 //! gives bit-identical output whatever the number of threads.
 //!
+//! CPU only, with no CUDA version: on `--device cuda` the flow still runs here, on the frames as images,
+//! and only the warped frames and weights it yields go to the GPU (`TemporalImages` in `engine::stylize`).
+//!
 //! Video use, for frames t-1 and t:
 //! ```text
 //! let back = dis(&gray_t, &gray_prev, q); // each pixel of t: where it was in t-1

@@ -11,6 +11,9 @@ mod weights_support;
 mod bench_eval_cli;
 mod cli_extras;
 mod engine_gradient;
+// The GPU tests (skipped with a message where no GPU can be opened).
+#[cfg(feature = "cuda")]
+mod gpu;
 mod hardening;
 mod image_input;
 mod layers;

@@ -57,12 +57,12 @@ fn workspace(fx: &Fixture) -> PathBuf {
     fx.join("home/.local/share/brushwork")
 }
 
-fn sessions_dir(fx: &Fixture) -> PathBuf {
+pub(crate) fn sessions_dir(fx: &Fixture) -> PathBuf {
     workspace(fx).join("sessions")
 }
 
 /// The only session folder whose record names `out` as its output.
-fn session_for(fx: &Fixture, out: &str) -> String {
+pub(crate) fn session_for(fx: &Fixture, out: &str) -> String {
     let mut found = Vec::new();
     for e in std::fs::read_dir(sessions_dir(fx)).unwrap().flatten() {
         let text = std::fs::read_to_string(e.path().join("session.toml")).unwrap_or_default();
@@ -75,7 +75,7 @@ fn session_for(fx: &Fixture, out: &str) -> String {
 }
 
 /// `losses.csv` as (iteration, loss text) pairs: the text, so equality is exact.
-fn loss_rows(dir: &Path) -> Vec<(u64, String)> {
+pub(crate) fn loss_rows(dir: &Path) -> Vec<(u64, String)> {
     let text = std::fs::read_to_string(dir.join("losses.csv")).unwrap();
     text.lines()
         .skip(1)
@@ -86,17 +86,17 @@ fn loss_rows(dir: &Path) -> Vec<(u64, String)> {
         .collect()
 }
 
-fn pixels(path: &Path) -> Vec<u8> {
+pub(crate) fn pixels(path: &Path) -> Vec<u8> {
     image::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).to_rgb8().into_raw()
 }
 
-fn spawn(fx: &Fixture, args: &[String]) -> Child {
+pub(crate) fn spawn(fx: &Fixture, args: &[String]) -> Child {
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     fx.command(&refs).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn brushwork")
 }
 
 /// Reads JSON lines from the child until a progress event with `iteration >= at` (or the end).
-fn wait_for_iteration(child: &mut Child, at: u64) -> u64 {
+pub(crate) fn wait_for_iteration(child: &mut Child, at: u64) -> u64 {
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
     let mut seen = 0;

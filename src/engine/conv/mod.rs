@@ -1,8 +1,8 @@
 //! A frozen 3x3, stride-1, pad-1 convolution with bias, and its input gradient.
 //!
 //! [`Conv3x3`] (here) dispatches: on the CPU in f32 to [`cpu::CpuConv`], the custom ops that run
-//! [`direct::TapConv`] or [`winograd::WinogradConv`] on a [`kernel::HostKernel`]; elsewhere to
-//! candle's `conv2d`. The siblings import only `kernel`, never each other or this file.
+//! [`direct::TapConv`] or [`winograd::WinogradConv`] on a [`kernel::HostKernel`]; elsewhere (CUDA,
+//! f64) to candle's `conv2d`. The siblings import only `kernel`, never each other or this file.
 
 use candle_core::{DType, Module, Result, Tensor};
 use candle_nn::VarBuilder;
@@ -21,8 +21,11 @@ use winograd::WinogradConv;
 /// swapped; that kernel is built once here, so backward costs one forward conv and no kernel
 /// gradient is ever computed.
 ///
-/// On the CPU in f32 both run as [`WinogradConv`] (bias, ReLU and the backward ReLU mask fused);
-/// elsewhere (CUDA, f64) as candle's `conv2d`, which uses cuDNN on CUDA.
+/// On the CPU in f32 both run as [`WinogradConv`] (bias, ReLU and the backward ReLU mask fused).
+/// Elsewhere (CUDA, f64) both run as candle's `conv2d`, with bias, ReLU and mask as separate ops:
+/// the Winograd and tap kernels are CPU code with no CUDA version. On CUDA candle's `conv2d` is an
+/// im2col kernel and a cuBLAS matrix product (cuDNN only with candle's `cudnn` feature, which
+/// brushwork's `cuda` feature does not enable).
 #[derive(Debug, Clone)]
 pub struct Conv3x3 {
     weight: Tensor,

@@ -53,20 +53,29 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
     let targets = StyleTargets::compute(&net, &settings, &[(image(2)?, 1.0)])?;
     let objective = Objective::new(&net, &settings, &image(1)?, targets)?;
     let x = image(3)?;
+    // Each iteration ends in reading the loss back, which waits for the GPU.
     let times = time_iterations(args.iterations, || Ok(objective.evaluate(&x)?.0.total))?;
     let median = times[times.len() / 2];
-    let mut variants = vec![("brushwork: hand-written backward, Winograd", median)];
+    let gpu_memory = gpu_peak_bytes(&device);
+    // The Winograd and tap convolutions are CPU kernels; on CUDA the network runs candle's conv2d.
+    let main_variant = match device.is_cpu() {
+        true => "brushwork: hand-written backward, Winograd",
+        false => "brushwork: hand-written backward, candle conv2d",
+    };
+    let mut variants = vec![(main_variant, median)];
     if args.compare {
-        let direct_net = net.with_direct_cpu_conv()?;
-        let targets = StyleTargets::compute(&direct_net, &settings, &[(image(2)?, 1.0)])?;
-        let direct = Objective::new(&direct_net, &settings, &image(1)?, targets)?;
-        let t = time_iterations(args.iterations, || Ok(direct.evaluate(&x)?.0.total))?;
-        variants.push(("hand-written backward, direct tap conv", t[t.len() / 2]));
         let stock_net = net.with_candle_conv();
         let targets = StyleTargets::compute(&stock_net, &settings, &[(image(2)?, 1.0)])?;
         let stock = Objective::new(&stock_net, &settings, &image(1)?, targets)?;
-        let t = time_iterations(args.iterations, || Ok(stock.evaluate(&x)?.0.total))?;
-        variants.push(("hand-written backward, candle conv2d", t[t.len() / 2]));
+        if device.is_cpu() {
+            let direct_net = net.with_direct_cpu_conv()?;
+            let targets = StyleTargets::compute(&direct_net, &settings, &[(image(2)?, 1.0)])?;
+            let direct = Objective::new(&direct_net, &settings, &image(1)?, targets)?;
+            let t = time_iterations(args.iterations, || Ok(direct.evaluate(&x)?.0.total))?;
+            variants.push(("hand-written backward, direct tap conv", t[t.len() / 2]));
+            let t = time_iterations(args.iterations, || Ok(stock.evaluate(&x)?.0.total))?;
+            variants.push(("hand-written backward, candle conv2d", t[t.len() / 2]));
+        }
         let t = time_iterations(args.iterations, || Ok(stock.evaluate_autograd(&x)?.0.total))?;
         variants.push(("candle autograd (stock)", t[t.len() / 2]));
     }
@@ -80,12 +89,17 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
             "event": "bench", "impl": "brushwork", "arch": arch.as_str(), "size": size, "threads": threads,
             "iterations": args.iterations, "median_ms": median * 1e3, "min_ms": times[0] * 1e3,
             "gflop_per_iteration": flops / 1e9, "gflops": gflops, "matmul_peak_gflops": peak,
-            "ratio_to_peak": gflops / peak, "peak_rss_bytes": memory,
+            "ratio_to_peak": gflops / peak, "peak_rss_bytes": memory, "device": args.device,
+            "peak_gpu_bytes": gpu_memory,
             "variants": variants.iter().map(|(name, s)| json!({"name": name, "median_ms": s * 1e3})).collect::<Vec<_>>(),
         });
         println!("{line}");
     } else {
-        println!("{} to conv5_1, {size}x{size}, {threads} thread(s), {} timed iterations", arch, args.iterations);
+        let on = match device.is_cpu() {
+            true => format!("{threads} thread(s)"),
+            false => format!("on {}", args.device),
+        };
+        println!("{} to conv5_1, {size}x{size}, {on}, {} timed iterations", arch, args.iterations);
         println!("  median          {:>9.1} ms per iteration (min {:.1} ms)", median * 1e3, times[0] * 1e3);
         println!("  useful work     {:>9.2} GFLOP per iteration", flops / 1e9);
         println!("  throughput      {:>9.1} GFLOP/s", gflops);
@@ -93,6 +107,9 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
         println!("  ratio to peak   {:>9.0} %", 100.0 * gflops / peak);
         if let Some(m) = memory {
             println!("  peak memory     {:>9.0} MiB (resident, whole process)", m as f64 / (1 << 20) as f64);
+        }
+        if let Some(m) = gpu_memory {
+            println!("  peak GPU memory {:>9.0} MiB (allocator high-water mark)", m as f64 / (1 << 20) as f64);
         }
         if variants.len() > 1 {
             println!("  side by side (median ms, GFLOP/s, time relative to brushwork):");
@@ -139,4 +156,38 @@ pub fn peak_rss_bytes() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
+}
+
+/// The most GPU memory candle has had allocated at once so far: the high-water mark of the device's
+/// default memory pool, which candle's stream-ordered allocations (`cuMemAllocAsync`) come from.
+/// `None` off CUDA or where the device has no memory pools.
+#[cfg(feature = "cuda")]
+fn gpu_peak_bytes(device: &Device) -> Option<u64> {
+    use candle_core::cuda_backend::cudarc::driver::sys;
+    let Device::Cuda(gpu) = device else { return None };
+    let stream = gpu.cuda_stream();
+    let ctx = stream.context();
+    if !ctx.has_async_alloc() {
+        return None;
+    }
+    ctx.bind_to_thread().ok()?;
+    let mut pool: sys::CUmemoryPool = std::ptr::null_mut();
+    let mut high: u64 = 0;
+    // SAFETY: two queries on the context's own device, bound to this thread, with valid out-pointers;
+    // CU_MEMPOOL_ATTR_USED_MEM_HIGH is a cuuint64_t.
+    unsafe {
+        if sys::cuDeviceGetDefaultMemPool(&mut pool, ctx.cu_device()) != sys::CUresult::CUDA_SUCCESS {
+            return None;
+        }
+        let attr = sys::CUmemPool_attribute::CU_MEMPOOL_ATTR_USED_MEM_HIGH;
+        if sys::cuMemPoolGetAttribute(pool, attr, (&mut high as *mut u64).cast()) != sys::CUresult::CUDA_SUCCESS {
+            return None;
+        }
+    }
+    Some(high)
+}
+
+#[cfg(not(feature = "cuda"))]
+fn gpu_peak_bytes(_device: &Device) -> Option<u64> {
+    None
 }
