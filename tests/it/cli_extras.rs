@@ -243,3 +243,19 @@ fn jpeg_output_keeps_the_recipe_and_reruns_from_it() {
     assert_eq!(r.code, Some(2), "{r}");
     assert!(r.stderr.contains("plain.jpg: this JPEG has no brushwork recipe"), "{r}");
 }
+
+/// A listing whose reader went away (`brushwork presets list | head -0`) ends quietly with 141, as
+/// a SIGPIPE would, not with a Rust panic (101) on stderr. The pipe's read end is closed before the
+/// binary starts, so its first write fails every time.
+#[test]
+fn a_closed_stdout_ends_a_listing_quietly() {
+    let fx = Fixture::new("closed-stdout");
+    for args in [&["presets", "list"][..], &["presets", "show", "quick"], &["man"], &["completions", "bash"]] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = fx.command(args).stdout(writer).stderr(std::process::Stdio::piped()).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(141), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}

@@ -4,6 +4,24 @@ use std::io::Write;
 
 use clap::Parser;
 
+/// `println!` for what a command prints as its result (listings, tables, reports); see
+/// [`commands::report::out_fmt`].
+macro_rules! outln {
+    () => {
+        $crate::commands::report::out_fmt(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::commands::report::out_fmt(format_args!($($arg)*))
+    };
+}
+
+/// `eprintln!` that never panics; see [`commands::report::err_fmt`].
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        $crate::commands::report::err_fmt(format_args!($($arg)*))
+    };
+}
+
 mod cli;
 mod commands;
 

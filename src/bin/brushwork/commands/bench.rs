@@ -93,28 +93,28 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
             "peak_gpu_bytes": gpu_memory,
             "variants": variants.iter().map(|(name, s)| json!({"name": name, "median_ms": s * 1e3})).collect::<Vec<_>>(),
         });
-        println!("{line}");
+        outln!("{line}");
     } else {
         let on = match device.is_cpu() {
             true => format!("{threads} thread(s)"),
             false => format!("on {}", args.device),
         };
-        println!("{} to conv5_1, {size}x{size}, {on}, {} timed iterations", arch, args.iterations);
-        println!("  median          {:>9.1} ms per iteration (min {:.1} ms)", median * 1e3, times[0] * 1e3);
-        println!("  useful work     {:>9.2} GFLOP per iteration", flops / 1e9);
-        println!("  throughput      {:>9.1} GFLOP/s", gflops);
-        println!("  f32 matmul peak {:>9.1} GFLOP/s (measured now, 2048³)", peak);
-        println!("  ratio to peak   {:>9.0} %", 100.0 * gflops / peak);
+        outln!("{} to conv5_1, {size}x{size}, {on}, {} timed iterations", arch, args.iterations);
+        outln!("  median          {:>9.1} ms per iteration (min {:.1} ms)", median * 1e3, times[0] * 1e3);
+        outln!("  useful work     {:>9.2} GFLOP per iteration", flops / 1e9);
+        outln!("  throughput      {:>9.1} GFLOP/s", gflops);
+        outln!("  f32 matmul peak {:>9.1} GFLOP/s (measured now, 2048³)", peak);
+        outln!("  ratio to peak   {:>9.0} %", 100.0 * gflops / peak);
         if let Some(m) = memory {
-            println!("  peak memory     {:>9.0} MiB (resident, whole process)", m as f64 / (1 << 20) as f64);
+            outln!("  peak memory     {:>9.0} MiB (resident, whole process)", m as f64 / (1 << 20) as f64);
         }
         if let Some(m) = gpu_memory {
-            println!("  peak GPU memory {:>9.0} MiB (allocator high-water mark)", m as f64 / (1 << 20) as f64);
+            outln!("  peak GPU memory {:>9.0} MiB (allocator high-water mark)", m as f64 / (1 << 20) as f64);
         }
         if variants.len() > 1 {
-            println!("  side by side (median ms, GFLOP/s, time relative to brushwork):");
+            outln!("  side by side (median ms, GFLOP/s, time relative to brushwork):");
             for (name, s) in &variants {
-                println!("    {:<42} {:>9.1} {:>7.1} {:>6.2}x", name, s * 1e3, flops / s / 1e9, s / median);
+                outln!("    {:<42} {:>9.1} {:>7.1} {:>6.2}x", name, s * 1e3, flops / s / 1e9, s / median);
             }
         }
     }

@@ -47,8 +47,8 @@ pub fn bench_flow(runs: u32, threads: usize, json: bool) -> Result<()> {
     let waves = Waves::new(11);
     let (dx, dy) = (1.3f32, -0.6f32);
     if !json {
-        println!("DIS flow, {threads} thread(s), median of {runs} (true motion ({dx}, {dy}) px everywhere)");
-        println!("  {:<10} {:>9} {:>9} {:>12}", "quality", "size", "ms", "mean EPE px");
+        outln!("DIS flow, {threads} thread(s), median of {runs} (true motion ({dx}, {dy}) px everywhere)");
+        outln!("  {:<10} {:>9} {:>9} {:>12}", "quality", "size", "ms", "mean EPE px");
     }
     for (w, h) in [(256usize, 144usize), (512, 288)] {
         let (a, b) = (waves.render(w, h, 0.0, 0.0), waves.render(w, h, dx, dy));
@@ -75,9 +75,9 @@ pub fn bench_flow(runs: u32, threads: usize, json: bool) -> Result<()> {
             if json {
                 let line = json!({"event": "bench_flow", "quality": q.name(), "width": w, "height": h,
                     "threads": threads, "runs": runs, "median_ms": median, "mean_epe_px": epe});
-                println!("{line}");
+                outln!("{line}");
             } else {
-                println!("  {:<10} {:>9} {:>9.1} {:>12.4}", q.name(), format!("{w}x{h}"), median, epe);
+                outln!("  {:<10} {:>9} {:>9.1} {:>12.4}", q.name(), format!("{w}x{h}"), median, epe);
             }
         }
     }

@@ -56,14 +56,15 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
             "content": parts.content, "style": parts.style, "loss": total, "width": w, "height": h,
             "arch": header.arch.as_str(),
         });
-        println!("{line}");
+        outln!("{line}");
     } else {
-        println!("{} ({w}x{h}, layers of preset `{}`, {})", args.image.display(), preset.name, header.arch);
-        println!("  content  J_c = {:.6e}", parts.content);
-        println!("  style    J_s = {:.6e}", parts.style);
-        println!(
+        outln!("{} ({w}x{h}, layers of preset `{}`, {})", args.image.display(), preset.name, header.arch);
+        outln!("  content  J_c = {:.6e}", parts.content);
+        outln!("  style    J_s = {:.6e}", parts.style);
+        outln!(
             "  total    α·J_c + β·J_s = {total:.6e} (α = {}, β = {})",
-            preset.settings.content_weight, preset.settings.style_weight
+            preset.settings.content_weight,
+            preset.settings.style_weight
         );
     }
     Ok(())
@@ -109,20 +110,20 @@ fn eval_clip(args: &EvalArgs) -> Result<()> {
             "frames": score.compared, "output_frames": score.output_frames, "source_frames": score.source_frames,
             "warp_error": score.mean_output, "source_warp_error": score.mean_source, "per_frame": frames,
         });
-        println!("{line}");
+        outln!("{line}");
     } else {
         let show = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4e}"));
-        println!(
+        outln!(
             "{} against {} ({w}x{h}, {} frames compared)",
             args.image.display(),
             args.content.display(),
             score.compared
         );
-        println!("  warping error, output   {}", show(score.mean_output));
-        println!("  warping error, source   {}  (the floor: what the flow cannot explain)", show(score.mean_source));
+        outln!("  warping error, output   {}", show(score.mean_output));
+        outln!("  warping error, source   {}  (the floor: what the flow cannot explain)", show(score.mean_source));
         if let (Some(o), Some(s)) = (score.mean_output, score.mean_source) {
             if s > 0.0 {
-                println!("  output / source         {:.2}x", o / s);
+                outln!("  output / source         {:.2}x", o / s);
             }
         }
     }

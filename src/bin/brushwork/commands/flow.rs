@@ -67,9 +67,9 @@ pub fn flow(args: &FlowArgs) -> Result<()> {
             "event": "flow", "output": args.output.display().to_string(), "width": w, "height": h,
             "quality": args.quality.to_string(), "mean_motion": mean, "milliseconds": ms,
         });
-        println!("{line}");
+        outln!("{line}");
     } else {
-        eprintln!(
+        errln!(
             "wrote {} ({w}x{h}, {} flow, mean motion {mean:.2} px, {ms:.0} ms)",
             args.output.display(),
             args.quality

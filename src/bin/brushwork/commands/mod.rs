@@ -48,7 +48,9 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Some(Command::Video(_)) => brushwork::video::init(),
         Some(Command::Completions { shell }) => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(*shell, &mut cmd, "brushwork", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut cmd, "brushwork", &mut script);
+            report::out_bytes(&script);
             Ok(())
         }
         Some(Command::Man) => man(),
@@ -82,6 +84,6 @@ fn man() -> Result<()> {
         let text = String::from_utf8_lossy(&page).replace(".SH ", ".SS ");
         out.extend_from_slice(text.as_bytes());
     }
-    let _ = std::io::stdout().lock().write_all(&out);
+    report::out_bytes(&out);
     Ok(())
 }

@@ -12,7 +12,7 @@ pub fn presets(cmd: &PresetsCommand) -> Result<()> {
         PresetsCommand::List => list(),
         PresetsCommand::Show { name } => {
             let p = preset::load(name)?;
-            println!("# {} ({})", p.name, p.origin);
+            outln!("# {} ({})", p.name, p.origin);
             print!("{}", preset::to_toml(&p.settings)?);
             Ok(())
         }
@@ -47,11 +47,11 @@ pub fn presets(cmd: &PresetsCommand) -> Result<()> {
                 }
             }
             let path = preset::save(name, &p.settings, Some(&folder))?;
-            eprintln!("saved preset `{name}` to {}", path.display());
+            errln!("saved preset `{name}` to {}", path.display());
             // `./presets` is searched first: a file there hides the one just saved elsewhere.
             let local = PathBuf::from("presets").join(format!("{name}.toml"));
             if local.is_file() && std::fs::canonicalize(&local).ok() != std::fs::canonicalize(&path).ok() {
-                eprintln!("note: {} is found first by name, so `--preset {name}` still uses it", local.display());
+                errln!("note: {} is found first by name, so `--preset {name}` still uses it", local.display());
             }
             Ok(())
         }
@@ -72,9 +72,9 @@ fn list() -> Result<()> {
         .collect();
     let w0 = rows.iter().map(|r| r[0].chars().count()).chain([4]).max().unwrap_or(4);
     let w1 = rows.iter().map(|r| r[1].chars().count()).chain([6]).max().unwrap_or(6);
-    println!("{:<w0$}  {:<w1$}  DESCRIPTION", "NAME", "ORIGIN");
+    outln!("{:<w0$}  {:<w1$}  DESCRIPTION", "NAME", "ORIGIN");
     for r in &rows {
-        println!("{:<w0$}  {:<w1$}  {}", r[0], r[1], r[2]);
+        outln!("{:<w0$}  {:<w1$}  {}", r[0], r[1], r[2]);
     }
     Ok(())
 }

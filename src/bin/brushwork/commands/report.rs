@@ -252,7 +252,41 @@ pub fn out_line(text: &str) {
     let _ = writeln!(std::io::stdout().lock(), "{text}");
 }
 
-/// A line on stderr, ignoring write failures (see [`out_line`]).
+/// `outln!`'s line: a listing's reader that went away (`brushwork sessions | head`) ends the
+/// command quietly with 141, the shell's code for a SIGPIPE, as `ls | head` does, instead of a
+/// Rust panic (101); any other failure (a full disk under `> file`) is said and exits 1.
+pub fn out_fmt(args: std::fmt::Arguments) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    exit_unless_written(out.write_fmt(args).and_then(|()| out.write_all(b"\n")));
+}
+
+/// A whole document on stdout (a manual page, a completion script), as [`out_fmt`].
+pub fn out_bytes(bytes: &[u8]) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    exit_unless_written(out.write_all(bytes).and_then(|()| out.flush()));
+}
+
+fn exit_unless_written(result: std::io::Result<()>) {
+    use std::io::Write;
+    if let Err(e) = result {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(141);
+        }
+        let _ = writeln!(std::io::stderr(), "brushwork: standard output: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// `errln!`'s line: as `eprintln!`, but a closed stderr (a dropped SSH session under a long
+/// `serve`) loses the line instead of panicking the thread that wrote it.
+pub fn err_fmt(args: std::fmt::Arguments) {
+    use std::io::Write;
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_fmt(args).and_then(|()| err.write_all(b"\n"));
+}
+
 /// One line on stderr; control characters (from file names, say) are shown escaped, so a crafted
 /// name cannot clear the screen or forge a second line.
 pub fn err_line(text: &str) {

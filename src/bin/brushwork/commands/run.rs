@@ -163,7 +163,7 @@ pub(super) fn reuse_or_create(ws: &Workspace, spec: SessionSpec, json: bool) -> 
     });
     if let Some(id) = existing {
         if !json {
-            eprintln!("continuing session {id} where it stopped");
+            errln!("continuing session {id} where it stopped");
         }
         return Ok(id);
     }

@@ -27,7 +27,7 @@ pub fn serve(args: &ServeArgs, workspace: &Path, log_level: &str) -> Result<()> 
         ws.root().join("brushwork.log"),
         level,
     );
-    eprintln!(
+    errln!(
         "brushwork serve: workspace {} ({} worker(s)); socket {}",
         ws.root().display(),
         args.workers.max(1),
@@ -48,7 +48,7 @@ pub fn serve(args: &ServeArgs, workspace: &Path, log_level: &str) -> Result<()> 
         let _ = signals.forever().next();
     }
     handle.close();
-    eprintln!("brushwork serve: stopping (running sessions checkpoint and continue at the next start)");
+    errln!("brushwork serve: stopping (running sessions checkpoint and continue at the next start)");
     owner.shutdown();
     drop(owner);
     let _ = printer.join();
@@ -58,20 +58,21 @@ pub fn serve(args: &ServeArgs, workspace: &Path, log_level: &str) -> Result<()> 
 
 fn print_event(event: &Event, json: bool) {
     if json {
+        // A log reader that went away must not take the server with it: failures are ignored.
         if let Ok(text) = serde_json::to_string(event) {
-            println!("{text}");
+            super::report::out_line(&text);
         }
         return;
     }
     match event {
-        Event::Session { record } => eprintln!(
+        Event::Session { record } => errln!(
             "{} {}{}",
             record.id,
             record.status,
             record.error.as_ref().map(|e| format!(": {e}")).unwrap_or_default()
         ),
-        Event::Log { message, .. } => eprintln!("{message}"),
-        Event::Removed { id } => eprintln!("{id} removed"),
+        Event::Log { message, .. } => errln!("{message}"),
+        Event::Removed { id } => errln!("{id} removed"),
         Event::Progress { .. } | Event::Preview { .. } | Event::Watches { .. } => {}
     }
 }

@@ -123,7 +123,7 @@ fn duplicate(
 fn print_response(ws: &Workspace, response: &Response, target: &SessionTarget) -> Result<()> {
     match response {
         Response::Session { record } if target.json => {
-            println!("{}", json_line(&Event::Session { record: record.clone() }));
+            outln!("{}", json_line(&Event::Session { record: record.clone() }));
         }
         Response::Session { record } => print_record(ws, record),
         Response::Ok => {}
@@ -157,12 +157,12 @@ fn list(ws: &Workspace, statuses: &[Status], json: bool) -> Result<()> {
     }
     if json {
         for r in records {
-            println!("{}", json_line(&Event::Session { record: Box::new(r) }));
+            outln!("{}", json_line(&Event::Session { record: Box::new(r) }));
         }
         return Ok(());
     }
     if records.is_empty() {
-        eprintln!("no sessions{}", if statuses.is_empty() { "" } else { " with that status" });
+        errln!("no sessions{}", if statuses.is_empty() { "" } else { " with that status" });
         return Ok(());
     }
     let header = ["ID", "STATUS", "KIND", "PROGRESS", "LOSS", "STYLE", "CREATED", "NAME"].map(String::from);
@@ -213,9 +213,9 @@ fn list(ws: &Workspace, statuses: &[Status], json: bool) -> Result<()> {
                 line += "  ";
             }
         }
-        println!("{}", line.trim_end());
+        outln!("{}", line.trim_end());
         if let Some(e) = error {
-            println!("    {e}");
+            outln!("    {e}");
         }
     }
     Ok(())
@@ -258,9 +258,9 @@ fn remove(ws: &Workspace, queries: &[String], json: bool) -> Result<()> {
 fn remove_ids(ws: &Workspace, server: Option<Arc<Client>>, ids: &[(String, String)], json: bool) -> Result<()> {
     let report = |id: &str, label: &str| {
         if json {
-            println!("{}", json!({"event": "removed", "id": id}));
+            outln!("{}", json!({"event": "removed", "id": id}));
         } else {
-            eprintln!("removed {label}");
+            errln!("removed {label}");
         }
     };
     if let Some(server) = server {
@@ -306,23 +306,23 @@ fn prune(ws: &Workspace, statuses: &[Status], min_age: Option<u64>, dry_run: boo
         .collect();
     if ids.is_empty() {
         if !json {
-            eprintln!("nothing to prune");
+            errln!("nothing to prune");
         }
         return Ok(());
     }
     if dry_run {
         for ((id, label), r) in ids.iter().zip(&chosen) {
             if json {
-                println!("{}", json!({"event": "would_remove", "id": id, "status": r.status.as_str()}));
+                outln!("{}", json!({"event": "would_remove", "id": id, "status": r.status.as_str()}));
             } else {
-                println!("would remove {label}");
+                outln!("would remove {label}");
             }
         }
         return Ok(());
     }
     remove_ids(ws, Owner::remote(ws), &ids, json)?;
     if !json {
-        eprintln!("pruned {} session{}", ids.len(), if ids.len() == 1 { "" } else { "s" });
+        errln!("pruned {} session{}", ids.len(), if ids.len() == 1 { "" } else { "s" });
     }
     Ok(())
 }
@@ -338,26 +338,26 @@ fn shown_status(ws: &Workspace, r: &SessionRecord) -> Status {
 
 fn print_record(ws: &Workspace, r: &SessionRecord) {
     let dir = ws.session_dir(&r.id);
-    println!("id        {}", r.id);
-    println!("name      {}", escape_controls(&r.name));
-    println!("status    {}", shown_status(ws, r));
-    println!("created   {}", brushwork::util::human::local_minute(r.created_at));
-    println!("kind      {}", r.job.kind.as_str());
-    println!("preset    {}", r.job.preset);
-    println!("content   {}", r.job.content.display());
+    outln!("id        {}", r.id);
+    outln!("name      {}", escape_controls(&r.name));
+    outln!("status    {}", shown_status(ws, r));
+    outln!("created   {}", brushwork::util::human::local_minute(r.created_at));
+    outln!("kind      {}", r.job.kind.as_str());
+    outln!("preset    {}", r.job.preset);
+    outln!("content   {}", r.job.content.display());
     for s in &r.job.settings.styles {
-        println!("style     {} (weight {})", s.path.display(), s.weight);
+        outln!("style     {} (weight {})", s.path.display(), s.weight);
     }
     if let Some(p) = r.progress {
         let (done, total, unit) = r.progress_counts();
-        println!("progress  {done}/{total} {unit}, loss {}, {:.1} s", brushwork::util::human::loss(p.loss), p.seconds);
+        outln!("progress  {done}/{total} {unit}, loss {}, {:.1} s", brushwork::util::human::loss(p.loss), p.seconds);
     }
     if let Some(e) = &r.error {
-        println!("error     {}", escape_controls(e));
+        outln!("error     {}", escape_controls(e));
     }
-    println!("folder    {}", dir.display());
+    outln!("folder    {}", dir.display());
     if let Some(x) = &r.job.export {
-        println!("output    {}", x.display());
+        outln!("output    {}", x.display());
     }
 }
 

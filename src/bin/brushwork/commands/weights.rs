@@ -17,22 +17,22 @@ pub fn weights(cmd: &WeightsCommand) -> Result<()> {
     let store = Store::open_default()?;
     match cmd {
         WeightsCommand::Fetch { source } => {
-            let entry = fetch_with_bar(&store, Source::from(*source), &mut |m| eprintln!("{m}"))?;
-            eprintln!("installed {} ({}, {}) at {}", entry.name, entry.arch, entry.preprocess, entry.path.display());
+            let entry = fetch_with_bar(&store, Source::from(*source), &mut |m| errln!("{m}"))?;
+            errln!("installed {} ({}, {}) at {}", entry.name, entry.arch, entry.preprocess, entry.path.display());
         }
         WeightsCommand::Import { file, preprocess, name } => {
             let preprocess = preprocess.map(Into::into);
             let entry = import_file(&store, file, &ImportOptions { preprocess, name: name.clone() })?;
-            eprintln!("installed {} ({}, {}) at {}", entry.name, entry.arch, entry.preprocess, entry.path.display());
+            errln!("installed {} ({}, {}) at {}", entry.name, entry.arch, entry.preprocess, entry.path.display());
         }
         WeightsCommand::List { json } => list(&store, *json)?,
         WeightsCommand::Verify => {
             let mut failed = None;
             for (entry, result) in store.verify()? {
                 match result {
-                    Ok(()) => println!("ok      {}  {}", entry.name, entry.sha256),
+                    Ok(()) => outln!("ok      {}  {}", entry.name, entry.sha256),
                     Err(e) => {
-                        println!("FAILED  {}  {e}", entry.name);
+                        outln!("FAILED  {}  {e}", entry.name);
                         failed.get_or_insert((entry.path, e.to_string()));
                     }
                 }
@@ -49,10 +49,7 @@ fn list(store: &Store, as_json: bool) -> Result<()> {
     let entries = store.list()?;
     let name_w = entries.iter().map(|e| e.name.chars().count()).chain([4]).max().unwrap_or(4);
     if !as_json && !entries.is_empty() {
-        println!(
-            "  {:<name_w$}  {:<6}  {:<12}  {:>10}  {:<16}  SOURCE",
-            "NAME", "ARCH", "PREPROCESS", "SIZE", "SHA256"
-        );
+        outln!("  {:<name_w$}  {:<6}  {:<12}  {:>10}  {:<16}  SOURCE", "NAME", "ARCH", "PREPROCESS", "SIZE", "SHA256");
     }
     for e in &entries {
         if as_json {
@@ -60,9 +57,9 @@ fn list(store: &Store, as_json: bool) -> Result<()> {
                 "name": e.name, "path": e.path, "arch": e.arch.as_str(), "preprocess": e.preprocess.as_str(),
                 "source": e.source, "size": e.size, "sha256": e.sha256, "default": e.is_default,
             });
-            println!("{line}");
+            outln!("{line}");
         } else {
-            println!(
+            outln!(
                 "{} {:<name_w$}  {:<6}  {:<12}  {:>10}  {:<16}  {}",
                 if e.is_default { "*" } else { " " },
                 e.name,
@@ -75,12 +72,12 @@ fn list(store: &Store, as_json: bool) -> Result<()> {
         }
     }
     if !as_json && !entries.is_empty() {
-        eprintln!("* the default, used when a run names no --weights and its preset asks for no other arch");
+        errln!("* the default, used when a run names no --weights and its preset asks for no other arch");
     }
     if entries.is_empty() && !as_json {
-        eprintln!("no weights installed in {}; run `brushwork weights fetch`", store.dir().display());
+        errln!("no weights installed in {}; run `brushwork weights fetch`", store.dir().display());
         for p in torch_hub_candidates() {
-            eprintln!("found {}: `brushwork weights import {}` installs it", p.display(), p.display());
+            errln!("found {}: `brushwork weights import {}` installs it", p.display(), p.display());
         }
     }
     Ok(())
