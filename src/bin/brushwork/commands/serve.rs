@@ -17,7 +17,12 @@ pub fn serve(args: &ServeArgs, workspace: &Path, log_level: &str) -> Result<()> 
         .map_err(|e| Error::Internal(format!("cannot install signal handlers: {e}")))?;
     let owner = Owner::attach(&ws, args.workers.max(1))?;
     let Owner::Local { scheduler, .. } = &owner else {
-        return Err(Error::Conflict(format!("{}: a brushwork serve already owns this workspace", ws.root().display())));
+        // A dashboard serves its workspace's socket too, so the owner may be either.
+        return Err(Error::Conflict(format!(
+            "{}: another brushwork (a serve or an open dashboard) already owns this workspace; stop it, or give \
+             this one its own with --workspace",
+            ws.root().display()
+        )));
     };
     let events = brushwork::session::Control::subscribe(&**scheduler)?;
     let level = brushwork::session::logfile::parse_level(log_level)
