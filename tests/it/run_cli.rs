@@ -70,6 +70,17 @@ fn run_json_progress_done_and_rerun_from_png_recipe() {
     assert_eq!(done["output"], "out.png", "{done}");
     assert!(num(done, "seconds") >= 0.0);
     assert!(num(done, "loss").is_finite());
+    // The session keeps the output and weights absolute, so a `sessions resume` or a dashboard
+    // started in another folder writes to this folder's out.png, not its own.
+    let session = fx.join("home/.local/share/brushwork/sessions").join(done["session"].as_str().unwrap());
+    let record: toml::Table = toml::from_str(&std::fs::read_to_string(session.join("session.toml")).unwrap()).unwrap();
+    let canonical = |key: &str| {
+        let p = Path::new(record[key].as_str().unwrap_or_else(|| panic!("no {key} in {record}")));
+        assert!(p.is_absolute(), "{key} = {}", p.display());
+        p.canonicalize().unwrap()
+    };
+    assert_eq!(canonical("export"), fx.join("out.png").canonicalize().unwrap());
+    assert_eq!(canonical("weights"), fx.join("tiny.safetensors").canonicalize().unwrap());
 
     let out = fx.join("out.png");
     assert_eq!(image_size(&out), OUT_48);

@@ -89,6 +89,9 @@ fn stop_on_signals(stop: Arc<StopFlag>) -> Result<()> {
 /// The contract's `done` event, or a one-line summary.
 pub fn report_done(ws: &Workspace, record: &SessionRecord, json: bool) {
     let output = record.job.export.clone().unwrap_or_else(|| ws.session_dir(&record.id).join("output.png"));
+    // Sessions keep absolute paths; the user reads the output as typed when it is under this folder.
+    let here = std::env::current_dir().ok();
+    let output = here.and_then(|d| output.strip_prefix(d).ok().map(|p| p.to_path_buf())).unwrap_or(output);
     let last = LossLog::new(&ws.session_dir(&record.id)).read().last().copied();
     let p = record.progress.unwrap_or_default();
     if record.job.kind == Kind::Video {

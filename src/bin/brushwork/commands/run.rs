@@ -63,7 +63,9 @@ fn run_inner(args: &RunArgs, workspace: &Path) -> Result<()> {
             job: Job {
                 kind: Kind::Image,
                 content: absolute(content),
-                export: Some(output),
+                // Absolute, like every input: `sessions resume` or a dashboard started in another
+                // folder writes where this command was asked to.
+                export: Some(absolute(&output)),
                 weights: args.weights.clone(),
                 device: args.device.clone(),
                 preset: preset.name.clone(),
@@ -77,7 +79,6 @@ fn run_inner(args: &RunArgs, workspace: &Path) -> Result<()> {
     if let Some(server) = Owner::remote(&ws) {
         for (k, mut spec) in specs.into_iter().enumerate() {
             // The server has its own working folder.
-            spec.job.export = spec.job.export.as_deref().map(absolute);
             spec.job.weights = spec.job.weights.as_deref().map(absolute);
             announce(several, args.json, k, &args.content);
             follow::submit_and_follow(&*server, &ws, spec, args.json)?;
@@ -89,7 +90,7 @@ fn run_inner(args: &RunArgs, workspace: &Path) -> Result<()> {
     reporter.finish();
     let here = Foreground::new()?;
     for (k, mut spec) in specs.into_iter().enumerate() {
-        spec.job.weights = Some(weights.clone());
+        spec.job.weights = Some(absolute(&weights));
         let id = reuse_or_create(&ws, spec, args.json)?;
         announce(several, args.json, k, &args.content);
         here.run(&ws, &id, args.json)?;
