@@ -325,7 +325,7 @@ fn kill_9_while_a_checkpoint_or_the_output_is_being_written() {
             loop {
                 if let Some(id) = std::fs::read_dir(&sessions).unwrap().flatten().find_map(|e| {
                     let t = std::fs::read_to_string(e.path().join("session.toml")).unwrap_or_default();
-                    t.contains(&format!("\"{out}\"")).then(|| e.file_name().to_string_lossy().into_owned())
+                    t.contains(&format!("/{out}\"")).then(|| e.file_name().to_string_lossy().into_owned())
                 }) {
                     break id;
                 }

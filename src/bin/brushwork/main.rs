@@ -30,7 +30,8 @@ fn main() {
     if let Err(e) = crate::commands::dispatch(cli) {
         // Not eprintln!: it panics when stderr is gone (a dropped SSH session). Escaped: the
         // message may name a file whose name holds control characters.
-        let message = e.to_string();
+        let here = std::env::current_dir().ok();
+        let message = crate::commands::report::relative_to(here.as_deref(), &e.to_string());
         let _ = writeln!(std::io::stderr(), "brushwork: {}", brushwork::util::text::escape_controls(&message));
         std::process::exit(e.exit_code());
     }

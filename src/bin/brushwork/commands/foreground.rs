@@ -2,6 +2,7 @@
 //! workspace), with a progress bar or JSON lines. Ctrl-C, SIGTERM and SIGHUP checkpoint the
 //! session and stop; `brushwork sessions resume ID` continues it. A second signal exits at once.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde_json::json;
@@ -91,7 +92,7 @@ pub fn report_done(ws: &Workspace, record: &SessionRecord, json: bool) {
     let output = record.job.export.clone().unwrap_or_else(|| ws.session_dir(&record.id).join("output.png"));
     // Sessions keep absolute paths; the user reads the output as typed when it is under this folder.
     let here = std::env::current_dir().ok();
-    let output = here.and_then(|d| output.strip_prefix(d).ok().map(|p| p.to_path_buf())).unwrap_or(output);
+    let output = PathBuf::from(super::report::relative_to(here.as_deref(), &output.display().to_string()));
     let last = LossLog::new(&ws.session_dir(&record.id)).read().last().copied();
     let p = record.progress.unwrap_or_default();
     if record.job.kind == Kind::Video {

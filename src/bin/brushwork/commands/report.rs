@@ -2,6 +2,7 @@
 //! without a terminal a plain progress line now and then.
 
 use std::io::IsTerminal;
+use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -237,12 +238,37 @@ impl Reporter {
 
 /// The contract's error event.
 pub fn json_error(e: &Error) -> String {
+    let here = std::env::current_dir().ok();
     json!({
         "event": "error",
-        "message": e.to_string(),
-        "path": e.path().map(|p| p.display().to_string()),
+        "message": relative_to(here.as_deref(), &e.to_string()),
+        "path": e.path().map(|p| relative_to(here.as_deref(), &p.display().to_string())),
     })
     .to_string()
+}
+
+/// `text` with the paths under `here` written relative to it, as the user typed them: sessions
+/// keep absolute paths (so they resume from anywhere), and `a.png` reads better than
+/// `/home/me/art/a.png` where the user is. Only whole paths count: an occurrence of `here/` is
+/// rewritten at the start of the text or after a space, quote, backtick or parenthesis.
+pub fn relative_to(here: Option<&Path>, text: &str) -> String {
+    let Some(here) = here.filter(|h| h.parent().is_some()) else {
+        return text.to_string();
+    };
+    let prefix = format!("{}/", here.display());
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(&prefix) {
+        let whole = out.is_empty() && at == 0
+            || rest[..at].chars().next_back().or_else(|| out.chars().next_back()).is_some_and(|c| " '\"`(".contains(c));
+        out.push_str(&rest[..at]);
+        if !whole {
+            out.push_str(&prefix);
+        }
+        rest = &rest[at + prefix.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A line on stdout; a closed pipe or a vanished terminal (SSH dropped) is not an error worth
@@ -297,6 +323,20 @@ pub fn err_line(text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_under_the_current_folder_read_as_typed() {
+        let here = Some(Path::new("/home/me/art"));
+        assert_eq!(relative_to(here, "/home/me/art/a.png: not a PNG"), "a.png: not a PNG");
+        assert_eq!(relative_to(here, "style `/home/me/art/s/b.jpg` (3 MB)"), "style `s/b.jpg` (3 MB)");
+        assert_eq!(relative_to(here, "/home/me/art/a and /home/me/art/b"), "a and b");
+        // Not under it, or not a whole path: unchanged.
+        for text in ["/home/me/art2/a.png", "/x/home/me/art/a.png", "/home/me/art"] {
+            assert_eq!(relative_to(here, text), text);
+        }
+        assert_eq!(relative_to(Some(Path::new("/")), "/etc/x"), "/etc/x");
+        assert_eq!(relative_to(None, "/home/me/art/a.png"), "/home/me/art/a.png");
+    }
 
     #[test]
     fn plain_lines_every_tenth_and_at_the_end() {
