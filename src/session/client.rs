@@ -41,7 +41,8 @@ impl Client {
         if line.is_empty() {
             sent.map_err(io)?;
             read.map_err(io)?;
-            return Err(Error::input(&self.path, "the server closed the connection"));
+            // The server failed, not the request: work that failed elsewhere (1), not bad input (2).
+            return Err(Error::Remote(format!("{}: the server closed the connection", self.path.display())));
         }
         Ok((stream, reader, line))
     }
@@ -53,7 +54,7 @@ impl Control for Client {
         match serde_json::from_str::<Response>(&line) {
             Ok(Response::Error { message, exit_code }) => Err(remote_error(message, exit_code)),
             Ok(r) => Ok(r),
-            Err(e) => Err(Error::input(&self.path, format!("bad reply from the server: {e}"))),
+            Err(e) => Err(Error::Remote(format!("{}: bad reply from the server: {e}", self.path.display()))),
         }
     }
 
@@ -89,5 +90,36 @@ fn remote_error(message: String, exit_code: i32) -> Error {
         Error::RemoteRefused(message)
     } else {
         Error::Remote(message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::os::unix::net::UnixListener;
+
+    /// A server that hangs up without a reply, or answers with something that is not a reply:
+    /// the server failed (exit 1), the request was not bad input (2). Each listener serves the
+    /// probe `connect` makes and then the request.
+    #[test]
+    fn a_failing_server_is_a_remote_failure_not_bad_input() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, answer) in [("hangs-up", ""), ("garbage", "{\"not\": \"a reply\"}\n")] {
+            let path = dir.path().join(format!("{name}.sock"));
+            let listener = UnixListener::bind(&path).unwrap();
+            let server = std::thread::spawn(move || {
+                for stream in listener.incoming().take(2) {
+                    let mut stream = stream.unwrap();
+                    let _ = stream.write_all(answer.as_bytes());
+                }
+            });
+            let client = Client::connect(&path).expect("the listener accepts");
+            let e = client.request(Request::List).unwrap_err();
+            assert!(matches!(e, Error::Remote(_)), "{name}: {e:?}");
+            assert_eq!(e.exit_code(), 1, "{name}: {e}");
+            assert!(e.to_string().starts_with(&path.display().to_string()), "{name}: {e}");
+            server.join().unwrap();
+        }
     }
 }

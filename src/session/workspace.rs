@@ -118,7 +118,9 @@ impl Workspace {
 
     pub fn save(&self, record: &SessionRecord) -> Result<()> {
         let path = self.session_dir(&record.id).join(RECORD_FILE);
-        let text = record.to_toml().map_err(|e| Error::input(&path, e.to_string()))?;
+        let text = record
+            .to_toml()
+            .map_err(|e| Error::Internal(format!("{}: cannot encode the record: {e}", path.display())))?;
         Ok(write_atomic(&path, text.as_bytes())?)
     }
 

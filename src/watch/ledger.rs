@@ -124,7 +124,9 @@ impl Ledger {
     pub fn record_entry(&mut self, entry: LedgerEntry) -> Result<()> {
         let mut text = String::new();
         for line in self.entries.iter().chain(std::iter::once(&entry)) {
-            let json = serde_json::to_string(line).map_err(|e| Error::input(&self.path, e.to_string()))?;
+            // Our own data that cannot be encoded is a bug, not the user's input.
+            let json = serde_json::to_string(line)
+                .map_err(|e| Error::Internal(format!("{}: cannot encode a ledger line: {e}", self.path.display())))?;
             text.push_str(&json);
             text.push('\n');
         }
