@@ -96,7 +96,6 @@ fn remote_error(message: String, exit_code: i32) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
     use std::os::unix::net::UnixListener;
 
     /// A server that hangs up without a reply, or answers with something that is not a reply:
@@ -110,7 +109,9 @@ mod tests {
             let listener = UnixListener::bind(&path).unwrap();
             let server = std::thread::spawn(move || {
                 for stream in listener.incoming().take(2) {
+                    // Read the request first (the probe sends none), so the close is not a reset.
                     let mut stream = stream.unwrap();
+                    let _ = BufReader::new(&stream).read_line(&mut String::new());
                     let _ = stream.write_all(answer.as_bytes());
                 }
             });
