@@ -69,6 +69,13 @@ if [ $libs -eq 1 ] && [ ! -e "$root/lib/stubs/libcuda.so" ]; then
     sed 's/.*/int &(void) { return 999; }/' >"$root/lib/stubs/libcuda_stub.c"
   cc -shared -fPIC -Wl,-soname,libcuda.so.1 -o "$root/lib/stubs/libcuda.so" "$root/lib/stubs/libcuda_stub.c"
 fi
+# The same stub under its run-time name, in a folder of its own, for running a cuda build where no driver
+# is installed (its GPU tests then print "no CUDA device: skipped"): put it on LD_LIBRARY_PATH only
+# there, never on a GPU machine, where it would hide the driver's library.
+if [ -e "$root/lib/stubs/libcuda.so" ]; then
+  mkdir -p "$root/lib/no-driver"
+  ln -sf ../stubs/libcuda.so "$root/lib/no-driver/libcuda.so.1"
+fi
 
 cat >"$root/bin/nvcc-lint" <<'EOF'
 #!/usr/bin/env bash
