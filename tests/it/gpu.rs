@@ -4,7 +4,9 @@
 //! `cargo test --features cuda` runs on CPU-only machines; `scripts/gpu-check.sh` runs them on a GPU.
 
 use crate::cli_support;
-use crate::sessions_cli::{loss_rows, pixels, session_for, sessions_dir, spawn, wait_for_iteration};
+// PRESET: the CPU resume tests' preset (L-BFGS, two scales, a checkpoint every 4 iterations), run
+// here on `--device cuda`.
+use crate::sessions_cli::{loss_rows, pixels, session_for, sessions_dir, spawn, wait_for_iteration, PRESET, TOTAL};
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -119,20 +121,6 @@ fn cuda_gradient_matches_the_cpu_gradient() {
         }
     }
 }
-
-/// A preset (L-BFGS, two scales, a checkpoint every 4 iterations) on `--device cuda`.
-const PRESET: &str = r#"
-version = 1
-size = 80
-scales = 2
-iterations = 30
-optimizer = "lbfgs"
-style_weight = 1e-2
-checkpoint_every = 4
-checkpoint_seconds = 0.0
-"#;
-
-const TOTAL: u64 = 60;
 
 fn run_args(out: &str) -> Vec<String> {
     let args = ["run", "content.png", "--style", "style.png", "--weights", "tiny.safetensors", "--preset", "ck.toml"];

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 /// A preset that checkpoints every 4 iterations (and never by time, so the test is
 /// deterministic), two scales of 30 L-BFGS iterations at 40 and 80 px.
-const PRESET: &str = r#"
+pub(crate) const PRESET: &str = r#"
 version = 1
 size = 80
 scales = 2
@@ -26,7 +26,7 @@ checkpoint_every = 4
 checkpoint_seconds = 0.0
 "#;
 
-const TOTAL: u64 = 60;
+pub(crate) const TOTAL: u64 = 60;
 
 fn fixture(tag: &str) -> Fixture {
     let fx = Fixture::new(tag);
