@@ -14,6 +14,7 @@ pub mod loss;
 pub mod objective;
 pub mod pool;
 pub mod preprocess;
+pub mod profile;
 pub mod resume;
 pub mod settings;
 pub mod stylize;

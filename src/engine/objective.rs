@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::border::{crop, uncrop, Reflect, REFLECT};
 use super::loss::{content_loss, gram, style_loss, temporal_loss, tv_loss};
+use super::profile::{time, Stage};
 use super::settings::{Padding, Settings};
 use super::vgg::Vgg;
 use crate::error::{Error, Result};
@@ -209,40 +210,53 @@ impl<'a> Objective<'a> {
 
     /// Loss values and the gradient of the total with respect to `image`.
     pub fn evaluate(&self, image: &Tensor) -> Result<(LossParts, Tensor)> {
-        let trace = self.net.forward(&self.border.pad(image)?)?;
+        let trace = self.net.forward(&time(Stage::Border, || self.border.pad(image))?)?;
         let mut grads: Vec<Option<Tensor>> = vec![None; self.conv_count];
         let mut parts = LossParts::default();
         let add = |slot: &mut Option<Tensor>, g: Tensor| -> Result<()> {
             *slot = Some(match slot.take() {
-                Some(acc) => (acc + g)?,
+                Some(acc) => time(Stage::GradientSum, || acc + g)?,
                 None => g,
             });
             Ok(())
         };
         for (index, target, w) in &self.content {
-            let a = self.border.crop(&trace, *index)?;
-            let l = content_loss(&a, target)?;
+            let a = time(Stage::Crop, || self.border.crop(&trace, *index))?;
             let scale = self.content_weight * w;
-            parts.content += scale * l.value;
-            add(&mut grads[*index], self.border.uncrop(&trace, *index, (l.grad * scale)?)?)?;
+            let (value, g) = time(Stage::ContentLoss(*index), || -> Result<_> {
+                let l = content_loss(&a, target)?;
+                Ok((l.value, (l.grad * scale)?))
+            })?;
+            parts.content += scale * value;
+            add(&mut grads[*index], time(Stage::Crop, || self.border.uncrop(&trace, *index, g))?)?;
         }
         for (index, target, w) in &self.style.layers {
-            let a = self.border.crop(&trace, *index)?;
-            let l = style_loss(&a, target)?;
+            let a = time(Stage::Crop, || self.border.crop(&trace, *index))?;
             let scale = self.style_weight * w;
-            parts.style += scale * l.value;
-            add(&mut grads[*index], self.border.uncrop(&trace, *index, (l.grad * scale)?)?)?;
+            let (value, g) = time(Stage::StyleLoss(*index), || -> Result<_> {
+                let l = style_loss(&a, target)?;
+                Ok((l.value, (l.grad * scale)?))
+            })?;
+            parts.style += scale * value;
+            add(&mut grads[*index], time(Stage::Crop, || self.border.uncrop(&trace, *index, g))?)?;
         }
-        let mut grad = self.border.fold(self.net.backward(&trace, &grads)?)?;
+        let back = self.net.backward(&trace, &grads)?;
+        let mut grad = time(Stage::Border, || self.border.fold(back))?;
         if self.tv_weight > 0.0 {
-            let l = tv_loss(image)?;
-            parts.tv = self.tv_weight * l.value;
-            grad = (grad + (l.grad * self.tv_weight)?)?;
+            let (value, g) = time(Stage::ImageLosses, || -> Result<_> {
+                let l = tv_loss(image)?;
+                Ok((l.value, (grad + (l.grad * self.tv_weight)?)?))
+            })?;
+            parts.tv = self.tv_weight * value;
+            grad = g;
         }
         if let Some(term) = &self.temporal {
-            let l = temporal_loss(image, &term.targets)?;
-            parts.temporal = term.weight * l.value;
-            grad = (grad + (l.grad * term.weight)?)?;
+            let (value, g) = time(Stage::ImageLosses, || -> Result<_> {
+                let l = temporal_loss(image, &term.targets)?;
+                Ok((l.value, (grad + (l.grad * term.weight)?)?))
+            })?;
+            parts.temporal = term.weight * value;
+            grad = g;
         }
         parts.total = parts.content + parts.style + parts.tv + parts.temporal;
         Ok((parts, grad))

@@ -13,6 +13,7 @@ use super::adam::Adam;
 use super::color::{keep_content_colors, match_histogram};
 use super::lbfgs::Lbfgs;
 use super::objective::{LossParts, Objective, StyleTargets, TemporalTerm};
+use super::profile::{time, Stage};
 use super::resume::ResumeState;
 use super::settings::{ColorMode, Init, LineSearch, Optimizer, Settings};
 use super::tensor_image::{fit_long_side, resize, to_image, to_tensor};
@@ -84,6 +85,10 @@ pub struct Progress {
     #[serde(flatten)]
     pub losses: LossParts,
     pub seconds: f64,
+    /// Loss-and-gradient evaluations so far in this call (over all scales, not counting the one
+    /// that starts each scale): one per iteration for Adam and for L-BFGS without a line search,
+    /// more where the line search backtracks.
+    pub evaluations: u32,
 }
 
 pub struct StylizeOutput {
@@ -91,6 +96,8 @@ pub struct StylizeOutput {
     pub losses: LossParts,
     pub seconds: f64,
     pub iterations: u32,
+    /// As [`Progress::evaluations`], for the whole call.
+    pub evaluations: u32,
 }
 
 /// What a progress callback can ask for after an iteration; both are computed only when asked.
@@ -201,6 +208,7 @@ pub fn stylize_cached(
     let mut x: Option<Tensor> = None;
     let mut iteration = resume.map_or(0, |r| r.iteration);
     let mut last = (LossParts::default(), (0, 0));
+    let mut evaluations = 0;
     for (scale, &size) in sizes.iter().enumerate() {
         let resuming_here = resume.filter(|r| r.scale as usize == scale);
         if resume.is_some_and(|r| (r.scale as usize) > scale) {
@@ -235,14 +243,16 @@ pub fn stylize_cached(
         let (mut parts, mut grad) = objective.evaluate(&image)?;
         let first = resuming_here.map_or(0, |r| r.done_in_scale);
         for done_in_scale in first + 1..=settings.iterations {
-            (image, parts, grad) = match settings.optimizer {
+            let step;
+            (image, parts, grad, step) = match settings.optimizer {
                 Optimizer::Adam => {
                     let next = adam.step(&image, &grad)?;
                     let (p, g) = objective.evaluate(&next)?;
-                    (next, p, g)
+                    (next, p, g, 1)
                 }
                 Optimizer::Lbfgs => lbfgs_step(&objective, &mut lbfgs, settings, &image, parts, &grad)?,
             };
+            evaluations += step;
             if !parts.total.is_finite() {
                 return Err(Error::Usage(format!(
                     "the loss became {} at iteration {}: {}",
@@ -260,6 +270,7 @@ pub fn stylize_cached(
                 height: h,
                 losses: parts,
                 seconds: seconds_before + start.elapsed().as_secs_f64(),
+                evaluations,
             };
             let snapshot = IterationSnapshot {
                 image: &image,
@@ -285,7 +296,7 @@ pub fn stylize_cached(
         out = keep_content_colors(&out, &resize(job.content, w, h));
     }
     let seconds = seconds_before + start.elapsed().as_secs_f64();
-    Ok(StylizeOutput { image: out, losses: last.0, seconds, iterations: iteration })
+    Ok(StylizeOutput { image: out, losses: last.0, seconds, iterations: iteration, evaluations })
 }
 
 /// What to change when the loss stops being finite, naming only options that exist for these
@@ -326,21 +337,25 @@ pub fn style_tensors(
         .collect()
 }
 
-/// One L-BFGS iteration from `x` (loss `parts`, gradient `grad`); returns the new point evaluated.
-fn lbfgs_step(
+/// One L-BFGS iteration from `x` (loss `parts`, gradient `grad`); returns the new point evaluated
+/// and how many evaluations the line search took.
+pub fn lbfgs_step(
     objective: &Objective,
     lbfgs: &mut Lbfgs,
     settings: &Settings,
     x: &Tensor,
     parts: LossParts,
     grad: &Tensor,
-) -> Result<(Tensor, LossParts, Tensor)> {
-    let d = lbfgs.direction(grad)?;
-    let slope = Lbfgs::slope(grad, &d)?;
+) -> Result<(Tensor, LossParts, Tensor, u32)> {
+    let (d, slope) = time(Stage::Optimizer, || -> Result<_> {
+        let d = lbfgs.direction(grad)?;
+        let slope = Lbfgs::slope(grad, &d)?;
+        Ok((d, slope))
+    })?;
     let mut t = settings.learning_rate();
     let mut tries = 0;
     let (next, p, g) = loop {
-        let next = (x + (&d * t)?)?;
+        let next = time(Stage::Optimizer, || x + (&d * t)?)?;
         let (p, g) = objective.evaluate(&next)?;
         tries += 1;
         let armijo = p.total <= parts.total + 1e-4 * t * slope;
@@ -349,8 +364,8 @@ fn lbfgs_step(
         }
         t *= 0.5;
     };
-    lbfgs.update((&next - x)?, (&g - grad)?)?;
-    Ok((next, p, g))
+    time(Stage::Optimizer, || lbfgs.update((&next - x)?, (&g - grad)?))?;
+    Ok((next, p, g, tries))
 }
 
 fn initial_image(

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::conv::Conv3x3;
 use super::pool::{AvgPool2, AvgPool2Backward};
 use super::preprocess::InputMap;
+use super::profile::{time, Stage as Timed};
 use crate::error::{Error, Result};
 use crate::weights::layout::{parse_layer_name, Arch, ConvSpec, Preprocess};
 
@@ -184,24 +185,29 @@ impl Vgg {
         self.specs.iter().position(|s| s.block == block && s.layer == layer)
     }
 
+    /// The VGG block (1-based) that stage `s` belongs to, or that a pooling stage leads into.
+    fn block_after(&self, s: usize) -> usize {
+        1 + self.stages[..=s].iter().filter(|st| matches!(st, Stage::Pool)).count()
+    }
+
     /// Runs the network on an RGB image `[1,3,H,W]` in [0,1].
     pub fn forward(&self, image: &Tensor) -> Result<Trace> {
-        let input = self.input_map.forward(image)?;
+        let input = time(Timed::InputMap, || self.input_map.forward(image))?;
         let mut outputs: Vec<Tensor> = Vec::with_capacity(self.stages.len());
         let mut conv_stage = Vec::new();
         for (s, stage) in self.stages.iter().enumerate() {
             let x = outputs.last().unwrap_or(&input);
             let y = match stage {
-                Stage::Conv { conv, .. } => {
+                Stage::Conv { conv, conv_index } => {
                     conv_stage.push(s);
-                    conv.forward_relu(x)?
+                    time(Timed::ConvForward(*conv_index), || conv.forward_relu(x))?
                 }
                 // The parallel pooling kernel is CPU code; on CUDA (and in f64) candle's pooling.
-                Stage::Pool => match self.pooling {
-                    Pooling::Avg if self.parallel_cpu() => x.contiguous()?.apply_op1_no_bwd(&AvgPool2)?,
-                    Pooling::Avg => x.avg_pool2d(2)?,
-                    Pooling::Max => x.max_pool2d(2)?,
-                },
+                Stage::Pool => time(Timed::PoolForward(self.block_after(s)), || match self.pooling {
+                    Pooling::Avg if self.parallel_cpu() => x.contiguous()?.apply_op1_no_bwd(&AvgPool2),
+                    Pooling::Avg => x.avg_pool2d(2),
+                    Pooling::Max => x.max_pool2d(2),
+                })?,
             };
             outputs.push(y);
         }
@@ -215,7 +221,7 @@ impl Vgg {
             if let Stage::Conv { conv_index, .. } = &self.stages[s] {
                 if let Some(Some(extra)) = grads.get(*conv_index) {
                     g = Some(match g {
-                        Some(g) => (g + extra)?,
+                        Some(g) => time(Timed::GradientSum, || g + extra)?,
                         None => extra.clone(),
                     });
                 }
@@ -224,20 +230,25 @@ impl Vgg {
             let stage_in = if s == 0 { &trace.input } else { &trace.outputs[s - 1] };
             let out = &trace.outputs[s];
             g = Some(match &self.stages[s] {
-                Stage::Conv { conv, .. } => conv.backward_through_relu(&grad_out, out)?,
-                Stage::Pool if self.pooling == Pooling::Avg && self.parallel_cpu() => {
-                    let (_, _, h, w) = stage_in.dims4()?;
-                    grad_out.contiguous()?.apply_op1_no_bwd(&AvgPool2Backward { h, w })?
+                Stage::Conv { conv, conv_index } => {
+                    time(Timed::ConvBackward(*conv_index), || conv.backward_through_relu(&grad_out, out))?
                 }
-                // On CUDA: candle's upsampling, comparison and padding (see `pool_backward`).
-                Stage::Pool => pool_backward(self.pooling, stage_in, out, &grad_out)?,
+                Stage::Pool => time(Timed::PoolBackward(self.block_after(s)), || {
+                    if self.pooling == Pooling::Avg && self.parallel_cpu() {
+                        let (_, _, h, w) = stage_in.dims4()?;
+                        grad_out.contiguous()?.apply_op1_no_bwd(&AvgPool2Backward { h, w })
+                    } else {
+                        // On CUDA: candle's upsampling, comparison and padding (see `pool_backward`).
+                        pool_backward(self.pooling, stage_in, out, &grad_out)
+                    }
+                })?,
             });
         }
         let grad_input = match g {
             Some(g) => g,
             None => trace.input.zeros_like()?,
         };
-        Ok(self.input_map.backward(&grad_input)?)
+        Ok(time(Timed::InputMap, || self.input_map.backward(&grad_input))?)
     }
 }
 

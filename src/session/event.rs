@@ -20,6 +20,10 @@ pub enum Event {
         /// Video: the weighted temporal loss (0 otherwise).
         #[serde(default, skip_serializing_if = "is_zero")]
         temporal: f64,
+        /// Loss-and-gradient evaluations so far (the image's, or the frame's in video): more than
+        /// `iteration` where the L-BFGS line search backtracked. 0 (absent) from older servers.
+        #[serde(default, skip_serializing_if = "is_zero_u32")]
+        evaluations: u32,
         /// Video: which frame these iterations belong to, and its scores once it is finished.
         #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
         video: Option<FrameProgress>,
@@ -65,6 +69,10 @@ fn is_zero(v: &f64) -> bool {
     *v == 0.0
 }
 
+fn is_zero_u32(v: &u32) -> bool {
+    *v == 0
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogLevel {
@@ -96,7 +104,8 @@ mod tests {
     /// as the socket carried it before the loss row was embedded), both ways.
     #[test]
     fn progress_events_travel_flat() {
-        let image = Event::Progress { id: "s1".into(), total: 10, row: row(), temporal: 0.0, video: None };
+        let image =
+            Event::Progress { id: "s1".into(), total: 10, row: row(), temporal: 0.0, evaluations: 0, video: None };
         let text = r#"{"event":"progress","id":"s1","iteration":7,"total":10,"scale":1,"loss":3.5,"style":2.0,
             "content":1.5,"tv":0.0,"seconds":0.25}"#;
         let flat: serde_json::Value = serde_json::from_str(text).unwrap();
@@ -105,10 +114,17 @@ mod tests {
 
         let video =
             FrameProgress { frame: 2, frames: 9, flicker: Some(0.5), warp_error: Some(1e-3), source_warp_error: None };
-        let frame = Event::Progress { id: "v".into(), total: 10, row: row(), temporal: 4.0, video: Some(video) };
+        let frame = Event::Progress {
+            id: "v".into(),
+            total: 10,
+            row: row(),
+            temporal: 4.0,
+            evaluations: 9,
+            video: Some(video),
+        };
         let text = r#"{"event":"progress","id":"v","iteration":7,"total":10,"scale":1,"loss":3.5,"style":2.0,
             "content":1.5,"tv":0.0,"seconds":0.25,"frame":2,"frames":9,"flicker":0.5,"temporal":4.0,
-            "warp_error":0.001}"#;
+            "warp_error":0.001,"evaluations":9}"#;
         let flat: serde_json::Value = serde_json::from_str(text).unwrap();
         assert_eq!(serde_json::to_value(&frame).unwrap(), flat);
         assert_eq!(serde_json::from_str::<Event>(text).unwrap(), frame);

@@ -194,6 +194,7 @@ pub fn run(
             frame,
             frames,
             iterations: out.iterations,
+            evaluations: out.evaluations,
             losses,
             flicker: f,
             warp_error,

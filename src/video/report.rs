@@ -10,6 +10,8 @@ pub struct FrameReport {
     pub frames: u32,
     /// Iterations run on this frame.
     pub iterations: u32,
+    /// Loss-and-gradient evaluations on this frame (see [`crate::engine::Progress::evaluations`]).
+    pub evaluations: u32,
     pub losses: LossParts,
     /// See [`super::flicker::flicker`]; 0 for the first frame.
     pub flicker: f64,

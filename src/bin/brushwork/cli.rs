@@ -455,6 +455,11 @@ pub struct BenchArgs {
     /// candle's conv2d, and print the ratios.
     #[arg(long)]
     pub compare: bool,
+    /// Where the time goes instead: L-BFGS iterations (the default line search, history filled
+    /// first) with the wall time of every layer's forward and backward pass, pooling, loss and
+    /// optimiser step, the evaluations per iteration and the page faults (CPU only).
+    #[arg(long, conflicts_with_all = ["flow", "compare"])]
+    pub profile: bool,
     /// The results as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,

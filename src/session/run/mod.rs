@@ -201,6 +201,7 @@ fn progress_event(id: &str, p: &Progress) -> Event {
         total: p.total,
         row: LossRow::from_progress(p),
         temporal: p.losses.temporal,
+        evaluations: p.evaluations,
         video: None,
     }
 }

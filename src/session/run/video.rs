@@ -169,7 +169,14 @@ fn frame_event(id: &str, f: &FrameReport, before: f64) -> Event {
         warp_error: f.warp_error,
         source_warp_error: f.source_warp_error,
     };
-    Event::Progress { id: id.to_string(), total: f.iterations, row, temporal: f.losses.temporal, video: Some(video) }
+    Event::Progress {
+        id: id.to_string(),
+        total: f.iterations,
+        row,
+        temporal: f.losses.temporal,
+        evaluations: f.evaluations,
+        video: Some(video),
+    }
 }
 
 #[cfg(test)]

@@ -330,7 +330,14 @@ fn progress_events_update_the_list_and_chart() {
             tv: 0.0,
             seconds: i as f64,
         };
-        let e = crate::session::Event::Progress { id: "s1".into(), total: 200, row, temporal: 0.0, video: None };
+        let e = crate::session::Event::Progress {
+            id: "s1".into(),
+            total: 200,
+            row,
+            temporal: 0.0,
+            evaluations: 0,
+            video: None,
+        };
         h.control.push(e);
     }
     h.pump();
@@ -361,8 +368,14 @@ fn video_progress_counts_frames_and_charts_warp_error() {
                 warp_error: flicker.filter(|_| f > 1).map(|_| 1e-3 * f as f64),
                 source_warp_error: flicker.filter(|_| f > 1).map(|_| 2e-4),
             };
-            let event =
-                crate::session::Event::Progress { id: "v1".into(), total: 2, row, temporal: 0.0, video: Some(video) };
+            let event = crate::session::Event::Progress {
+                id: "v1".into(),
+                total: 2,
+                row,
+                temporal: 0.0,
+                evaluations: 0,
+                video: Some(video),
+            };
             h.control.push(event);
         }
     }
@@ -464,7 +477,14 @@ fn video_progress_counts_frames_and_keeps_the_jobs_time() {
     let event = |iteration: u32, frame: u32, flicker: Option<f64>, seconds: f64| {
         let row = LossRow { iteration, scale: 0, loss: 1e5, style: 1e5, content: 0.0, tv: 0.0, seconds };
         let video = FrameProgress { frame, frames: 60, flicker, warp_error: None, source_warp_error: None };
-        crate::session::Event::Progress { id: "s1".into(), total: 100, row, temporal: 0.0, video: Some(video) }
+        crate::session::Event::Progress {
+            id: "s1".into(),
+            total: 100,
+            row,
+            temporal: 0.0,
+            evaluations: 0,
+            video: Some(video),
+        }
     };
     h.app.apply_event(event(100, 3, Some(0.01), 300.0));
     h.app.apply_event(event(7, 4, None, 2.5));

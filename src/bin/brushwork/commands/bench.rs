@@ -53,6 +53,12 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
     let targets = StyleTargets::compute(&net, &settings, &[(image(2)?, 1.0)])?;
     let objective = Objective::new(&net, &settings, &image(1)?, targets)?;
     let x = image(3)?;
+    if args.profile {
+        if !device.is_cpu() {
+            return Err(Error::Usage("--profile times the CPU engine; drop --device".into()));
+        }
+        return super::bench_profile::bench_profile(&net, &objective, &settings, &x, args, threads);
+    }
     // Each iteration ends in reading the loss back, which waits for the GPU.
     let times = time_iterations(args.iterations, || Ok(objective.evaluate(&x)?.0.total))?;
     let median = times[times.len() / 2];

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod bench_flow;
+pub mod bench_profile;
 pub mod dashboard;
 pub mod eval;
 pub mod flow;

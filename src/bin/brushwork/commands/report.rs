@@ -137,7 +137,7 @@ impl Reporter {
     /// A scheduler's progress event. Video sessions report one JSON line per finished frame
     /// (with `frame`, `frames`, `flicker`), not per iteration.
     pub fn progress_event(&self, e: &brushwork::session::Event) {
-        let brushwork::session::Event::Progress { total, row, temporal, video, .. } = *e else {
+        let brushwork::session::Event::Progress { total, row, temporal, evaluations, video, .. } = *e else {
             return;
         };
         let brushwork::session::LossRow { iteration, scale, loss, style, content, tv, seconds } = row;
@@ -150,6 +150,7 @@ impl Reporter {
                         "total": total, "scale": scale, "loss": loss, "style": style, "content": content,
                         "tv": tv, "temporal": temporal, "flicker": flicker, "warp_error": v.warp_error,
                         "source_warp_error": v.source_warp_error, "seconds": seconds,
+                        "evaluations": evaluations,
                     });
                     out_line(&line.to_string());
                 }
@@ -158,6 +159,7 @@ impl Reporter {
                 let line = json!({
                     "event": "progress", "iteration": iteration, "total": total, "scale": scale,
                     "loss": loss, "style": style, "content": content, "tv": tv, "seconds": seconds,
+                    "evaluations": evaluations,
                 });
                 out_line(&line.to_string());
             }
