@@ -47,6 +47,30 @@ pub fn content_loss(a_g: &Tensor, a_c: &Tensor) -> Result<LossAndGrad> {
 
 /// Style loss of generated activation `a_g` against a target normalised Gram matrix `target`.
 pub fn style_loss(a_g: &Tensor, target: &Tensor) -> Result<LossAndGrad> {
+    style_loss_scaled(a_g, target, 1.0)
+}
+
+/// [`style_loss`] with the gradient multiplied by `scale` (the value is not). On the CPU in f32
+/// both products run as the parallel kernels of [`super::gram`], the scale folded into the
+/// gradient's product; elsewhere as candle's ops.
+pub fn style_loss_scaled(a_g: &Tensor, target: &Tensor, scale: f64) -> Result<LossAndGrad> {
+    let (_, c, h, w) = a_g.dims4()?;
+    if a_g.device().is_cpu() && a_g.dtype() == DType::F32 && target.dtype() == DType::F32 {
+        let a = a_g.contiguous()?;
+        let (m, c2) = ((h * w) as f64, (c * c) as f64);
+        let diff = (a.apply_op1_no_bwd(&super::gram::Gram)? - target)?.contiguous()?;
+        let value = scalar(&diff.sqr()?.sum_all()?)? / (4.0 * c2);
+        let grad = diff.apply_op2_no_bwd(&a, &super::gram::GramGradient { alpha: scale / (c2 * m) })?;
+        return Ok(LossAndGrad { value, grad });
+    }
+    let l = style_loss_unscaled(a_g, target)?;
+    match scale {
+        1.0 => Ok(l),
+        _ => Ok(LossAndGrad { value: l.value, grad: (l.grad * scale)? }),
+    }
+}
+
+fn style_loss_unscaled(a_g: &Tensor, target: &Tensor) -> Result<LossAndGrad> {
     let (_, c, h, w) = a_g.dims4()?;
     let m = (h * w) as f64;
     let c2 = (c * c) as f64;
@@ -144,6 +168,24 @@ mod tests {
         // Same-size style image: equals the notebook's Σ(G_S−G_G)²/(4·nC²·M²) with unnormalised
         // G = [[5,11],[11,25]]: (25+121+121+625)/(4·4·4) = 892/64 = 13.9375.
         assert!((892.0f64 / 64.0 - l.value).abs() < 1e-12);
+    }
+
+    /// The f32 CPU path (the parallel kernels of `engine::gram`) against candle's ops in f64 on the
+    /// same numbers: value and scaled gradient within f32 rounding.
+    #[test]
+    fn style_loss_f32_kernels_match_f64() {
+        use crate::util::rng::SplitMix64;
+        let (c, h, w) = (24, 37, 29);
+        let mut rng = SplitMix64::new(5);
+        let a = Tensor::from_vec(rng.uniform(c * h * w, 0.0, 3.0), (1, c, h, w), &Device::Cpu).unwrap();
+        let target = Tensor::from_vec(rng.uniform(c * c, 0.0, 2.0), (c, c), &Device::Cpu).unwrap();
+        let fast = style_loss_scaled(&a, &target, 2.5).unwrap();
+        let f64s = |t: &Tensor| t.to_dtype(DType::F64).unwrap();
+        let slow = style_loss_scaled(&f64s(&a), &f64s(&target), 2.5).unwrap();
+        assert!((fast.value - slow.value).abs() <= 1e-5 * slow.value, "{} against {}", fast.value, slow.value);
+        let scale: f64 = slow.grad.abs().unwrap().max_all().unwrap().to_scalar().unwrap();
+        let err: f64 = (f64s(&fast.grad) - &slow.grad).unwrap().abs().unwrap().max_all().unwrap().to_scalar().unwrap();
+        assert!(err <= 1e-5 * scale, "gradient error {err} against {scale}");
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod color;
 pub mod conv;
 pub mod device;
 pub mod flops;
+pub mod gram;
 pub mod host;
 pub mod lbfgs;
 pub mod loss;

@@ -5,7 +5,7 @@ use candle_core::Tensor;
 use serde::Serialize;
 
 use super::border::{crop, uncrop, Reflect, REFLECT};
-use super::loss::{content_loss, gram, style_loss, temporal_loss, tv_loss};
+use super::loss::{content_loss, gram, style_loss_scaled, temporal_loss, tv_loss};
 use super::profile::{time, Stage};
 use super::settings::{Padding, Settings};
 use super::vgg::Vgg;
@@ -234,8 +234,8 @@ impl<'a> Objective<'a> {
             let a = time(Stage::Crop, || self.border.crop(&trace, *index))?;
             let scale = self.style_weight * w;
             let (value, g) = time(Stage::StyleLoss(*index), || -> Result<_> {
-                let l = style_loss(&a, target)?;
-                Ok((l.value, (l.grad * scale)?))
+                let l = style_loss_scaled(&a, target, scale)?;
+                Ok((l.value, l.grad))
             })?;
             parts.style += scale * value;
             add(&mut grads[*index], time(Stage::Crop, || self.border.uncrop(&trace, *index, g))?)?;
