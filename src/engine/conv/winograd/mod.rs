@@ -54,12 +54,17 @@ impl Tile {
         (self.side() + 2).pow(2)
     }
 
-    /// The tile size this module picks for an `h x w` layer: F4 from 1024 of its tiles (128x128)
-    /// up, else F2. Measured with `bench` on VGG-16 at 75, 150, 300 and 512 px against thresholds
-    /// of 16 to 4096 tiles: on smaller layers F4's 36 products get too few columns each, and its
-    /// 75 px iteration took twice as long as F2's.
-    pub fn for_size(h: usize, w: usize) -> Self {
-        if h.div_ceil(4) * w.div_ceil(4) >= 1024 {
+    /// The tile size this module picks for an `h x w` layer from `cin` to `cout` channels: F4 from
+    /// 4096 of its tiles (256x256) up, and from 1024 (128x128) where both sides have 128 channels
+    /// or more; else F2. Measured with `bench` on VGG-16 at 75, 150, 300 and 512 px against
+    /// thresholds of 16 to 4096 tiles: on smaller layers F4's 36 products get too few columns
+    /// each, and its 75 px iteration took twice as long as F2's. With AVX-512 products the
+    /// transforms weigh more, and at 128x128 F4 paid only with 128 channels (both interleaved in
+    /// one run, ms: 128→128 F2 22.8 against F4 20.5; 64→64 F2 8.0 against F4 8.9; 3→64 F2 2.2
+    /// against 2.7), at 256x256 also with 64 (64→64 F2 32.3 against F4 26.4).
+    pub fn for_layer(h: usize, w: usize, cin: usize, cout: usize) -> Self {
+        let tiles = h.div_ceil(4) * w.div_ceil(4);
+        if tiles >= 4096 || (tiles >= 1024 && cin.min(cout) >= 128) {
             Self::F4
         } else {
             Self::F2
@@ -180,7 +185,7 @@ impl WinogradConv {
     /// One image: `x` is `[Cin, H, W]`, the result `[Cout, H, W]`. With `mask`, also `[Cin, H, W]`,
     /// the input is `x · (mask > 0)`.
     pub fn run(&self, x: &[f32], mask: Option<&[f32]>, h: usize, w: usize) -> Vec<f32> {
-        let tile = Tile::for_size(h, w);
+        let tile = Tile::for_layer(h, w, self.cin, self.cout);
         self.run_with(x, mask, h, w, tile, Split::for_size(h, w, tile, self.cout), true)
     }
 
