@@ -78,7 +78,7 @@ pub fn bench_profile(
     };
     let mut rows: Vec<(Stage, f64, f64)> =
         times.iter().map(|s| (s.stage, per_iteration(s), s.calls as f64 / n as f64)).collect();
-    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    rows.sort_by_key(|r| r.0);
     let group = |pick: fn(Stage) -> bool| rows.iter().filter(|r| pick(r.0)).map(|r| r.1).sum::<f64>();
     let groups = [
         ("convolutions, forward", group(|s| matches!(s, Stage::ConvForward(_)))),

@@ -186,10 +186,10 @@ impl WinogradConv {
     /// the input is `x · (mask > 0)`.
     pub fn run(&self, x: &[f32], mask: Option<&[f32]>, h: usize, w: usize) -> Vec<f32> {
         let tile = Tile::for_layer(h, w, self.cin, self.cout);
-        self.run_with(x, mask, h, w, tile, Split::for_size(h, w, tile, self.cout), true)
+        self.run_with(x, mask, h, w, (tile, Split::for_size(h, w, tile, self.cout)), true)
     }
 
-    /// [`WinogradConv::run`] with a chosen tile size, and with `simd: false` forcing the portable
+    /// [`WinogradConv::run`] with a chosen tile size and split, and with `simd: false` forcing the portable
     /// build of the transforms (what CPUs without AVX2 run) so tests can check it on any machine.
     pub fn run_with(
         &self,
@@ -197,8 +197,7 @@ impl WinogradConv {
         mask: Option<&[f32]>,
         h: usize,
         w: usize,
-        tile: Tile,
-        split: Split,
+        (tile, split): (Tile, Split),
         simd: bool,
     ) -> Vec<f32> {
         if split == Split::Channels {
@@ -454,8 +453,8 @@ mod tests {
         for m in [None, Some(mask.as_slice())] {
             for tile in [Tile::F2, Tile::F4] {
                 for split in [Split::Rows, Split::Channels] {
-                    let fast = conv.run_with(&x, m, h, w, tile, split, true);
-                    let portable = conv.run_with(&x, m, h, w, tile, split, false);
+                    let fast = conv.run_with(&x, m, h, w, (tile, split), true);
+                    let portable = conv.run_with(&x, m, h, w, (tile, split), false);
                     let err = fast.iter().zip(&portable).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
                     assert!(err < 1e-5, "{split:?}: max difference {err}");
                     assert!(fast.iter().any(|&v| v > 0.0));
@@ -486,7 +485,7 @@ mod tests {
                     // F2 rounds like the direct sum; F4's transforms amplify rounding some tenfold.
                     for (tile, tolerance) in [(Tile::F2, 2e-5), (Tile::F4, 2e-4)] {
                         for split in [Split::Rows, Split::Channels] {
-                            let got = conv.run_with(&x, m, h, w, tile, split, true);
+                            let got = conv.run_with(&x, m, h, w, (tile, split), true);
                             let err = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
                             assert!(
                                 err < tolerance,
