@@ -8,10 +8,10 @@
 //! gradient's scale is folded into its product.
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape};
-use gemm::{gemm, Parallelism};
 use rayon::prelude::*;
 
 use super::host::f32_input;
+use super::product::{product, Strided};
 
 /// `[1, C, H, W]` → `[C, C]`: `F·Fᵀ / (H·W)`.
 pub struct Gram;
@@ -49,26 +49,14 @@ impl CustomOp1 for Gram {
                     // F (row stride M); rhs is its transpose, the same memory read with the
                     // strides swapped: all inside `g` and `f`.
                     unsafe {
-                        gemm(
-                            c,
-                            c,
-                            k,
+                        product(
+                            (c, c, k),
                             g.as_mut_ptr(),
-                            1,
-                            c as isize,
-                            false,
-                            f.as_ptr().add(k0),
-                            1,
-                            m as isize,
-                            f.as_ptr().add(k0),
-                            m as isize,
-                            1,
-                            0.0,
+                            c,
+                            Strided::rows(f.as_ptr().add(k0), m),
+                            Strided::transposed(f.as_ptr().add(k0), m),
                             scale,
-                            false,
-                            false,
-                            false,
-                            Parallelism::None,
+                            1,
                         );
                     }
                 }
@@ -100,26 +88,14 @@ fn gram_by_rows(f: &[f32], c: usize, m: usize, threads: usize) -> Vec<f32> {
         // SAFETY: dst is rows r0..r0+n_rows of the C×C result (row stride C); lhs is those rows
         // of F (row stride M); rhs is Fᵀ, F's memory read with the strides swapped.
         unsafe {
-            gemm(
-                n_rows,
-                c,
-                m,
+            product(
+                (n_rows, c, m),
                 dst.as_mut_ptr(),
-                1,
-                c as isize,
-                false,
-                f.as_ptr().add(r0 * m),
-                1,
-                m as isize,
-                f.as_ptr(),
-                m as isize,
-                1,
-                0.0,
+                c,
+                Strided::rows(f.as_ptr().add(r0 * m), m),
+                Strided::transposed(f.as_ptr(), m),
                 scale,
-                false,
-                false,
-                false,
-                Parallelism::None,
+                1,
             );
         }
     });
@@ -149,26 +125,14 @@ impl CustomOp2 for GramGradient {
             // SAFETY: dst is C×M (row stride M), lhs C×C (row stride C), rhs C×M (row stride
             // M), each exactly its slice.
             unsafe {
-                gemm(
-                    c,
-                    m,
-                    c,
+                product(
+                    (c, m, c),
                     out.as_mut_ptr(),
-                    1,
-                    m as isize,
-                    false,
-                    d.as_ptr(),
-                    1,
-                    c as isize,
-                    f.as_ptr(),
-                    1,
-                    m as isize,
-                    0.0,
+                    m,
+                    Strided::rows(d.as_ptr(), c),
+                    Strided::rows(f.as_ptr(), m),
                     self.alpha as f32,
-                    false,
-                    false,
-                    false,
-                    Parallelism::Rayon(rayon::current_num_threads()),
+                    rayon::current_num_threads(),
                 );
             }
         }

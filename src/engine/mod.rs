@@ -15,6 +15,7 @@ pub mod loss;
 pub mod objective;
 pub mod pool;
 pub mod preprocess;
+pub mod product;
 pub mod profile;
 pub mod resume;
 pub mod settings;

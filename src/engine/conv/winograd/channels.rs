@@ -12,10 +12,10 @@
 //! Layouts: the transformed input `v[ci][e][t]` and the products `m[co][e][t]` (`e` the position,
 //! `t` the tile), so each phase's tasks own contiguous, disjoint slices.
 
-use gemm::{gemm, Parallelism};
 use rayon::prelude::*;
 
 use super::{f2, f4, Plane, Positions, Tile, WinogradConv, SCRATCH};
+use crate::engine::product::{product, Strided};
 use crate::engine::profile::{KernelClock, KernelPart};
 
 /// What one channel task needs to know about the layer.
@@ -84,26 +84,14 @@ impl WinogradConv {
                 // e·nt); lhs is rows×cin with row stride cin inside U_e; rhs is cin×nt with row
                 // stride positions·nt inside `v`: each within the slice it points into.
                 unsafe {
-                    gemm(
-                        rows,
-                        nt,
-                        cin,
+                    product(
+                        (rows, nt, cin),
                         mc.as_mut_ptr().add(e * nt),
-                        1,
-                        per_channel as isize,
-                        false,
-                        u.as_ptr().add((e * cout + co0) * cin),
-                        1,
-                        cin as isize,
-                        v.as_ptr().add(e * nt),
-                        1,
-                        per_channel as isize,
-                        0.0,
+                        per_channel,
+                        Strided::rows(u.as_ptr().add((e * cout + co0) * cin), cin),
+                        Strided::rows(v.as_ptr().add(e * nt), per_channel),
                         1.0,
-                        false,
-                        false,
-                        false,
-                        Parallelism::None,
+                        1,
                     );
                 }
             }

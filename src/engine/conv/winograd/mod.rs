@@ -16,10 +16,10 @@ mod f4;
 use std::sync::{Arc, OnceLock};
 
 use candle_core::{Result, Tensor};
-use gemm::{gemm, Parallelism};
 use rayon::prelude::*;
 
 use super::kernel::HostKernel;
+use crate::engine::product::{product, Strided};
 use crate::engine::profile::{KernelClock, KernelPart};
 
 /// Bytes of transformed input and output one block may hold: a few times a core's L2 (1 MiB here),
@@ -355,26 +355,14 @@ impl WinogradConv {
             // SAFETY: dst is cout×nt (row stride nt), lhs cout×cin (row stride cin) and rhs cin×nt
             // (row stride nt), each exactly the slice it points into.
             unsafe {
-                gemm(
-                    cout,
-                    nt,
-                    cin,
+                product(
+                    (cout, nt, cin),
                     dst.as_mut_ptr(),
-                    1,
-                    nt as isize,
-                    false,
-                    lhs.as_ptr(),
-                    1,
-                    cin as isize,
-                    rhs.as_ptr(),
-                    1,
-                    nt as isize,
-                    0.0,
+                    nt,
+                    Strided::rows(lhs.as_ptr(), cin),
+                    Strided::rows(rhs.as_ptr(), nt),
                     1.0,
-                    false,
-                    false,
-                    false,
-                    Parallelism::None,
+                    1,
                 );
             }
         }
