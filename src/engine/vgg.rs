@@ -28,8 +28,14 @@ pub enum Pooling {
 
 #[derive(Debug, Clone)]
 enum Stage {
-    Conv { conv_index: usize, conv: Conv3x3 },
-    Pool,
+    Conv {
+        conv_index: usize,
+        conv: Conv3x3,
+    },
+    /// Pooling into VGG block `block` (1-based: 2 follows block 1).
+    Pool {
+        block: usize,
+    },
 }
 
 /// A frozen VGG feature extractor.
@@ -94,7 +100,7 @@ impl Vgg {
         let mut in_channels = 3;
         for (i, spec) in specs.iter().enumerate().take(last + 1) {
             if i > 0 && spec.block != specs[i - 1].block {
-                stages.push(Stage::Pool);
+                stages.push(Stage::Pool { block: spec.block });
             }
             let name = spec.weight_name();
             let Some(w) = tensors.get(&name) else {
@@ -158,7 +164,7 @@ impl Vgg {
                 Stage::Conv { conv_index, conv } => {
                     Stage::Conv { conv_index: *conv_index, conv: conv.without_fast_path() }
                 }
-                Stage::Pool => Stage::Pool,
+                Stage::Pool { block } => Stage::Pool { block: *block },
             })
             .collect();
         Self { stages, fast: false, ..self.clone() }
@@ -173,7 +179,7 @@ impl Vgg {
                 Stage::Conv { conv_index, conv } => {
                     Stage::Conv { conv_index: *conv_index, conv: conv.with_direct_cpu_conv()? }
                 }
-                Stage::Pool => Stage::Pool,
+                Stage::Pool { block } => Stage::Pool { block: *block },
             });
         }
         Ok(Self { stages, ..self.clone() })
@@ -183,11 +189,6 @@ impl Vgg {
     pub fn layer_index(&self, name: &str) -> Option<usize> {
         let (block, layer) = parse_layer_name(name)?;
         self.specs.iter().position(|s| s.block == block && s.layer == layer)
-    }
-
-    /// The VGG block (1-based) that stage `s` belongs to, or that a pooling stage leads into.
-    fn block_after(&self, s: usize) -> usize {
-        1 + self.stages[..=s].iter().filter(|st| matches!(st, Stage::Pool)).count()
     }
 
     /// Runs the network on an RGB image `[1,3,H,W]` in [0,1].
@@ -203,7 +204,7 @@ impl Vgg {
                     time(Timed::ConvForward(*conv_index), || conv.forward_relu(x))?
                 }
                 // The parallel pooling kernel is CPU code; on CUDA (and in f64) candle's pooling.
-                Stage::Pool => time(Timed::PoolForward(self.block_after(s)), || match self.pooling {
+                Stage::Pool { block } => time(Timed::PoolForward(*block), || match self.pooling {
                     Pooling::Avg if self.parallel_cpu() => x.contiguous()?.apply_op1_no_bwd(&AvgPool2),
                     Pooling::Avg => x.avg_pool2d(2),
                     Pooling::Max => x.max_pool2d(2),
@@ -233,7 +234,7 @@ impl Vgg {
                 Stage::Conv { conv, conv_index } => {
                     time(Timed::ConvBackward(*conv_index), || conv.backward_through_relu(&grad_out, out))?
                 }
-                Stage::Pool => time(Timed::PoolBackward(self.block_after(s)), || {
+                Stage::Pool { block } => time(Timed::PoolBackward(*block), || {
                     if self.pooling == Pooling::Avg && self.parallel_cpu() {
                         let (_, _, h, w) = stage_in.dims4()?;
                         grad_out.contiguous()?.apply_op1_no_bwd(&AvgPool2Backward { h, w })
