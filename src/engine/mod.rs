@@ -3,6 +3,7 @@
 //! driver. Nothing here knows about terminals.
 
 pub mod adam;
+pub mod bf16;
 pub mod border;
 pub mod color;
 pub mod conv;

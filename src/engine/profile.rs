@@ -52,6 +52,8 @@ pub struct StageTime {
 pub enum KernelPart {
     /// Reading (and masking) the input and transforming its tiles.
     InputTransform,
+    /// Rounding the transformed input to BF16 and laying it out for the tiles (BF16 products only).
+    Packing,
     /// The matrix products.
     Products,
     /// Transforming the products back, bias and ReLU, writing the output.
@@ -59,11 +61,11 @@ pub enum KernelPart {
 }
 
 impl KernelPart {
-    pub const ALL: [KernelPart; 3] = [Self::InputTransform, Self::Products, Self::OutputTransform];
+    pub const ALL: [KernelPart; 4] = [Self::InputTransform, Self::Packing, Self::Products, Self::OutputTransform];
 }
 
 static KERNEL_ON: AtomicBool = AtomicBool::new(false);
-static KERNEL_NANOS: [AtomicU64; 3] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+static KERNEL_NANOS: [AtomicU64; 4] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
 
 /// A stopwatch for kernel parts on any thread, running only while some thread is profiling. It
 /// takes no closures, so code compiled for a CPU feature (`#[target_feature]`) keeps it.
@@ -93,7 +95,7 @@ impl Default for KernelClock {
 }
 
 /// CPU seconds of each [`KernelPart`] between the last [`start`] and [`finish`].
-pub fn kernel_seconds() -> [(KernelPart, f64); 3] {
+pub fn kernel_seconds() -> [(KernelPart, f64); 4] {
     KernelPart::ALL.map(|p| (p, KERNEL_NANOS[p as usize].load(Ordering::Relaxed) as f64 * 1e-9))
 }
 

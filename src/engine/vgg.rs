@@ -13,6 +13,7 @@ use super::conv::Conv3x3;
 use super::pool::{AvgPool2, AvgPool2Backward};
 use super::preprocess::InputMap;
 use super::profile::{time, Stage as Timed};
+use super::settings::Precision;
 use crate::error::{Error, Result};
 use crate::weights::layout::{parse_layer_name, Arch, ConvSpec, Preprocess};
 
@@ -168,6 +169,23 @@ impl Vgg {
             })
             .collect();
         Self { stages, fast: false, ..self.clone() }
+    }
+
+    /// This network with its CPU convolutions allowed BF16 products where the CPU multiplies them
+    /// in hardware (the default), or held to f32.
+    pub fn with_precision(&self, precision: Precision) -> Self {
+        let allowed = precision == Precision::Auto;
+        let stages = self
+            .stages
+            .iter()
+            .map(|s| match s {
+                Stage::Conv { conv_index, conv } => {
+                    Stage::Conv { conv_index: *conv_index, conv: conv.with_bf16(allowed) }
+                }
+                Stage::Pool { block } => Stage::Pool { block: *block },
+            })
+            .collect();
+        Self { stages, ..self.clone() }
     }
 
     /// This network with the direct CPU convolution instead of Winograd's (see

@@ -278,6 +278,23 @@ mod tests {
         assert!(e.starts_with("p.toml:1:13: unknown variant `sgd`"), "{e}");
     }
 
+    /// `precision` reads `auto` and `f32`, refuses anything else with the file and place, and is
+    /// written back only when it is not the default.
+    #[test]
+    fn precision_parses_and_round_trips() {
+        use crate::engine::settings::Precision;
+        assert_eq!(parse("precision = \"f32\"\n", Path::new("p.toml")).unwrap().precision, Precision::F32);
+        assert_eq!(parse("precision = \"auto\"\n", Path::new("p.toml")).unwrap().precision, Precision::Auto);
+        assert_eq!(parse("size = 64\n", Path::new("p.toml")).unwrap().precision, Precision::Auto);
+        let e = parse("precision = \"bf16\"\n", Path::new("p.toml")).unwrap_err().to_string();
+        assert!(e.starts_with("p.toml:1:13: unknown variant `bf16`"), "{e}");
+        let held = Settings { precision: Precision::F32, ..Settings::default() };
+        let text = to_toml(&held).unwrap();
+        assert!(text.contains("precision = \"f32\""), "{text}");
+        assert_eq!(parse(&text, Path::new("x.toml")).unwrap(), held);
+        assert!(!to_toml(&Settings::default()).unwrap().contains("precision"));
+    }
+
     #[test]
     fn round_trip() {
         let mut s = Settings { size: 128, seed: 9, ..Settings::default() };

@@ -28,9 +28,10 @@ impl Engines {
         note: &dyn Fn(&str),
     ) -> Result<(Arc<Vgg>, WeightsHeader)> {
         let key = format!(
-            "{}|{:?}|{:?}|{:?}|{:?}",
+            "{}|{:?}|{:?}|{:?}|{:?}|{:?}",
             weights.display(),
             settings.pooling,
+            settings.precision,
             settings.content_layers.keys().collect::<Vec<_>>(),
             settings.style_layers.keys().collect::<Vec<_>>(),
             device.location()

@@ -80,6 +80,7 @@ pub fn load_network(
         ));
     }
     let deepest = deepest_layer(settings, header.arch).map_err(|e| Error::input(weights, e.to_string()))?;
-    let net = Vgg::load(weights, device, DType::F32, settings.pooling, Some(deepest))?;
+    let net =
+        Vgg::load(weights, device, DType::F32, settings.pooling, Some(deepest))?.with_precision(settings.precision);
     Ok((net, header))
 }

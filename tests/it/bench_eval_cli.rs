@@ -19,10 +19,16 @@ fn bench_smoke_json() {
     // VGG-19 to conv5_1 at 64x64 is 1/16 of the 256x256 work (99.24 GFLOP, see engine::flops).
     let gflop = line["gflop_per_iteration"].as_f64().unwrap();
     assert!((gflop - 99.24 / 16.0).abs() < 0.01, "{gflop}");
-    // Side by side: brushwork (Winograd), the direct convolution, candle conv2d, candle autograd.
+    // Side by side: brushwork (Winograd), its f32 products where it ran BF16 (CPUs with AMX), the
+    // direct convolution, candle conv2d, candle autograd.
     let variants = line["variants"].as_array().unwrap();
-    assert_eq!(variants.len(), 4);
-    assert!(variants[1]["name"].as_str().unwrap().contains("direct"), "{variants:?}");
+    let bf16 = line["products"] == "bf16";
+    assert!(bf16 || line["products"] == "f32", "{line}");
+    assert_eq!(variants.len(), 4 + usize::from(bf16));
+    if bf16 {
+        assert!(variants[1]["name"].as_str().unwrap().ends_with("f32"), "{variants:?}");
+    }
+    assert!(variants[1 + usize::from(bf16)]["name"].as_str().unwrap().contains("direct"), "{variants:?}");
 }
 
 #[test]

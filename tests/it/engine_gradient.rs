@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use brushwork::engine::objective::{Objective, StyleTargets, TemporalTerm};
-use brushwork::engine::settings::{Padding, Settings};
+use brushwork::engine::settings::{Padding, Precision, Settings};
 use brushwork::engine::vgg::{Pooling, Vgg, WeightsHeader};
 use brushwork::util::rng::SplitMix64;
 use brushwork::weights::layout::{Arch, Preprocess};
@@ -204,7 +204,10 @@ fn cpu_kernels_match_the_f64_reference() {
         .map(|(name, shape, data)| (name, Tensor::from_vec(data, shape, &device).unwrap()))
         .collect();
     let header = WeightsHeader { arch: Arch::Vgg16, preprocess: Preprocess::Caffe };
-    let fast = Vgg::from_tensors(tensors, &header, Path::new("tiny"), &device, DType::F32, Pooling::Avg, None).unwrap();
+    // f32 products: BF16 (on CPUs with AMX) has its own test below.
+    let fast = Vgg::from_tensors(tensors, &header, Path::new("tiny"), &device, DType::F32, Pooling::Avg, None)
+        .unwrap()
+        .with_precision(Precision::F32);
     let s = settings();
     // 19x23 runs every layer with F(2x2,3x3); at 130x133 the first block has enough tiles for
     // F(4x4,3x3) (1122, see `Tile::for_size`), the later ones use F(2x2,3x3).
@@ -222,5 +225,56 @@ fn cpu_kernels_match_the_f64_reference() {
         let diff: f64 = (&got - &want).unwrap().sqr().unwrap().sum_all().unwrap().to_scalar().unwrap();
         let norm: f64 = want.sqr().unwrap().sum_all().unwrap().to_scalar().unwrap();
         assert!((diff / norm).sqrt() < 1e-4, "{h}x{w}: relative error {:e}", (diff / norm).sqrt());
+    }
+}
+
+/// With BF16 products (CPUs with AMX only; elsewhere the test says so and checks nothing) the loss
+/// and gradient stay within what rounding every product's operands to 8 significant bits allows,
+/// against candle's ops in f64, on a network a quarter of VGG-16's width so that every layer from
+/// conv2_1 on has the 32 channels a side that BF16 needs. Tolerances: the operands' relative
+/// rounding is 2⁻⁹ (0.2 %), a product's at most twice that, and errors of independent sign
+/// partly cancel in sums over channels, but the style loss squares its Gram differences, so the
+/// noise also adds a little to the loss. Measured here (relative error of loss, of gradient):
+/// 19x23 1.0e-3 and 7.4e-3, 130x133 3.6e-3 and 9.0e-3. The bounds allow about 3x that: 1e-2 on
+/// the loss, 3e-2 on the gradient, against f32 products' 1e-4 on both above.
+#[test]
+fn bf16_products_keep_loss_and_gradient_within_their_rounding() {
+    if !brushwork::engine::bf16::available() {
+        eprintln!("no AMX-BF16 on this CPU: the BF16 products are not tested here");
+        return;
+    }
+    let device = Device::Cpu;
+    let tensors = || -> HashMap<String, Tensor> {
+        random_vgg(Arch::Vgg16, 4, 3)
+            .into_iter()
+            .map(|(name, shape, data)| (name, Tensor::from_vec(data, shape, &device).unwrap()))
+            .collect()
+    };
+    let header = WeightsHeader { arch: Arch::Vgg16, preprocess: Preprocess::Caffe };
+    let reference =
+        Vgg::from_tensors(tensors(), &header, Path::new("quarter"), &device, DType::F64, Pooling::Avg, None).unwrap();
+    let fast = Vgg::from_tensors(tensors(), &header, Path::new("quarter"), &device, DType::F32, Pooling::Avg, None)
+        .unwrap()
+        .with_precision(Precision::Auto);
+    let s = settings();
+    for (h, w) in [(19, 23), (130, 133)] {
+        let (want_parts, want) = objective(&reference, &s, h, w).evaluate(&random_image(4, h, w)).unwrap();
+        let obj = {
+            let content = random_image(1, h, w).to_dtype(DType::F32).unwrap();
+            let style = random_image(2, 20, 16).to_dtype(DType::F32).unwrap();
+            let targets = StyleTargets::compute(&fast, &s, &[(style, 1.0)]).unwrap();
+            Objective::new(&fast, &s, &content, targets).unwrap()
+        };
+        let (parts, got) = obj.evaluate(&random_image(4, h, w).to_dtype(DType::F32).unwrap()).unwrap();
+        let loss_err = (parts.total - want_parts.total).abs() / want_parts.total;
+        let got = got.to_dtype(DType::F64).unwrap();
+        let diff: f64 = (&got - &want).unwrap().sqr().unwrap().sum_all().unwrap().to_scalar().unwrap();
+        let norm: f64 = want.sqr().unwrap().sum_all().unwrap().to_scalar().unwrap();
+        let grad_err = (diff / norm).sqrt();
+        eprintln!("{h}x{w}: BF16 loss error {loss_err:e}, gradient error {grad_err:e}");
+        assert!(loss_err < 1e-2, "{h}x{w}: loss {} against {}", parts.total, want_parts.total);
+        assert!(grad_err < 3e-2, "{h}x{w}: relative gradient error {grad_err:e}");
+        // BF16 really ran: f32 products land far closer to the reference.
+        assert!(grad_err > 1e-5, "{h}x{w}: gradient error {grad_err:e} is f32's, not BF16's");
     }
 }

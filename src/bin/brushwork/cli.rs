@@ -6,8 +6,8 @@ use clap::{Args, Parser, Subcommand};
 
 mod values;
 pub use values::{
-    ArchArg, ColorArg, FlowQualityArg, GraphicsArg, InitArg, OptimizerArg, PoolingArg, PreprocessArg, SourceArg,
-    StatusArg, WarmStartArg,
+    ArchArg, ColorArg, FlowQualityArg, GraphicsArg, InitArg, OptimizerArg, PoolingArg, PrecisionArg, PreprocessArg,
+    SourceArg, StatusArg, WarmStartArg,
 };
 
 #[derive(Debug, Parser)]
@@ -291,6 +291,10 @@ pub struct SettingsArgs {
     /// VGG pooling: avg (smoother, Gatys) or max (the network as trained).
     #[arg(long)]
     pub pooling: Option<PoolingArg>,
+    /// The convolutions' products on the CPU: auto (BF16 with f32 sums where the CPU has AMX
+    /// tiles, about twice as fast) or f32 (the same numbers on every CPU).
+    #[arg(long)]
+    pub precision: Option<PrecisionArg>,
     /// Step size: Adam's learning rate or L-BFGS's step (default 0.01 for Adam, 1 for L-BFGS).
     #[arg(long, value_name = "LR")]
     pub learning_rate: Option<f64>,
@@ -447,6 +451,10 @@ pub struct BenchArgs {
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// The convolutions' products: auto (BF16 where the CPU has AMX tiles) or f32. With
+    /// `--compare`, the f32 products are also timed side by side when auto chose BF16.
+    #[arg(long, default_value = "auto")]
+    pub precision: PrecisionArg,
     /// Time DIS optical flow instead (each quality, on a textured pair moved by a known sub-pixel
     /// shift, at 256x144 and 512x288, the sizes video runs at) and print its accuracy beside it.
     #[arg(long)]

@@ -26,6 +26,15 @@ impl CpuConv {
         }
     }
 
+    /// The same convolution, allowed BF16 products where the CPU has them or held to f32 (the
+    /// direct convolution is f32 either way).
+    pub fn with_bf16(&self, allowed: bool) -> Self {
+        match self {
+            Self::Direct(c) => Self::Direct(c.clone()),
+            Self::Winograd(c) => Self::Winograd(c.with_bf16(allowed)),
+        }
+    }
+
     fn cin(&self) -> usize {
         match self {
             Self::Direct(c) => c.cin(),

@@ -72,6 +72,13 @@ impl Conv3x3 {
         Ok(Self { cpu, ..self.clone() })
     }
 
+    /// The same layer, allowed BF16 products on CPUs with AMX (`true`, the default) or held to
+    /// f32 (see [`winograd::Products`]).
+    pub fn with_bf16(&self, allowed: bool) -> Self {
+        let cpu = self.cpu.as_ref().map(|(f, b)| (f.with_bf16(allowed), b.with_bf16(allowed)));
+        Self { cpu, ..self.clone() }
+    }
+
     pub fn out_channels(&self) -> usize {
         self.weight.dims()[0]
     }

@@ -125,6 +125,24 @@ impl From<PoolingArg> for brushwork::engine::vgg::Pooling {
     }
 }
 
+/// `--precision`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PrecisionArg {
+    /// BF16 products with f32 sums where the CPU has AMX tiles, else f32.
+    Auto,
+    /// f32 products everywhere.
+    F32,
+}
+
+impl From<PrecisionArg> for brushwork::engine::settings::Precision {
+    fn from(v: PrecisionArg) -> Self {
+        match v {
+            PrecisionArg::Auto => Self::Auto,
+            PrecisionArg::F32 => Self::F32,
+        }
+    }
+}
+
 /// `video --warm-start`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum WarmStartArg {

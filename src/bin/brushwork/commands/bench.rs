@@ -9,8 +9,10 @@ use candle_core::{DType, Device, Tensor};
 use serde_json::json;
 
 use crate::cli::BenchArgs;
+use brushwork::engine::bf16;
 use brushwork::engine::flops::iteration_flops;
 use brushwork::engine::objective::{deepest_layer, Objective, StyleTargets};
+use brushwork::engine::settings::Precision;
 use brushwork::engine::vgg::{Vgg, WeightsHeader};
 use brushwork::engine::Settings;
 use brushwork::error::{Error, Result};
@@ -44,8 +46,15 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
         .map(|(name, shape, data)| Ok((name, Tensor::from_vec(data, shape, &device)?)))
         .collect::<Result<HashMap<_, _>>>()?;
     let header = WeightsHeader { arch, preprocess: Preprocess::Caffe };
+    let precision = Precision::from(args.precision);
     let net =
-        Vgg::from_tensors(tensors, &header, Path::new("random"), &device, DType::F32, settings.pooling, Some(deepest))?;
+        Vgg::from_tensors(tensors, &header, Path::new("random"), &device, DType::F32, settings.pooling, Some(deepest))?
+            .with_precision(precision);
+    // What the CPU convolutions multiply in (CUDA runs candle's f32 conv2d).
+    let products = match device.is_cpu() && precision == Precision::Auto && bf16::available() {
+        true => "bf16",
+        false => "f32",
+    };
     let size = args.size as usize;
     let image = |seed| -> Result<Tensor> {
         Ok(Tensor::from_vec(SplitMix64::new(seed).uniform(3 * size * size, 0.0, 1.0), (1, 3, size, size), &device)?)
@@ -64,11 +73,19 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
     let median = times[times.len() / 2];
     let gpu_memory = gpu_peak_bytes(&device);
     // The Winograd and tap convolutions are CPU kernels; on CUDA the network runs candle's conv2d.
-    let main_variant = match device.is_cpu() {
-        true => "brushwork: hand-written backward, Winograd",
-        false => "brushwork: hand-written backward, candle conv2d",
+    let main_variant = match (device.is_cpu(), products) {
+        (true, "bf16") => "brushwork: hand-written backward, Winograd, BF16",
+        (true, _) => "brushwork: hand-written backward, Winograd",
+        (false, _) => "brushwork: hand-written backward, candle conv2d",
     };
     let mut variants = vec![(main_variant, median)];
+    if args.compare && products == "bf16" {
+        let f32_net = net.with_precision(Precision::F32);
+        let targets = StyleTargets::compute(&f32_net, &settings, &[(image(2)?, 1.0)])?;
+        let f32_objective = Objective::new(&f32_net, &settings, &image(1)?, targets)?;
+        let t = time_iterations(args.iterations, || Ok(f32_objective.evaluate(&x)?.0.total))?;
+        variants.push(("hand-written backward, Winograd, f32", t[t.len() / 2]));
+    }
     if args.compare {
         let stock_net = net.with_candle_conv();
         let targets = StyleTargets::compute(&stock_net, &settings, &[(image(2)?, 1.0)])?;
@@ -96,7 +113,7 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
             "iterations": args.iterations, "median_ms": median * 1e3, "min_ms": times[0] * 1e3,
             "gflop_per_iteration": flops / 1e9, "gflops": gflops, "matmul_peak_gflops": peak,
             "ratio_to_peak": gflops / peak, "peak_rss_bytes": memory, "device": args.device,
-            "peak_gpu_bytes": gpu_memory,
+            "peak_gpu_bytes": gpu_memory, "products": products,
             "variants": variants.iter().map(|(name, s)| json!({"name": name, "median_ms": s * 1e3})).collect::<Vec<_>>(),
         });
         outln!("{line}");
@@ -105,7 +122,7 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
             true => format!("{threads} thread(s)"),
             false => format!("on {}", args.device),
         };
-        outln!("{} to conv5_1, {size}x{size}, {on}, {} timed iterations", arch, args.iterations);
+        outln!("{} to conv5_1, {size}x{size}, {on}, {products} products, {} timed iterations", arch, args.iterations);
         outln!("  median          {:>9.1} ms per iteration (min {:.1} ms)", median * 1e3, times[0] * 1e3);
         outln!("  useful work     {:>9.2} GFLOP per iteration", flops / 1e9);
         outln!("  throughput      {:>9.1} GFLOP/s", gflops);

@@ -137,6 +137,7 @@ pub fn bench_profile(
 fn part_name(part: KernelPart) -> &'static str {
     match part {
         KernelPart::InputTransform => "input transform (and ReLU mask)",
+        KernelPart::Packing => "BF16 packing of the input",
         KernelPart::Products => "matrix products",
         KernelPart::OutputTransform => "output transform, bias, ReLU",
     }

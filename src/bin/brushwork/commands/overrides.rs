@@ -232,6 +232,9 @@ pub fn apply(s: &mut Settings, a: &SettingsArgs) -> Result<()> {
     if let Some(v) = a.pooling {
         s.pooling = v.into();
     }
+    if let Some(v) = a.precision {
+        s.precision = v.into();
+    }
     Ok(())
 }
 

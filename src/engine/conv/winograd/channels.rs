@@ -14,7 +14,8 @@
 
 use rayon::prelude::*;
 
-use super::{f2, f4, Plane, Positions, Tile, WinogradConv, SCRATCH};
+use super::{f2, f4, Plane, Positions, Products, Tile, WinogradConv, SCRATCH};
+use crate::engine::bf16;
 use crate::engine::product::{product, Strided};
 use crate::engine::profile::{KernelClock, KernelPart};
 
@@ -36,7 +37,7 @@ impl WinogradConv {
         mask: Option<&[f32]>,
         h: usize,
         w: usize,
-        tile: Tile,
+        (tile, precision): (Tile, Products),
         simd: bool,
     ) -> Vec<f32> {
         let (cin, cout) = (self.cin, self.cout);
@@ -73,30 +74,35 @@ impl WinogradConv {
         // Output channels per task: enough tasks for every thread to get several (the last ones
         // ragged), and rows enough for the products to run at speed.
         let threads = rayon::current_num_threads().max(1);
-        let rows_per_task = cout.div_ceil(4 * threads).max(16).min(cout);
-        let u = self.transformed(tile);
         let mut m = vec![0f32; cout * per_channel];
-        m.par_chunks_mut(rows_per_task * per_channel).enumerate().for_each(|(task, mc)| {
-            let co0 = task * rows_per_task;
-            let rows = mc.len() / per_channel;
-            for e in 0..positions {
-                // SAFETY: dst is rows×nt with row stride positions·nt inside `mc` (starting at
-                // e·nt); lhs is rows×cin with row stride cin inside U_e; rhs is cin×nt with row
-                // stride positions·nt inside `v`: each within the slice it points into.
-                unsafe {
-                    product(
-                        (rows, nt, cin),
-                        mc.as_mut_ptr().add(e * nt),
-                        per_channel,
-                        Strided::rows(u.as_ptr().add((e * cout + co0) * cin), cin),
-                        Strided::rows(v.as_ptr().add(e * nt), per_channel),
-                        1.0,
-                        1,
-                    );
+        if precision == Products::Bf16 {
+            self.multiply_by_channels_bf16(&v, &mut m, tile, nt, threads, &mut clock);
+            clock.lap(KernelPart::Products);
+        } else {
+            let rows_per_task = cout.div_ceil(4 * threads).max(16).min(cout);
+            let u = self.transformed(tile);
+            m.par_chunks_mut(rows_per_task * per_channel).enumerate().for_each(|(task, mc)| {
+                let co0 = task * rows_per_task;
+                let rows = mc.len() / per_channel;
+                for e in 0..positions {
+                    // SAFETY: dst is rows×nt with row stride positions·nt inside `mc` (starting at
+                    // e·nt); lhs is rows×cin with row stride cin inside U_e; rhs is cin×nt with row
+                    // stride positions·nt inside `v`: each within the slice it points into.
+                    unsafe {
+                        product(
+                            (rows, nt, cin),
+                            mc.as_mut_ptr().add(e * nt),
+                            per_channel,
+                            Strided::rows(u.as_ptr().add((e * cout + co0) * cin), cin),
+                            Strided::rows(v.as_ptr().add(e * nt), per_channel),
+                            1.0,
+                            1,
+                        );
+                    }
                 }
-            }
-        });
-        clock.lap(KernelPart::Products);
+            });
+            clock.lap(KernelPart::Products);
+        }
 
         out.par_chunks_mut(h * w).enumerate().for_each(|(co, plane_out)| {
             let bias = self.bias.as_ref().map_or(0.0, |b| b[co]);
@@ -113,6 +119,46 @@ impl WinogradConv {
         });
         clock.lap(KernelPart::OutputTransform);
         out
+    }
+}
+
+impl WinogradConv {
+    /// The products of [`WinogradConv::run_by_channels`] in BF16: each position's `v` packed once
+    /// (split by position), then the products split by blocks of 32 output channels.
+    fn multiply_by_channels_bf16(
+        &self,
+        v: &[f32],
+        m: &mut [f32],
+        tile: Tile,
+        nt: usize,
+        threads: usize,
+        clock: &mut KernelClock,
+    ) {
+        let (cin, cout) = (self.cin, self.cout);
+        let positions = tile.positions();
+        let per_channel = positions * nt;
+        let len = bf16::rhs_len(cin, nt);
+        let mut packed = vec![0u32; positions * len];
+        packed.par_chunks_mut(len).enumerate().for_each(|(e, buf)| {
+            // SAFETY: position e of `v` is cin×nt with rows per_channel apart, inside `v`.
+            unsafe { bf16::pack_rhs(v.as_ptr().add(e * nt), per_channel, cin, nt, buf) };
+        });
+        clock.lap(KernelPart::Packing);
+        let u = self.transformed_bf16(tile);
+        let rows_per_task = cout.div_ceil(4 * threads).next_multiple_of(32).min(cout);
+        m.par_chunks_mut(rows_per_task * per_channel).enumerate().for_each(|(task, mc)| {
+            let co0 = task * rows_per_task;
+            let rows = mc.len() / per_channel;
+            for (e, lhs) in u.iter().enumerate() {
+                // SAFETY: `packed` holds position e's operand as `pack_rhs` wrote it; dst is rows×nt with row stride per_channel inside `mc`; co0 is a
+                // multiple of 32 (rows_per_task is, unless it is all of cout and co0 = 0);
+                // BF16 runs only where available (checked by the caller).
+                unsafe {
+                    let rhs = bf16::PackedRhs::view(&packed[e * len..(e + 1) * len], cin, nt);
+                    bf16::product(lhs, co0, rows, rhs, mc.as_mut_ptr().add(e * nt), per_channel);
+                }
+            }
+        });
     }
 }
 
