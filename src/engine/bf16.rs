@@ -310,14 +310,32 @@ mod amx {
         for i in (0..count).step_by(BLOCK) {
             let a = lhs.data[(first + i) * k_pad..].as_ptr();
             for j in (0..n).step_by(BLOCK) {
+                // The last 16 columns or fewer (small maps: 16 tiles at 8x8) take half the tiles.
+                let narrow = n - j <= 16;
                 // SAFETY: the zeroed accumulators, then per step of 32 in k two 16x32 strips of
-                // `lhs` (rows first+i.., inside its padded rows) and two 16x16-pair strips of
-                // `rhs` (pair rows ks/2.., columns j..j+32, inside its padded columns).
+                // `lhs` (rows first+i.., inside its padded rows) and two (narrow: one) 16x16-pair
+                // strips of `rhs` (pair rows ks/2.., columns j..j+32, inside its padded columns).
                 unsafe {
                     asm!("tilezero tmm0", "tilezero tmm1", "tilezero tmm2", "tilezero tmm3", options(nomem, nostack));
                     for ks in (0..k_pad).step_by(BLOCK) {
                         let a0 = a.add(ks);
                         let b0 = rhs.pairs.as_ptr().add((j / 16) * strip + ks / 2 * 16);
+                        if narrow {
+                            asm!(
+                                "tileloadd tmm4, [{a0} + {sa}*1]",
+                                "tileloadd tmm6, [{b0} + {sb}*1]",
+                                "tileloadd tmm5, [{a1} + {sa}*1]",
+                                "tdpbf16ps tmm0, tmm4, tmm6",
+                                "tdpbf16ps tmm2, tmm5, tmm6",
+                                a0 = in(reg) a0,
+                                a1 = in(reg) a0.add(16 * k_pad),
+                                sa = in(reg) lhs_stride,
+                                b0 = in(reg) b0,
+                                sb = in(reg) 64usize,
+                                options(nostack, readonly),
+                            );
+                            continue;
+                        }
                         asm!(
                             "tileloadd tmm4, [{a0} + {sa}*1]",
                             "tileloadd tmm6, [{b0} + {sb}*1]",
