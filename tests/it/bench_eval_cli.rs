@@ -31,6 +31,33 @@ fn bench_smoke_json() {
     assert!(variants[1 + usize::from(bf16)]["name"].as_str().unwrap().contains("direct"), "{variants:?}");
 }
 
+/// `--precision f32` holds the products to f32 whatever the CPU, and so does
+/// `BRUSHWORK_PRECISION=f32` for the whole process; `auto` says which it chose (`bf16` only where
+/// the CPU has AMX); anything else is a usage error naming the flag.
+#[test]
+fn bench_precision_flag_and_environment() {
+    let products = |args: &[&str], env: Option<&str>| {
+        let mut c = bin();
+        c.args(["bench", "--iterations", "1", "--size", "32", "--json"]).args(args);
+        if let Some(v) = env {
+            c.env("BRUSHWORK_PRECISION", v);
+        } else {
+            c.env_remove("BRUSHWORK_PRECISION");
+        }
+        let out = c.output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        line["products"].as_str().unwrap().to_string()
+    };
+    assert_eq!(products(&["--precision", "f32"], None), "f32");
+    assert_eq!(products(&[], Some("f32")), "f32");
+    let auto = products(&["--precision", "auto"], None);
+    assert_eq!(auto == "bf16", brushwork::engine::bf16::available(), "auto chose {auto}");
+    let out = bin().args(["bench", "--precision", "f16"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--precision"));
+}
+
 #[test]
 fn bench_rejects_zero_threads() {
     let out = bin().args(["bench", "--threads", "0"]).output().unwrap();
