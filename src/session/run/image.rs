@@ -126,6 +126,8 @@ pub(super) fn run(
     }
     record.status = Status::Done;
     record.finished_at = Some(now());
+    // It ended by itself: a later start is not a crash loop (see `run_session`).
+    record.unfinished_starts = 0;
     record.progress = Some(ProgressSummary {
         iteration: out.iterations,
         total: record.total_iterations(),

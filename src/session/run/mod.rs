@@ -78,11 +78,14 @@ pub fn run_session(
     }
     match run_locked(ws, &dir, &mut record, engines, stop, emit) {
         Ok(outcome) => {
-            // It ended by itself or on request: a later start is not a crash loop. Its status is
-            // saved already; failing to save the count only costs one crash of margin.
-            record.unfinished_starts = 0;
-            if let Err(e) = save(ws, &record, emit) {
-                emit(Event::Log { level: LogLevel::Warn, message: format!("{}: {e}", record.id) });
+            // It ended by itself or on request: a later start is not a crash loop. The runners
+            // reset the count with the final status they save (and tell observers once); a path
+            // that did not is saved here. Failing to save the count only costs one crash of margin.
+            if record.unfinished_starts != 0 {
+                record.unfinished_starts = 0;
+                if let Err(e) = save(ws, &record, emit) {
+                    emit(Event::Log { level: LogLevel::Warn, message: format!("{}: {e}", record.id) });
+                }
             }
             Ok(outcome)
         }
@@ -184,6 +187,7 @@ fn stopped(
         }
     };
     record.status = outcome.0;
+    record.unfinished_starts = 0;
     save(ws, record, emit)?;
     Ok(outcome.1)
 }
@@ -219,5 +223,62 @@ fn installed_weights(settings: &crate::engine::Settings) -> Result<PathBuf> {
             "no VGG weights installed: run `brushwork weights fetch` once".into(),
         )
         .into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use super::*;
+    use crate::engine::settings::{Settings, StyleRef};
+    use crate::session::{Job, SessionSpec};
+    use crate::util::rng::SplitMix64;
+    use crate::weights::layout::{Arch, Preprocess};
+
+    /// A session that runs to its end tells observers `done` once (the runner's final save), not
+    /// once more for the crash-loop counter, and leaves that counter at zero on disk.
+    #[test]
+    fn a_finished_session_is_announced_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let weights = dir.path().join("tiny.safetensors");
+        crate::weights::random::write_random_vgg(&weights, Arch::Vgg16, Preprocess::Caffe, 16, 1).unwrap();
+        let picture = |name: &str, seed: u64| {
+            let pixels = SplitMix64::new(seed).uniform(48 * 40 * 3, 0.0, 255.0).into_iter().map(|v| v as u8).collect();
+            let path = dir.path().join(name);
+            ::image::RgbImage::from_raw(48, 40, pixels).unwrap().save(&path).unwrap();
+            path
+        };
+        let (content, style) = (picture("content.png", 1), picture("style.png", 2));
+        let settings = Settings {
+            size: 48,
+            iterations: 2,
+            styles: vec![StyleRef { path: style, weight: 1.0 }],
+            ..Settings::default()
+        };
+        let ws = Workspace::open(&dir.path().join("ws")).unwrap();
+        let job = Job {
+            kind: Kind::Image,
+            content,
+            export: None,
+            weights: Some(weights),
+            device: "cpu".into(),
+            preset: "test".into(),
+            priority: 0,
+            settings,
+        };
+        let record = ws.create(SessionSpec { name: None, job }).unwrap();
+        let events = RefCell::new(Vec::new());
+        let emit = |e: Event| {
+            if let Event::Session { record } = e {
+                events.borrow_mut().push((record.status, record.unfinished_starts));
+            }
+        };
+        let outcome = run_session(&ws, &record.id, &Engines::default(), &StopFlag::default(), &emit).unwrap();
+        assert_eq!(outcome, Outcome::Done);
+        let events = events.into_inner();
+        assert_eq!(events.iter().filter(|(s, _)| *s == Status::Done).count(), 1, "{events:?}");
+        assert_eq!(events.last(), Some(&(Status::Done, 0)), "{events:?}");
+        assert_eq!(ws.load(&record.id).unwrap().unfinished_starts, 0);
     }
 }

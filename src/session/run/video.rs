@@ -119,6 +119,8 @@ pub(super) fn run(
         Ok(out) => {
             record.status = Status::Done;
             record.finished_at = Some(now());
+            // It ended by itself: a later start is not a crash loop (see `run_session`).
+            record.unfinished_starts = 0;
             record.job.export = Some(output);
             record.progress = Some(ProgressSummary {
                 iteration: out.frames,
