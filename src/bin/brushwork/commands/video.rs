@@ -16,9 +16,10 @@ use brushwork::engine::settings::WarmStart;
 use brushwork::error::{Error, Result};
 use brushwork::session::owner::Owner;
 use brushwork::session::{Job, Kind, SessionSpec, Workspace};
+use brushwork::video::decode::{decode, first_frame};
+use brushwork::video::init;
 use brushwork::video::motion::check_flow_dir;
 use brushwork::video::output::{check_output, check_output_path};
-use brushwork::video::{decode::decode, init};
 
 /// The preset `video` uses when none is given.
 pub const DEFAULT_PRESET: &str = "video";
@@ -46,16 +47,21 @@ fn video_inner(args: &VideoArgs, workspace: &Path) -> Result<()> {
     brushwork::session::checks::check_output_is_not_an_input(&output, ("the source clip", &args.input), &settings)?;
     overrides::load_images(&settings, &args.settings)?;
     overrides::parse_device(&args.device)?;
-    // Bad clips, and flow folders that do not fit them, are refused before a session is made.
-    let clip = decode(&args.input, settings.size)?;
-    brushwork::session::network::check_picture_size(&args.input, clip.size, &settings, &|size| size)?;
+    // Bad clips, and flow folders that do not fit them, are refused before a session is made. The
+    // container, the stream and its first frame tell whether the clip is readable and its size;
+    // the whole clip is decoded here only to count its frames for a flow folder (the session
+    // decodes it again, and a long clip held twice is memory for nothing).
+    let size = match &settings.flow_dir {
+        Some(dir) => {
+            let clip = decode(&args.input, settings.size)?;
+            let (w, h) = clip.size;
+            check_flow_dir(dir, clip.frames.len(), w as usize, h as usize, &flow_distances(&settings))?;
+            clip.size
+        }
+        None => first_frame(&args.input, settings.size)?.dimensions(),
+    };
+    brushwork::session::network::check_picture_size(&args.input, size, &settings, &|size| size)?;
     check_output(&args.input, &output)?;
-    if let Some(dir) = &settings.flow_dir {
-        let (w, h) = clip.size;
-        let distances = flow_distances(&settings);
-        check_flow_dir(dir, clip.frames.len(), w as usize, h as usize, &distances)?;
-    }
-    drop(clip);
     absolute_inputs(&mut settings);
     let mut spec = SessionSpec {
         name: None,
