@@ -41,6 +41,14 @@ fn objective<'a>(net: &'a Vgg, s: &Settings, h: usize, w: usize) -> Objective<'a
     Objective::new(net, s, &content, targets).unwrap()
 }
 
+/// [`objective`] in f32, for a network loaded in f32 (the CPU kernels).
+fn objective_f32<'a>(net: &'a Vgg, s: &Settings, h: usize, w: usize) -> Objective<'a> {
+    let content = random_image(1, h, w).to_dtype(DType::F32).unwrap();
+    let style = random_image(2, 20, 16).to_dtype(DType::F32).unwrap();
+    let targets = StyleTargets::compute(net, s, &[(style, 1.0)]).unwrap();
+    Objective::new(net, s, &content, targets).unwrap()
+}
+
 fn check_against_finite_differences(preprocess: Preprocess, pooling: Pooling) {
     let net = tiny_net(preprocess, pooling);
     let s = settings();
@@ -213,13 +221,8 @@ fn cpu_kernels_match_the_f64_reference() {
     // F(4x4,3x3) (1122, see `Tile::for_size`), the later ones use F(2x2,3x3).
     for (h, w) in [(19, 23), (130, 133)] {
         let (want_parts, want) = objective(&reference, &s, h, w).evaluate(&random_image(4, h, w)).unwrap();
-        let f32_obj = {
-            let content = random_image(1, h, w).to_dtype(DType::F32).unwrap();
-            let style = random_image(2, 20, 16).to_dtype(DType::F32).unwrap();
-            let targets = StyleTargets::compute(&fast, &s, &[(style, 1.0)]).unwrap();
-            Objective::new(&fast, &s, &content, targets).unwrap()
-        };
-        let (parts, got) = f32_obj.evaluate(&random_image(4, h, w).to_dtype(DType::F32).unwrap()).unwrap();
+        let (parts, got) =
+            objective_f32(&fast, &s, h, w).evaluate(&random_image(4, h, w).to_dtype(DType::F32).unwrap()).unwrap();
         assert!((parts.total - want_parts.total).abs() < 1e-4 * want_parts.total, "{parts:?} vs {want_parts:?}");
         let got = got.to_dtype(DType::F64).unwrap();
         let diff: f64 = (&got - &want).unwrap().sqr().unwrap().sum_all().unwrap().to_scalar().unwrap();
@@ -259,13 +262,8 @@ fn bf16_products_keep_loss_and_gradient_within_their_rounding() {
     let s = settings();
     for (h, w) in [(19, 23), (130, 133)] {
         let (want_parts, want) = objective(&reference, &s, h, w).evaluate(&random_image(4, h, w)).unwrap();
-        let obj = {
-            let content = random_image(1, h, w).to_dtype(DType::F32).unwrap();
-            let style = random_image(2, 20, 16).to_dtype(DType::F32).unwrap();
-            let targets = StyleTargets::compute(&fast, &s, &[(style, 1.0)]).unwrap();
-            Objective::new(&fast, &s, &content, targets).unwrap()
-        };
-        let (parts, got) = obj.evaluate(&random_image(4, h, w).to_dtype(DType::F32).unwrap()).unwrap();
+        let (parts, got) =
+            objective_f32(&fast, &s, h, w).evaluate(&random_image(4, h, w).to_dtype(DType::F32).unwrap()).unwrap();
         let loss_err = (parts.total - want_parts.total).abs() / want_parts.total;
         let got = got.to_dtype(DType::F64).unwrap();
         let diff: f64 = (&got - &want).unwrap().sqr().unwrap().sum_all().unwrap().to_scalar().unwrap();

@@ -71,38 +71,13 @@ impl WinogradConv {
         });
         clock.lap(KernelPart::InputTransform);
 
-        // Output channels per task: enough tasks for every thread to get several (the last ones
-        // ragged), and rows enough for the products to run at speed.
         let threads = rayon::current_num_threads().max(1);
         let mut m = vec![0f32; cout * per_channel];
-        if precision == Products::Bf16 {
-            self.multiply_by_channels_bf16(&v, &mut m, tile, nt, threads, &mut clock);
-            clock.lap(KernelPart::Products);
-        } else {
-            let rows_per_task = cout.div_ceil(4 * threads).max(16).min(cout);
-            let u = self.transformed(tile);
-            m.par_chunks_mut(rows_per_task * per_channel).enumerate().for_each(|(task, mc)| {
-                let co0 = task * rows_per_task;
-                let rows = mc.len() / per_channel;
-                for e in 0..positions {
-                    // SAFETY: dst is rows×nt with row stride positions·nt inside `mc` (starting at
-                    // e·nt); lhs is rows×cin with row stride cin inside U_e; rhs is cin×nt with row
-                    // stride positions·nt inside `v`: each within the slice it points into.
-                    unsafe {
-                        product(
-                            (rows, nt, cin),
-                            mc.as_mut_ptr().add(e * nt),
-                            per_channel,
-                            Strided::rows(u.as_ptr().add((e * cout + co0) * cin), cin),
-                            Strided::rows(v.as_ptr().add(e * nt), per_channel),
-                            1.0,
-                            1,
-                        );
-                    }
-                }
-            });
-            clock.lap(KernelPart::Products);
+        match precision {
+            Products::Bf16 => self.multiply_by_channels_bf16(&v, &mut m, tile, nt, threads, &mut clock),
+            Products::F32 => self.multiply_by_channels_f32(&v, &mut m, tile, nt, threads),
         }
+        clock.lap(KernelPart::Products);
 
         out.par_chunks_mut(h * w).enumerate().for_each(|(co, plane_out)| {
             let bias = self.bias.as_ref().map_or(0.0, |b| b[co]);
@@ -123,6 +98,38 @@ impl WinogradConv {
 }
 
 impl WinogradConv {
+    /// The products of [`WinogradConv::run_by_channels`] in f32: `m[co][e][t] = Σ u[e][co][ci] ·
+    /// v[ci][e][t]`, split by blocks of output channels.
+    fn multiply_by_channels_f32(&self, v: &[f32], m: &mut [f32], tile: Tile, nt: usize, threads: usize) {
+        let (cin, cout) = (self.cin, self.cout);
+        let positions = tile.positions();
+        let per_channel = positions * nt;
+        // Output channels per task: enough tasks for every thread to get several (the last ones
+        // ragged), and rows enough for the products to run at speed.
+        let rows_per_task = cout.div_ceil(4 * threads).max(16).min(cout);
+        let u = self.transformed(tile);
+        m.par_chunks_mut(rows_per_task * per_channel).enumerate().for_each(|(task, mc)| {
+            let co0 = task * rows_per_task;
+            let rows = mc.len() / per_channel;
+            for e in 0..positions {
+                // SAFETY: dst is rows×nt with row stride positions·nt inside `mc` (starting at
+                // e·nt); lhs is rows×cin with row stride cin inside U_e; rhs is cin×nt with row
+                // stride positions·nt inside `v`: each within the slice it points into.
+                unsafe {
+                    product(
+                        (rows, nt, cin),
+                        mc.as_mut_ptr().add(e * nt),
+                        per_channel,
+                        Strided::rows(u.as_ptr().add((e * cout + co0) * cin), cin),
+                        Strided::rows(v.as_ptr().add(e * nt), per_channel),
+                        1.0,
+                        1,
+                    );
+                }
+            }
+        });
+    }
+
     /// The products of [`WinogradConv::run_by_channels`] in BF16: each position's `v` packed once
     /// (split by position), then the products split by blocks of 32 output channels.
     fn multiply_by_channels_bf16(
