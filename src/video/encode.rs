@@ -28,12 +28,20 @@ pub struct EncodeSpec<'a> {
     pub frame_rate: Rational,
 }
 
-/// Writes `frames` (all the same even size, with strictly increasing `pts`) to `output` with the
-/// source's audio and the subtitles the container can carry. Returns the encoder's name and any
-/// warnings (fallback encoder; dropped subtitles are reported by the check before the work).
-pub fn encode(output: &Path, spec: &EncodeSpec, frames: &[(&RgbImage, i64)]) -> Result<(String, Vec<String>)> {
+/// Writes the frames `frame(0)`, `frame(1)`, ... (all of `size`, an even size) at the strictly
+/// increasing timestamps `pts` to `output` with the source's audio and the subtitles the container
+/// can carry. Frames are asked for one at a time and the packets written as they come, so memory
+/// does not grow with the clip. Returns the encoder's name and any warnings (fallback encoder;
+/// dropped subtitles are reported by the check before the work).
+pub fn encode(
+    output: &Path,
+    spec: &EncodeSpec,
+    size: (u32, u32),
+    pts: &[i64],
+    frame: &mut dyn FnMut(usize) -> Result<RgbImage>,
+) -> Result<(String, Vec<String>)> {
     let tmp = temp_output(output);
-    let result = encode_to(&tmp, output, spec, frames);
+    let result = encode_to(&tmp, output, spec, size, pts, frame);
     match result {
         Ok(done) => {
             std::fs::rename(&tmp, output).map_err(|e| {
@@ -60,12 +68,13 @@ fn encode_to(
     tmp: &Path,
     output: &Path,
     spec: &EncodeSpec,
-    frames: &[(&RgbImage, i64)],
+    (w, h): (u32, u32),
+    timestamps: &[i64],
+    frame_at: &mut dyn FnMut(usize) -> Result<RgbImage>,
 ) -> Result<(String, Vec<String>)> {
-    let Some((first, _)) = frames.first() else {
+    if timestamps.is_empty() {
         return Err(codec_error(output, "encode", "no frames"));
-    };
-    let (w, h) = first.dimensions();
+    }
     let mut input =
         format::input(spec.source).map_err(|e| Error::input(spec.source, format!("cannot reopen the video: {e}")))?;
     let plan = plan_streams(&input, spec.source, output, muxer_for(output)?)?;
@@ -104,34 +113,65 @@ fn encode_to(
     // The muxer may change time bases in write_header: read them now.
     let ost_tb = |octx: &format::context::Output, i: usize| octx.stream(i).map(|s| s.time_base());
     let video_tb = ost_tb(&octx, video_index).ok_or_else(|| codec_error(output, "stream", "missing"))?;
+    let mut copy_tbs = Vec::new();
+    for (_, _, ost_index) in &copy_map {
+        copy_tbs.push(ost_tb(&octx, *ost_index).ok_or_else(|| codec_error(output, "stream", "missing"))?);
+    }
 
-    let mut packets: Vec<(f64, Packet)> = Vec::new();
     let mut scaler = scaling::Context::get(Pixel::RGB24, w, h, Pixel::YUV420P, w, h, scaling::Flags::BILINEAR)
         .map_err(|e| codec_error(output, "colour conversion", e))?;
     // Each frame lasts until the next one; the last for one frame at the average rate. Without
     // durations the muxer's edit list ends at the last frame's start and players drop that frame.
-    let durations: HashMap<i64, i64> = frames
+    let durations: HashMap<i64, i64> = timestamps
         .iter()
         .enumerate()
-        .map(|(k, (_, pts))| {
-            let next = frames.get(k + 1).map(|(_, n)| n - pts);
+        .map(|(k, pts)| {
+            let next = timestamps.get(k + 1).map(|n| n - pts);
             (*pts, next.unwrap_or_else(|| frame_step(spec.time_base, spec.frame_rate)))
         })
         .collect();
-    let collect = |video: &mut encoder::Video, packets: &mut Vec<(f64, Packet)>| {
+    // The copied streams' packets, read as the video reaches their time so the file is written
+    // interleaved as it goes (the muxer's own queue evens out what is left).
+    let mut copied = input.packets().filter_map(|(stream, p)| {
+        let k = copy_map.iter().position(|(i, _, _)| *i == stream.index())?;
+        Some((k, p))
+    });
+    let mut next_copy = copied.next();
+    let mut write_copies_until = |limit: f64, octx: &mut format::context::Output| -> Result<()> {
+        while let Some((k, p)) = next_copy.as_mut() {
+            let (_, ist_tb, ost_index) = copy_map[*k];
+            if seconds(p.dts().or(p.pts()), ist_tb) > limit {
+                break;
+            }
+            p.rescale_ts(ist_tb, copy_tbs[*k]);
+            p.set_position(-1);
+            p.set_stream(ost_index);
+            p.write_interleaved(octx).map_err(|e| codec_error(output, "write a packet", e))?;
+            next_copy = copied.next();
+        }
+        Ok(())
+    };
+    let mut write_video = |video: &mut encoder::Video, octx: &mut format::context::Output| -> Result<()> {
         let mut p = Packet::empty();
         while video.receive_packet(&mut p).is_ok() {
             if let Some(d) = p.pts().and_then(|t| durations.get(&t)) {
                 p.set_duration(*d);
             }
             p.set_stream(video_index);
+            let at = seconds(p.dts().or(p.pts()), spec.time_base);
+            write_copies_until(at, octx)?;
             p.rescale_ts(spec.time_base, video_tb);
-            packets.push((seconds(p.dts().or(p.pts()), video_tb), p));
+            p.write_interleaved(octx).map_err(|e| codec_error(output, "write a packet", e))?;
             p = Packet::empty();
         }
+        Ok(())
     };
-    for (image, pts) in frames {
-        let mut rgb = frame::Video::new(Pixel::RGB24, w, h);
+    let mut rgb = frame::Video::new(Pixel::RGB24, w, h);
+    for (k, pts) in timestamps.iter().enumerate() {
+        let image = frame_at(k)?;
+        if image.dimensions() != (w, h) {
+            return Err(codec_error(output, "encode", format!("frame {} is not {w}x{h}", k + 1)));
+        }
         let stride = rgb.stride(0);
         let row = 3 * w as usize;
         let data = rgb.data_mut(0);
@@ -142,31 +182,13 @@ fn encode_to(
         scaler.run(&rgb, &mut yuv).map_err(|e| codec_error(output, "colour conversion", e))?;
         yuv.set_pts(Some(*pts));
         video.send_frame(&yuv).map_err(|e| codec_error(output, "encode a frame", e))?;
-        collect(&mut video, &mut packets);
+        write_video(&mut video, &mut octx)?;
     }
     // Flush: the encoder holds back its last frames until told the stream ended.
     video.send_eof().map_err(|e| codec_error(output, "flush the encoder", e))?;
-    collect(&mut video, &mut packets);
-
-    let mut copy_tbs = Vec::new();
-    for (_, _, ost_index) in &copy_map {
-        copy_tbs.push(ost_tb(&octx, *ost_index).ok_or_else(|| codec_error(output, "stream", "missing"))?);
-    }
-    for (stream, mut p) in input.packets() {
-        let Some(k) = copy_map.iter().position(|(i, _, _)| *i == stream.index()) else {
-            continue;
-        };
-        let ((_, ist_tb, ost_index), tb) = (copy_map[k], copy_tbs[k]);
-        p.rescale_ts(ist_tb, tb);
-        p.set_position(-1);
-        p.set_stream(ost_index);
-        packets.push((seconds(p.dts().or(p.pts()), tb), p));
-    }
-    // Interleave by decoding time (stable: each stream keeps its order).
-    packets.sort_by(|a, b| a.0.total_cmp(&b.0));
-    for (_, p) in &packets {
-        p.write_interleaved(&mut octx).map_err(|e| codec_error(output, "write a packet", e))?;
-    }
+    write_video(&mut video, &mut octx)?;
+    drop(write_video);
+    write_copies_until(f64::INFINITY, &mut octx)?;
     octx.write_trailer().map_err(|e| codec_error(output, "finish the file", e))?;
     Ok((name, warnings))
 }

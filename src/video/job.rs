@@ -1,4 +1,4 @@
-//! The frame loop: stylise every frame of a decoded clip, warm-starting each from the previous
+//! The frame loop: stylise every frame of a clip as it is decoded, warm-starting each from the previous
 //! stylised frame (moved along the optical flow with `warm_start = "warped"`, with a temporal loss
 //! when `temporal_weight` > 0), keep finished frames in a work folder so a killed job resumes,
 //! score each frame's warping error against the source's, then encode.
@@ -12,6 +12,7 @@
 //! first missing frame; with another recipe the folder is started over. It is removed once the
 //! video is written.
 
+use std::collections::VecDeque;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -19,7 +20,7 @@ use std::time::Instant;
 use image::{Rgb32FImage, RgbImage};
 use serde::{Deserialize, Serialize};
 
-use super::decode::Clip;
+use super::decode::{timestamps, Frames};
 use super::encode::{encode, EncodeSpec};
 use super::flicker::flicker;
 use super::motion::{self, FlowSource, Motion};
@@ -31,10 +32,10 @@ use crate::engine::settings::WarmStart;
 use crate::engine::{stylize_cached, Progress, Settings, StyleCache, StyleInput, StylizeJob, TemporalImages, Vgg};
 use crate::error::{Error, Result};
 use crate::flow::{self, Gray};
-use crate::imageio::{load_rgb, save_png, to_rgb8};
+use crate::imageio::{save_png, to_rgb8};
 use crate::util::fs::write_atomic;
 
-/// Everything a video job needs besides the network and the decoded clip.
+/// Everything a video job needs besides the network.
 pub struct VideoJob<'a> {
     /// The source file (its audio is copied).
     pub input: &'a Path,
@@ -111,121 +112,251 @@ pub fn work_dir(output: &Path) -> PathBuf {
     output.with_file_name(format!(".{name}.frames"))
 }
 
-fn frame_path(dir: &Path, k: usize) -> PathBuf {
+/// Frame `k`'s file (0-based `k`, 1-based name) in `dir`.
+pub fn frame_path(dir: &Path, k: usize) -> PathBuf {
     dir.join(format!("{:06}.png", k + 1))
 }
 
-/// Stylises every frame of `clip` and writes the video. See the module doc for the work folder.
-/// `on_event` returning `Break` (on an iteration) stops the job with [`Error::Cancelled`]; the
-/// finished frames stay in the work folder for a resume.
-pub fn run(
-    net: &Vgg,
-    clip: &Clip,
-    job: &VideoJob,
-    on_event: &mut dyn FnMut(VideoEvent) -> ControlFlow<()>,
-) -> Result<VideoOutput> {
+/// Stylises every frame of `job.input` and writes the video. The clip is streamed: decoded one
+/// frame at a time, each finished frame saved to the work folder (see the module doc) and the
+/// video encoded from there, so memory does not grow with the clip. `on_event` returning `Break`
+/// (on an iteration) stops the job with [`Error::Cancelled`]; the finished frames stay in the work
+/// folder for a resume.
+pub fn run(net: &Vgg, job: &VideoJob, on_event: &mut dyn FnMut(VideoEvent) -> ControlFlow<()>) -> Result<VideoOutput> {
     let start = Instant::now();
     // The output is checked before the first frame, not after hours of work.
     let streams = check_output(job.input, job.output)?;
-    for w in clip.warnings.iter().chain(&streams.warnings) {
+    let (info, pts) = timestamps(job.input, job.settings.size)?;
+    for w in info.warnings.iter().chain(&streams.warnings) {
         let _ = on_event(VideoEvent::Note(w.clone()));
     }
-    let n = clip.frames.len();
-    let frames = n as u32;
-    let mut settings = job.settings.clone();
-    settings.size = clip.size.0.max(clip.size.1);
-    let mut warm = settings.clone();
-    warm.iterations = settings.frame_iterations;
-    warm.scales = 1;
+    let n = pts.len();
     let dir = job.work_dir.clone();
-    let done = prepare_work_dir(&dir, &job.recipe.to_toml()?)?;
-    let mut outs: Vec<RgbImage> = Vec::with_capacity(n);
-    for k in 0..n.min(done) {
-        match load_rgb(&frame_path(&dir, k)) {
-            Ok(img) if img.dimensions() == clip.size => outs.push(to_rgb8(&img)),
-            _ => break,
-        }
-    }
-    let resumed = outs.len();
-    let _ = on_event(VideoEvent::Started { frames, resumed: resumed as u32, size: clip.size, work_dir: &dir });
-    let plan = FramePlan::new(&settings);
-    let sources: Vec<&RgbImage> = clip.frames.iter().map(|f| &f.image).collect();
-    let grays = motion::grays(&sources);
-    let mut cache = StyleCache::default();
-    let mut losses = LossParts::default();
-    let (mut flickers, mut scores, mut floors) = (Vec::new(), Vec::new(), Vec::new());
-    for k in resumed..n {
-        let frame_start = Instant::now();
-        let source = &clip.frames[k].image;
-        let content = image::DynamicImage::ImageRgb8(source.clone()).to_rgb32f();
-        let start_image = plan.start(&grays, &outs, &content, k)?;
-        let (s, init) = match start_image.as_ref().and_then(|s| s.init.as_ref()) {
-            Some(init) => (&warm, Some(init)),
-            None => (&settings, job.init_image),
-        };
-        let temporal = start_image.as_ref().map(|s| &s.temporal);
-        let sj =
-            StylizeJob { content: &content, styles: job.styles, init_image: init, settings: s, resume: None, temporal };
-        let frame = k as u32 + 1;
-        let out = stylize_cached(net, &sj, &mut cache, &mut |p, _| {
-            on_event(VideoEvent::Iteration { frame, frames, progress: p })
-        })?;
-        save_png(&frame_path(&dir, k), &out.image, &[])?;
-        let rgb = to_rgb8(&out.image);
-        let (f, warp_error, source_warp_error) = match (k.checked_sub(1), outs.last()) {
-            (Some(j), Some(prev_out)) => {
-                let prev_in = &clip.frames[j].image;
-                let grader = Grader::new(&grays[j], &grays[k]);
-                (
-                    flicker(prev_out.as_raw(), rgb.as_raw(), prev_in.as_raw(), source.as_raw()),
-                    grader.score(prev_out, &rgb),
-                    grader.score(prev_in, source),
-                )
-            }
-            _ => (0.0, None, None),
-        };
-        if k > 0 {
-            flickers.push(f);
-        }
-        scores.extend(warp_error);
-        floors.extend(source_warp_error);
-        losses = out.losses;
-        let report = FrameReport {
-            frame,
-            frames,
-            iterations: out.iterations,
-            evaluations: out.evaluations,
-            losses,
-            flicker: f,
-            warp_error,
-            source_warp_error,
-            seconds: frame_start.elapsed().as_secs_f64(),
-            elapsed: start.elapsed().as_secs_f64(),
-        };
-        let _ = on_event(VideoEvent::Frame(report, &rgb));
-        outs.push(rgb);
-    }
-    let spec = EncodeSpec { source: job.input, time_base: clip.time_base, frame_rate: clip.frame_rate };
-    let list: Vec<(&RgbImage, i64)> = outs.iter().zip(&clip.frames).map(|(o, f)| (o, f.pts)).collect();
-    let (encoder, warnings) = encode(job.output, &spec, &list)?;
+    prepare_work_dir(&dir, &job.recipe.to_toml()?)?;
+    let mut clip = Frames::open(job.input, job.settings.size)?;
+    let spec = RenderSpec {
+        styles: job.styles,
+        settings: job.settings,
+        init_image: job.init_image,
+        range: FrameRange { first: 0, keep_from: 0, end: n },
+        frames: n as u32,
+        kept: &dir,
+        warmup: &dir,
+    };
+    let rendered = render(net, &mut clip, &spec, on_event)?;
+    drop(clip);
+    let encode_spec = EncodeSpec { source: job.input, time_base: info.time_base, frame_rate: info.frame_rate };
+    let (encoder, warnings) =
+        encode(job.output, &encode_spec, info.size, &pts, &mut |k| load_frame(&frame_path(&dir, k), info.size))?;
     for w in warnings {
         let _ = on_event(VideoEvent::Note(w));
     }
     if !job.keep_frames {
         std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     }
-    let mean_flicker = mean(&flickers).unwrap_or(0.0);
     Ok(VideoOutput {
-        frames,
-        resumed: resumed as u32,
-        size: clip.size,
-        losses,
-        mean_flicker,
-        mean_warp_error: mean(&scores),
-        mean_source_warp_error: mean(&floors),
+        frames: n as u32,
+        resumed: rendered.resumed,
+        size: info.size,
+        losses: rendered.losses,
+        mean_flicker: mean(&rendered.flickers).unwrap_or(0.0),
+        mean_warp_error: mean(&rendered.scores),
+        mean_source_warp_error: mean(&rendered.floors),
         encoder,
         seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+/// Which frames a render covers (0-based, `first <= keep_from <= end`): it starts cold at
+/// `first`, and frames before `keep_from` are a warm-up whose frames are kept apart (a segment's
+/// preroll).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameRange {
+    pub first: usize,
+    pub keep_from: usize,
+    pub end: usize,
+}
+
+/// What [`render`] needs besides the network and the clip.
+pub struct RenderSpec<'a> {
+    pub styles: &'a [StyleInput],
+    /// The resolved preset; `size` is the output's long side.
+    pub settings: &'a Settings,
+    pub init_image: Option<&'a Rgb32FImage>,
+    pub range: FrameRange,
+    /// The clip's frame count (for the events).
+    pub frames: u32,
+    /// Where the kept frames go, and the warm-up frames (before `keep_from`).
+    pub kept: &'a Path,
+    pub warmup: &'a Path,
+}
+
+impl RenderSpec<'_> {
+    fn path(&self, k: usize) -> PathBuf {
+        frame_path(if k < self.range.keep_from { self.warmup } else { self.kept }, k)
+    }
+}
+
+/// What a render did.
+#[derive(Debug, Default)]
+pub struct Rendered {
+    /// Kept frames found finished on disk.
+    pub resumed: u32,
+    /// Losses of the last frame stylised (zero if none was).
+    pub losses: LossParts,
+    pub flickers: Vec<f64>,
+    pub scores: Vec<f64>,
+    pub floors: Vec<f64>,
+}
+
+/// A frame the loop has passed and may look back to.
+struct Past {
+    k: usize,
+    source: RgbImage,
+    gray: Gray,
+    out: RgbImage,
+}
+
+/// The frames the loop looks back to, newest last, at most `depth` of them.
+struct Window {
+    depth: usize,
+    frames: VecDeque<Past>,
+}
+
+impl Window {
+    fn push(&mut self, past: Past) {
+        if self.frames.len() == self.depth {
+            self.frames.pop_front();
+        }
+        self.frames.push_back(past);
+    }
+
+    fn get(&self, k: usize) -> Option<&Past> {
+        self.frames.iter().find(|p| p.k == k)
+    }
+}
+
+/// Stylises the frames of `spec.range` from `clip` (a stream at its first frame), each saved as
+/// it is finished; frames already on disk are kept and the render continues at the first missing
+/// one, from the saved frames before it. Only the frames the warm start, the temporal loss and
+/// the scores look back to are held in memory.
+pub fn render(
+    net: &Vgg,
+    clip: &mut Frames,
+    spec: &RenderSpec,
+    on_event: &mut dyn FnMut(VideoEvent) -> ControlFlow<()>,
+) -> Result<Rendered> {
+    let start = Instant::now();
+    let FrameRange { first, keep_from, end } = spec.range;
+    let size = clip.info().size;
+    let mut settings = spec.settings.clone();
+    settings.size = size.0.max(size.1);
+    let mut warm = settings.clone();
+    warm.iterations = settings.frame_iterations;
+    warm.scales = 1;
+    let plan = FramePlan::new(&settings);
+    // The first frame not on disk; every frame before it (in the range) is kept as it is.
+    let resume = (first..end).find(|&k| !spec.path(k).exists()).unwrap_or(end);
+    let mut rendered = Rendered { resumed: resume.saturating_sub(keep_from) as u32, ..Rendered::default() };
+    let _ = on_event(VideoEvent::Started { frames: spec.frames, resumed: rendered.resumed, size, work_dir: spec.kept });
+    if resume >= end {
+        return Ok(rendered);
+    }
+    let mut window = Window { depth: plan.depth(), frames: VecDeque::new() };
+    let mut cache = StyleCache::default();
+    for k in 0..end {
+        if k < first || k + window.depth < resume {
+            clip.skip_frame()?.ok_or_else(|| ended_early(spec, k))?;
+            continue;
+        }
+        let source = clip.next_frame()?.ok_or_else(|| ended_early(spec, k))?.image;
+        let gray = Gray::from_rgb8(&source);
+        if k < resume {
+            let out = load_frame(&spec.path(k), size)?;
+            window.push(Past { k, source, gray, out });
+            continue;
+        }
+        let frame_start = Instant::now();
+        let content = image::DynamicImage::ImageRgb8(source.clone()).to_rgb32f();
+        let start_image = plan.start(&window, &gray, &content, k)?;
+        let (s, init) = match start_image.as_ref().and_then(|s| s.init.as_ref()) {
+            Some(init) => (&warm, Some(init)),
+            None => (&settings, spec.init_image),
+        };
+        let temporal = start_image.as_ref().map(|s| &s.temporal);
+        let sj = StylizeJob {
+            content: &content,
+            styles: spec.styles,
+            init_image: init,
+            settings: s,
+            resume: None,
+            temporal,
+        };
+        let (frame, frames) = (k as u32 + 1, spec.frames);
+        let out = stylize_cached(net, &sj, &mut cache, &mut |p, _| {
+            on_event(VideoEvent::Iteration { frame, frames, progress: p })
+        })?;
+        save_png(&spec.path(k), &out.image, &[])?;
+        let rgb = to_rgb8(&out.image);
+        let previous = k.checked_sub(1).and_then(|j| window.get(j));
+        let (f, warp_error, source_warp_error) = match previous {
+            Some(prev) => {
+                let grader = Grader::new(&prev.gray, &gray);
+                (
+                    flicker(prev.out.as_raw(), rgb.as_raw(), prev.source.as_raw(), source.as_raw()),
+                    grader.score(&prev.out, &rgb),
+                    grader.score(&prev.source, &source),
+                )
+            }
+            None => (0.0, None, None),
+        };
+        rendered.losses = out.losses;
+        if k >= keep_from {
+            if previous.is_some() {
+                rendered.flickers.push(f);
+            }
+            rendered.scores.extend(warp_error);
+            rendered.floors.extend(source_warp_error);
+            let report = FrameReport {
+                frame,
+                frames,
+                iterations: out.iterations,
+                evaluations: out.evaluations,
+                losses: out.losses,
+                flicker: f,
+                warp_error,
+                source_warp_error,
+                seconds: frame_start.elapsed().as_secs_f64(),
+                elapsed: start.elapsed().as_secs_f64(),
+            };
+            let _ = on_event(VideoEvent::Frame(report, &rgb));
+        }
+        window.push(Past { k, source, gray, out: rgb });
+    }
+    Ok(rendered)
+}
+
+fn ended_early(spec: &RenderSpec, k: usize) -> Error {
+    Error::Internal(format!("the clip ended at frame {}, before frame {} of {}", k + 1, spec.range.end, spec.frames))
+}
+
+/// A finished frame read back: a PNG of `size`. Anything else (truncated, damaged, another size)
+/// is an input error naming the file, and the file is left as it is.
+pub fn load_frame(path: &Path, size: (u32, u32)) -> Result<RgbImage> {
+    let image = image::open(path).map_err(|e| match e {
+        image::ImageError::IoError(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Error::input(path, "missing frame")
+        }
+        e => Error::input(path, format!("not a finished frame ({e}); remove it to render it again")),
+    })?;
+    if (image.width(), image.height()) != size {
+        let (w, h) = (image.width(), image.height());
+        return Err(Error::input(
+            path,
+            format!("the frame is {w}x{h}, the clip's frames are {}x{}; remove it to render it again", size.0, size.1),
+        ));
+    }
+    Ok(image.to_rgb8())
 }
 
 fn mean(v: &[f64]) -> Option<f64> {
@@ -260,15 +391,22 @@ impl FramePlan {
         Self { warm_start: settings.warm_start, temporal_weight: settings.temporal_weight, distances, flows }
     }
 
-    /// `None`: frame `k` runs like the first (frame 1, or `warm_start = "none"` without a
-    /// temporal term).
-    fn start(&self, grays: &[Gray], outs: &[RgbImage], content: &Rgb32FImage, k: usize) -> Result<Option<FrameStart>> {
-        let Some(prev) = k.checked_sub(1).and_then(|j| outs.get(j)) else { return Ok(None) };
+    /// How many frames back the loop looks: the temporal loss's farthest distance, at least the
+    /// previous frame (warm start and scores).
+    fn depth(&self) -> usize {
+        let temporal = if self.temporal_weight > 0.0 { self.distances.last().copied().unwrap_or(1) } else { 1 };
+        temporal.max(1) as usize
+    }
+
+    /// `None`: frame `k` runs like the first (the first of its range, or `warm_start = "none"`
+    /// without a temporal term).
+    fn start(&self, window: &Window, gray: &Gray, content: &Rgb32FImage, k: usize) -> Result<Option<FrameStart>> {
+        let Some(prev) = k.checked_sub(1).and_then(|j| window.get(j)) else { return Ok(None) };
         let temporal_on = self.temporal_weight > 0.0;
         if self.warm_start == WarmStart::None && !temporal_on {
             return Ok(None);
         }
-        let prev = image::DynamicImage::ImageRgb8(prev.clone()).to_rgb32f();
+        let prev = image::DynamicImage::ImageRgb8(prev.out.clone()).to_rgb32f();
         let need_flow = self.warm_start == WarmStart::Warped || temporal_on;
         if !need_flow {
             return Ok(Some(FrameStart { init: Some(prev), temporal: TemporalImages::default() }));
@@ -277,17 +415,16 @@ impl FramePlan {
         let distances: Vec<u32> = if temporal_on { self.distances.clone() } else { vec![1] };
         let mut motions: Vec<(usize, Motion)> = Vec::new();
         for &d in &distances {
-            if let Some(s) = k.checked_sub(d as usize) {
-                motions.push((s, self.flows.motion(grays, k, s)?));
+            if let Some(earlier) = k.checked_sub(d as usize).and_then(|s| window.get(s)) {
+                motions.push((earlier.k, self.flows.motion(gray, &earlier.gray, k, earlier.k)?));
             }
         }
         let warped: Vec<Rgb32FImage> = motions
             .iter()
             .map(|(s, m)| {
-                let earlier = if *s == k - 1 {
-                    prev.clone()
-                } else {
-                    image::DynamicImage::ImageRgb8(outs[*s].clone()).to_rgb32f()
+                let earlier = match window.get(*s) {
+                    Some(p) if *s != k - 1 => image::DynamicImage::ImageRgb8(p.out.clone()).to_rgb32f(),
+                    _ => prev.clone(),
                 };
                 flow::warp_rgb32f(&earlier, &m.back)
             })
@@ -323,19 +460,17 @@ fn fill_unreliable(warped: &Rgb32FImage, content: &Rgb32FImage, mask: &[f32]) ->
     out
 }
 
-/// Creates the work folder, or keeps it when its recipe matches; returns how many frames it may
-/// hold (0 when it was started over).
-fn prepare_work_dir(dir: &Path, recipe: &str) -> Result<usize> {
+/// Creates the work folder, or keeps it (and its frames) when its recipe matches.
+fn prepare_work_dir(dir: &Path, recipe: &str) -> Result<()> {
     let recipe_path = dir.join("recipe.toml");
     if dir.is_dir() {
         if std::fs::read_to_string(&recipe_path).is_ok_and(|r| r == recipe) {
-            return Ok(usize::MAX);
+            return Ok(());
         }
         std::fs::remove_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    write_atomic(&recipe_path, recipe.as_bytes())?;
-    Ok(0)
+    Ok(write_atomic(&recipe_path, recipe.as_bytes())?)
 }
 
 #[cfg(test)]

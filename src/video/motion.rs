@@ -33,16 +33,16 @@ impl FlowSource {
         FlowSource::Computed(quality_of(quality))
     }
 
-    /// The motion from frame `t` back to frame `s` (0-based indices into `grays`).
-    pub fn motion(&self, grays: &[Gray], t: usize, s: usize) -> Result<Motion> {
+    /// The motion from frame `t` (grey `gt`) back to frame `s` (grey `gs`); 0-based frame
+    /// numbers, which name the files of [`FlowSource::Files`].
+    pub fn motion(&self, gt: &Gray, gs: &Gray, t: usize, s: usize) -> Result<Motion> {
         let (back, fwd, known) = match self {
             FlowSource::Computed(q) => {
-                let (back, fwd) =
-                    rayon::join(|| flow::dis(&grays[t], &grays[s], *q), || flow::dis(&grays[s], &grays[t], *q));
+                let (back, fwd) = rayon::join(|| flow::dis(gt, gs, *q), || flow::dis(gs, gt, *q));
                 (back, fwd, None)
             }
             FlowSource::Files(dir) => {
-                let (w, h) = (grays[t].width, grays[t].height);
+                let (w, h) = (gt.width, gt.height);
                 let (bp, fp) = flow_file_names(dir, t, s);
                 let (back, known) = read_sized(&bp, w, h)?;
                 (back, read_sized(&fp, w, h)?.0, Some(known))

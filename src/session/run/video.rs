@@ -18,7 +18,6 @@ use crate::session::record::{now, ProgressSummary, SessionRecord, Status};
 use crate::session::stop::{Stop, StopFlag};
 use crate::session::workspace::Workspace;
 use crate::util::fs::write_atomic_with;
-use crate::video::decode::decode;
 use crate::video::job::{self, FrameReport, FramesRecipe, VideoEvent, VideoJob};
 
 #[allow(clippy::too_many_arguments)]
@@ -35,7 +34,6 @@ pub(super) fn run(
     let settings = record.job.settings.clone();
     let Loaded { net, styles, init_image, .. } = load(record, engines, &weights, device, emit)?;
     crate::video::init()?;
-    let clip = decode(&record.job.content, settings.size)?;
     let output = record.job.export.clone().unwrap_or_else(|| dir.join("output.mp4"));
     let input = record.job.content.clone();
     let recipe =
@@ -55,7 +53,7 @@ pub(super) fn run(
     // Seconds spent on the frames kept from an earlier run: elapsed time counts them, as an
     // image's checkpoint counts the time before an interruption.
     let mut before = 0.0;
-    let result = job::run(&net, &clip, &job, &mut |event| match event {
+    let result = job::run(&net, &job, &mut |event| match event {
         VideoEvent::Started { frames, resumed, .. } => {
             if let Some(message) = resume_message(resumed, frames) {
                 emit(Event::Log { level: LogLevel::Info, message: format!("{id}: {message}") });

@@ -16,7 +16,7 @@ use brushwork::engine::settings::WarmStart;
 use brushwork::error::{Error, Result};
 use brushwork::session::owner::Owner;
 use brushwork::session::{Job, Kind, SessionSpec, Workspace};
-use brushwork::video::decode::{decode, first_frame};
+use brushwork::video::decode::{first_frame, timestamps};
 use brushwork::video::init;
 use brushwork::video::motion::check_flow_dir;
 use brushwork::video::output::{check_output, check_output_path};
@@ -49,14 +49,13 @@ fn video_inner(args: &VideoArgs, workspace: &Path) -> Result<()> {
     overrides::parse_device(&args.device)?;
     // Bad clips, and flow folders that do not fit them, are refused before a session is made. The
     // container, the stream and its first frame tell whether the clip is readable and its size;
-    // the whole clip is decoded here only to count its frames for a flow folder (the session
-    // decodes it again, and a long clip held twice is memory for nothing).
+    // a flow folder needs the frame count, from a pass that decodes without converting or keeping.
     let size = match &settings.flow_dir {
         Some(dir) => {
-            let clip = decode(&args.input, settings.size)?;
-            let (w, h) = clip.size;
-            check_flow_dir(dir, clip.frames.len(), w as usize, h as usize, &flow_distances(&settings))?;
-            clip.size
+            let (info, pts) = timestamps(&args.input, settings.size)?;
+            let (w, h) = info.size;
+            check_flow_dir(dir, pts.len(), w as usize, h as usize, &flow_distances(&settings))?;
+            info.size
         }
         None => first_frame(&args.input, settings.size)?.dimensions(),
     };
