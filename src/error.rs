@@ -52,6 +52,10 @@ pub enum Error {
     /// Stopped by a signal after a checkpoint; the message says how to continue. Exit code 130.
     #[error("{0}")]
     Interrupted(String),
+    /// Work another process has not finished yet: frames of a distributed render still missing
+    /// when it is stitched. Not bad input: the same command works once the work is done. Exit code 1.
+    #[error("{path}: {message}")]
+    Unfinished { path: PathBuf, message: String },
     /// The run was cancelled by the caller. Exit code 1.
     #[error("cancelled")]
     Cancelled,
@@ -94,6 +98,7 @@ impl Error {
             | Error::Engine(_)
             | Error::Internal(_)
             | Error::Remote(_)
+            | Error::Unfinished { .. }
             | Error::Cancelled => 1,
             Error::Interrupted(_) => 130,
         }
@@ -107,6 +112,7 @@ impl Error {
             | Error::InputAt { path, .. }
             | Error::FlagInput { path, .. }
             | Error::Io { path, .. }
+            | Error::Unfinished { path, .. }
             | Error::Codec { path, .. } => Some(path),
             Error::Weights(w) => w.path(),
             Error::Usage(_)

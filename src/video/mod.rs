@@ -22,6 +22,8 @@ pub mod output;
 pub mod report;
 #[cfg(feature = "ffmpeg")]
 pub mod score;
+#[cfg(feature = "ffmpeg")]
+pub mod segments;
 pub mod warp_error;
 
 #[cfg(feature = "ffmpeg")]

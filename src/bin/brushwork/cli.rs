@@ -6,8 +6,8 @@ use clap::{Args, Parser, Subcommand};
 
 mod values;
 pub use values::{
-    ArchArg, ColorArg, FlowQualityArg, GraphicsArg, InitArg, OptimizerArg, PoolingArg, PrecisionArg, PreprocessArg,
-    SourceArg, StatusArg, WarmStartArg,
+    ArchArg, ColorArg, EmitArg, FlowQualityArg, GraphicsArg, InitArg, OptimizerArg, PoolingArg, PrecisionArg,
+    PreprocessArg, SourceArg, StatusArg, WarmStartArg,
 };
 
 #[derive(Debug, Parser)]
@@ -333,11 +333,37 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct VideoArgs {
+    /// Long clips on many machines: plan segments, render one, see how far it is, stitch.
+    #[command(subcommand)]
+    pub segments: Option<VideoCommand>,
     /// The clip: any file the system FFmpeg reads.
-    pub input: PathBuf,
+    #[arg(required = true)]
+    pub input: Option<PathBuf>,
     #[command(flatten)]
     pub settings: SettingsArgs,
+    #[command(flatten)]
+    pub video: VideoFlags,
+    /// Weights file (default: $BRUSHWORK_WEIGHTS, else the installed default).
+    #[arg(long, env = "BRUSHWORK_WEIGHTS", hide_env_values = true, value_name = "FILE")]
+    pub weights: Option<PathBuf>,
+    /// cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Output file (default: IN-STEM.PRESET.mp4 in the current folder).
+    #[arg(short, long, value_name = "OUT.mp4")]
+    pub output: Option<PathBuf>,
+    /// JSON lines on stdout (one `progress` event per frame) instead of a progress bar.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub workspace: WorkspaceArg,
+}
+
+/// The flags only video work takes, on top of the preset.
+#[derive(Debug, Clone, Default, Args)]
+pub struct VideoFlags {
     /// Iterations of each warm-started frame after the first.
     #[arg(long, value_name = "N")]
     pub frame_iterations: Option<u32>,
@@ -360,20 +386,127 @@ pub struct VideoArgs {
     /// numbered from 1, as artistic-videos writes them) instead of computing them.
     #[arg(long, value_name = "DIR")]
     pub flow_dir: Option<PathBuf>,
-    /// Weights file (default: $BRUSHWORK_WEIGHTS, else the installed default).
+}
+
+#[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)]
+pub enum VideoCommand {
+    /// Split a clip into segments any machine can render: writes DIR/plan.toml and the scripts for
+    /// a scheduler (SLURM array, Kubernetes Indexed Job, or xargs on one box).
+    Plan(VideoPlanArgs),
+    /// Render one segment of a plan (default: $SLURM_ARRAY_TASK_ID, then $JOB_COMPLETION_INDEX).
+    Render(VideoRenderArgs),
+    /// Frames done per segment, and the segments still to run as an index list.
+    Status(VideoStatusArgs),
+    /// Encode a finished plan's frames with the source's timing and audio.
+    Stitch(VideoStitchArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("split").required(true).args(["segments", "segment_frames"])))]
+pub struct VideoPlanArgs {
+    /// The clip: any file the system FFmpeg reads.
+    pub input: PathBuf,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+    #[command(flatten)]
+    pub video: VideoFlags,
+    /// Split into this many segments of (nearly) equal length.
+    #[arg(long, value_name = "N")]
+    pub segments: Option<usize>,
+    /// Split into segments of this many frames.
+    #[arg(long, value_name = "F")]
+    pub segment_frames: Option<usize>,
+    /// Frames each segment renders before its first one and discards, so its first frame is
+    /// warm-started like any other (default: see the README's seam table).
+    #[arg(long, value_name = "W")]
+    pub preroll: Option<usize>,
+    /// The plan folder, shared by every machine that renders (created if needed).
+    #[arg(long, value_name = "DIR")]
+    pub workdir: PathBuf,
+    /// Also write the scripts for a scheduler into DIR and print how to start them.
+    #[arg(long, value_name = "SCHEDULER")]
+    pub emit: Option<EmitArg>,
+    /// Weights file the segments are rendered with (default: $BRUSHWORK_WEIGHTS, else the
+    /// installed default); every render checks it has the same one.
+    #[arg(long, env = "BRUSHWORK_WEIGHTS", hide_env_values = true, value_name = "FILE")]
+    pub weights: Option<PathBuf>,
+    /// The device every render uses: cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Where `stitch` writes the video (default: IN-STEM.PRESET.mp4 in the current folder).
+    #[arg(short, long, value_name = "OUT.mp4")]
+    pub output: Option<PathBuf>,
+    /// SLURM and Kubernetes: CPUs per task (pod).
+    #[arg(long, value_name = "N")]
+    pub cpus_per_task: Option<u32>,
+    /// SLURM (`--gpus-per-task`) and Kubernetes (`nvidia.com/gpu`): GPUs per task.
+    #[arg(long, value_name = "N")]
+    pub gpus_per_task: Option<u32>,
+    /// SLURM: generic resources per task instead of --gpus-per-task (e.g. gpu:1, gpu:a100:1).
+    #[arg(long, value_name = "SPEC")]
+    pub gres: Option<String>,
+    /// SLURM: time limit per task (e.g. 02:00:00).
+    #[arg(long, value_name = "LIMIT")]
+    pub time: Option<String>,
+    /// SLURM: partition.
+    #[arg(long, value_name = "NAME")]
+    pub partition: Option<String>,
+    /// Kubernetes: the container image with brushwork and FFmpeg.
+    #[arg(long, default_value = "brushwork:latest", value_name = "IMAGE")]
+    pub image: String,
+    /// Kubernetes: the PersistentVolumeClaim that holds the plan folder (and the source, styles
+    /// and weights at the paths the plan names).
+    #[arg(long, default_value = "brushwork-work", value_name = "NAME")]
+    pub volume_claim: String,
+    /// Kubernetes: where the claim is mounted in the pods (default: the plan folder's parent).
+    #[arg(long, value_name = "PATH")]
+    pub mount: Option<PathBuf>,
+    /// Shell: segments rendered at once.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub jobs: u32,
+    /// One JSON object on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VideoRenderArgs {
+    /// The plan folder.
+    pub dir: PathBuf,
+    /// Which segment (0-based; default: $SLURM_ARRAY_TASK_ID, then $JOB_COMPLETION_INDEX).
+    #[arg(long, value_name = "I")]
+    pub segment: Option<usize>,
+    /// Weights file; must be the plan's (default: $BRUSHWORK_WEIGHTS, else the installed default).
     #[arg(long, env = "BRUSHWORK_WEIGHTS", hide_env_values = true, value_name = "FILE")]
     pub weights: Option<PathBuf>,
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: String,
-    /// Output file (default: IN-STEM.PRESET.mp4 in the current folder).
-    #[arg(short, long, value_name = "OUT.mp4")]
-    pub output: Option<PathBuf>,
-    /// JSON lines on stdout (one `progress` event per frame) instead of a progress bar.
+    /// JSON lines on stdout (one `frame` event per finished frame, then `done`).
     #[arg(long)]
     pub json: bool,
-    #[command(flatten)]
-    pub workspace: WorkspaceArg,
+}
+
+#[derive(Debug, Args)]
+pub struct VideoStatusArgs {
+    /// The plan folder.
+    pub dir: PathBuf,
+    /// One JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VideoStitchArgs {
+    /// The plan folder.
+    pub dir: PathBuf,
+    /// Output file (default: the plan's).
+    #[arg(short, long, value_name = "OUT.mp4")]
+    pub output: Option<PathBuf>,
+    /// One JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -370,3 +370,26 @@ mod tests {
         );
     }
 }
+
+/// `video plan --emit`: which scheduler's scripts to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EmitArg {
+    /// An sbatch array script and a stitch job that depends on it.
+    Slurm,
+    /// An Indexed Job and a stitch Job.
+    Kubernetes,
+    /// One `xargs -P` line for a single machine.
+    Shell,
+}
+
+#[cfg(feature = "ffmpeg")]
+impl From<EmitArg> for brushwork::video::segments::emit::Scheduler {
+    fn from(e: EmitArg) -> Self {
+        use brushwork::video::segments::emit::Scheduler;
+        match e {
+            EmitArg::Slurm => Scheduler::Slurm,
+            EmitArg::Kubernetes => Scheduler::Kubernetes,
+            EmitArg::Shell => Scheduler::Shell,
+        }
+    }
+}

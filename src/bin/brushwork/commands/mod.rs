@@ -19,6 +19,8 @@ pub mod serve;
 pub mod sessions;
 #[cfg(feature = "ffmpeg")]
 pub mod video;
+#[cfg(feature = "ffmpeg")]
+pub mod video_segments;
 pub mod watch;
 pub mod weights;
 

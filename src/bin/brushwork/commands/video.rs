@@ -11,7 +11,7 @@ use super::overrides;
 use super::report::Reporter;
 use super::run::{absolute, absolute_inputs, reuse_or_create};
 use super::weights::resolve_for_run;
-use crate::cli::VideoArgs;
+use crate::cli::{VideoArgs, VideoFlags};
 use brushwork::engine::settings::WarmStart;
 use brushwork::error::{Error, Result};
 use brushwork::session::owner::Owner;
@@ -25,26 +25,37 @@ use brushwork::video::output::{check_output, check_output_path};
 pub const DEFAULT_PRESET: &str = "video";
 
 pub fn video(args: &VideoArgs, workspace: &Path) -> Result<()> {
+    if let Some(command) = &args.segments {
+        return super::video_segments::segments(command);
+    }
     with_json_error(args.json, || video_inner(args, workspace))
 }
 
-fn video_inner(args: &VideoArgs, workspace: &Path) -> Result<()> {
-    let preset = overrides::resolve(&args.settings, DEFAULT_PRESET)?;
-    let mut settings = preset.settings;
-    apply_video_flags(&mut settings, args)?;
-    overrides::check_settings(&settings, Kind::Video).map_err(|e| match (e, args.frame_iterations) {
+/// The settings checks of a video job, naming `--frame-iterations` when it is the culprit.
+pub(super) fn check_video_settings(settings: &brushwork::engine::Settings, flags: &VideoFlags) -> Result<()> {
+    overrides::check_settings(settings, Kind::Video).map_err(|e| match (e, flags.frame_iterations) {
         (Error::Usage(m), Some(n)) if m.starts_with("field `frame_iterations`") => {
             Error::Usage(format!("--frame-iterations {n}: must be positive"))
         }
         (e, _) => e,
-    })?;
-    overrides::check_memory(&settings, Kind::Video, &args.input)?;
-    let output = args.output.clone().unwrap_or_else(|| default_output(&args.input, &preset.name));
+    })
+}
+
+fn video_inner(args: &VideoArgs, workspace: &Path) -> Result<()> {
+    let Some(input) = args.input.as_deref() else {
+        return Err(Error::Usage("give a clip: brushwork video IN [SETTINGS]".into()));
+    };
+    let preset = overrides::resolve(&args.settings, DEFAULT_PRESET)?;
+    let mut settings = preset.settings;
+    apply_video_flags(&mut settings, &args.video)?;
+    check_video_settings(&settings, &args.video)?;
+    overrides::check_memory(&settings, Kind::Video, input)?;
+    let output = args.output.clone().unwrap_or_else(|| default_output(input, &preset.name));
     init()?;
     // The output's container and folder, then (once the clip is known to be a video) whether the
     // container carries its audio: all before a session is made and any frame is stylised.
     check_output_path(&output)?;
-    brushwork::session::checks::check_output_is_not_an_input(&output, ("the source clip", &args.input), &settings)?;
+    brushwork::session::checks::check_output_is_not_an_input(&output, ("the source clip", input), &settings)?;
     overrides::load_images(&settings, &args.settings)?;
     overrides::parse_device(&args.device)?;
     // Bad clips, and flow folders that do not fit them, are refused before a session is made. The
@@ -52,21 +63,21 @@ fn video_inner(args: &VideoArgs, workspace: &Path) -> Result<()> {
     // a flow folder needs the frame count, from a pass that decodes without converting or keeping.
     let size = match &settings.flow_dir {
         Some(dir) => {
-            let (info, pts) = timestamps(&args.input, settings.size)?;
+            let (info, pts) = timestamps(input, settings.size)?;
             let (w, h) = info.size;
             check_flow_dir(dir, pts.len(), w as usize, h as usize, &flow_distances(&settings))?;
             info.size
         }
-        None => first_frame(&args.input, settings.size)?.dimensions(),
+        None => first_frame(input, settings.size)?.dimensions(),
     };
-    brushwork::session::network::check_picture_size(&args.input, size, &settings, &|size| size)?;
-    check_output(&args.input, &output)?;
+    brushwork::session::network::check_picture_size(input, size, &settings, &|size| size)?;
+    check_output(input, &output)?;
     absolute_inputs(&mut settings);
     let mut spec = SessionSpec {
         name: None,
         job: Job {
             kind: Kind::Video,
-            content: absolute(&args.input),
+            content: absolute(input),
             export: Some(absolute(&output)),
             weights: args.weights.as_deref().map(absolute),
             device: args.device.clone(),
@@ -88,7 +99,7 @@ fn video_inner(args: &VideoArgs, workspace: &Path) -> Result<()> {
 }
 
 /// The video-only flags on top of the preset.
-fn apply_video_flags(settings: &mut brushwork::engine::Settings, args: &VideoArgs) -> Result<()> {
+pub(super) fn apply_video_flags(settings: &mut brushwork::engine::Settings, args: &VideoFlags) -> Result<()> {
     if let Some(n) = args.frame_iterations {
         settings.frame_iterations = n;
     }
@@ -115,7 +126,7 @@ fn apply_video_flags(settings: &mut brushwork::engine::Settings, args: &VideoArg
 
 /// The frame distances whose flows a run reads: the temporal loss's, or the previous frame's
 /// for a warped start.
-fn flow_distances(settings: &brushwork::engine::Settings) -> Vec<u32> {
+pub(super) fn flow_distances(settings: &brushwork::engine::Settings) -> Vec<u32> {
     if settings.temporal_weight > 0.0 {
         settings.temporal_frames.clone()
     } else if settings.warm_start == WarmStart::Warped {

@@ -1,0 +1,329 @@
+//! `brushwork video plan | render | status | stitch`: a long clip split into segments that any
+//! machine renders (see `brushwork::video::segments`), driven by the scheduler the user runs.
+
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde_json::json;
+
+use super::inputs::with_json_error;
+use super::overrides;
+use super::report::{out_line, Reporter};
+use super::run::{absolute, absolute_inputs};
+use super::video::{apply_video_flags, check_video_settings, default_output, flow_distances, DEFAULT_PRESET};
+use super::weights::resolve_for_run;
+use crate::cli::{VideoCommand, VideoPlanArgs, VideoRenderArgs, VideoStatusArgs, VideoStitchArgs};
+use brushwork::error::{Error, Result};
+use brushwork::session::Kind;
+use brushwork::util::hash::sha256_file;
+use brushwork::util::text::escape_controls;
+use brushwork::video::decode::timestamps;
+use brushwork::video::init;
+use brushwork::video::job::VideoEvent;
+use brushwork::video::motion::check_flow_dir;
+use brushwork::video::output::{check_output, check_output_path};
+use brushwork::video::segments::emit::{emit, slurm_resubmit, Resources, Scheduler};
+use brushwork::video::segments::plan::{split_frames, Split, PLAN_VERSION};
+use brushwork::video::segments::render::{render_segment, segment_index, SegmentInputs};
+use brushwork::video::segments::status::{index_list, plan_status};
+use brushwork::video::segments::stitch::stitch;
+use brushwork::video::segments::{Plan, Segment};
+
+/// Frames a segment renders before its first one when `--preroll` is not given (see the README's
+/// seam table).
+pub const DEFAULT_PREROLL: usize = 8;
+
+pub fn segments(command: &VideoCommand) -> Result<()> {
+    match command {
+        VideoCommand::Plan(a) => with_json_error(a.json, || plan(a)),
+        VideoCommand::Render(a) => with_json_error(a.json, || render(a)),
+        VideoCommand::Status(a) => with_json_error(a.json, || status(a)),
+        VideoCommand::Stitch(a) => with_json_error(a.json, || stitch_command(a)),
+    }
+}
+
+fn shown(p: &Path) -> String {
+    escape_controls(&p.display().to_string()).into_owned()
+}
+
+fn plan(args: &VideoPlanArgs) -> Result<()> {
+    let preset = overrides::resolve(&args.settings, DEFAULT_PRESET)?;
+    let mut settings = preset.settings;
+    apply_video_flags(&mut settings, &args.video)?;
+    check_video_settings(&settings, &args.video)?;
+    overrides::check_memory(&settings, Kind::Video, &args.input)?;
+    let output = absolute(&args.output.clone().unwrap_or_else(|| default_output(&args.input, &preset.name)));
+    init()?;
+    check_output_path(&output)?;
+    brushwork::session::checks::check_output_is_not_an_input(&output, ("the source clip", &args.input), &settings)?;
+    overrides::load_images(&settings, &args.settings)?;
+    overrides::parse_device(&args.device)?;
+    // The whole clip is decoded once here (nothing converted or kept) for its frame count and
+    // timestamps: every segment and the stitch use them.
+    let (info, pts) = timestamps(&args.input, settings.size)?;
+    let (w, h) = info.size;
+    if let Some(dir) = &settings.flow_dir {
+        check_flow_dir(dir, pts.len(), w as usize, h as usize, &flow_distances(&settings))?;
+    }
+    brushwork::session::network::check_picture_size(&args.input, info.size, &settings, &|size| size)?;
+    check_output(&args.input, &output)?;
+    let split = match (args.segments, args.segment_frames) {
+        (Some(n), _) => Split::Segments(n),
+        (None, Some(f)) => Split::FramesEach(f),
+        (None, None) => return Err(Error::Usage("give --segments N or --segment-frames F".into())),
+    };
+    let segments = split_frames(pts.len(), split)?;
+    let preroll = args.preroll.unwrap_or(DEFAULT_PREROLL);
+    absolute_inputs(&mut settings);
+    let reporter = Reporter::new(args.json, 0);
+    let weights = resolve_for_run(args.weights.as_deref(), settings.arch.required(), &reporter)?;
+    reporter.finish();
+    let hash = |p: &Path| sha256_file(p).map_err(Error::from);
+    let style_sha256 = settings.styles.iter().map(|s| hash(&s.path)).collect::<Result<Vec<_>>>()?;
+    let init_sha256 = match (&settings.init_file, settings.init) {
+        (Some(p), brushwork::engine::settings::Init::File) => Some(hash(p)?),
+        _ => None,
+    };
+    let dir = absolute(&args.workdir);
+    let plan = Plan {
+        version: PLAN_VERSION,
+        source: absolute(&args.input),
+        source_sha256: hash(&args.input)?,
+        output: output.clone(),
+        preset: preset.name.clone(),
+        weights_sha256: hash(&weights)?,
+        style_sha256,
+        init_sha256,
+        width: w,
+        height: h,
+        frames: pts.len(),
+        time_base: (info.time_base.numerator(), info.time_base.denominator()),
+        frame_rate: (info.frame_rate.numerator(), info.frame_rate.denominator()),
+        preroll,
+        segments,
+        timestamps: pts,
+        settings,
+    };
+    let existed = plan.write_new(&dir)?;
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs).map_err(|e| Error::io(&logs, e))?;
+    let program = std::env::current_exe().map_err(|e| Error::Internal(format!("cannot find this program: {e}")))?;
+    let resources = Resources {
+        program,
+        weights: args.weights.as_deref().map(absolute),
+        device: args.device.clone(),
+        cpus_per_task: args.cpus_per_task,
+        gpus_per_task: args.gpus_per_task,
+        gres: args.gres.clone(),
+        time: args.time.clone(),
+        partition: args.partition.clone(),
+        image: args.image.clone(),
+        volume_claim: args.volume_claim.clone(),
+        mount: args
+            .mount
+            .clone()
+            .map(|m| absolute(&m))
+            .unwrap_or_else(|| dir.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"))),
+        jobs: args.jobs.max(1),
+    };
+    let emitted = args.emit.map(|e| emit(Scheduler::from(e), &dir, &plan, &output, &resources));
+    let mut written = Vec::new();
+    if let Some(e) = &emitted {
+        for f in &e.files {
+            let path = dir.join(&f.path);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+            }
+            brushwork::util::fs::write_atomic(&path, f.text.as_bytes())?;
+            if f.executable {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+                    .map_err(|e| Error::io(&path, e))?;
+            }
+            written.push(path);
+        }
+    }
+    let lens: Vec<usize> = plan.segments.iter().map(Segment::len).collect();
+    if args.json {
+        out_line(
+            &json!({
+                "event": "plan",
+                "dir": dir,
+                "existing": existed,
+                "source": plan.source,
+                "output": plan.output,
+                "frames": plan.frames,
+                "width": w,
+                "height": h,
+                "preroll": preroll,
+                "segments": plan.segments.iter().map(|s| json!({"first": s.start + 1, "last": s.end})).collect::<Vec<_>>(),
+                "files": written,
+                "start": emitted.as_ref().map(|e| e.start.clone()),
+            })
+            .to_string(),
+        );
+        return Ok(());
+    }
+    let what = if existed { "plan unchanged" } else { "planned" };
+    let sizes = if lens.iter().all(|&l| l == lens[0]) {
+        format!("{} of {} frames", lens.len(), lens[0])
+    } else {
+        format!("{} of {}–{} frames", lens.len(), lens.iter().min().unwrap_or(&0), lens.iter().max().unwrap_or(&0))
+    };
+    eprintln!(
+        "{what}: {} frames of {} at {w}x{h} in {sizes} segments, preroll {preroll} → {}",
+        plan.frames,
+        shown(&plan.source),
+        shown(&Plan::path(&dir))
+    );
+    match &emitted {
+        Some(e) => {
+            for p in &written {
+                eprintln!("wrote {}", shown(p));
+            }
+            eprintln!("start it with:\n  {}", escape_controls(&e.start));
+            // The script itself on stdout, so `brushwork video plan ... --emit slurm | bash` works.
+            let main =
+                e.files.iter().find(|f| f.executable).map(|f| f.text.clone()).unwrap_or_else(|| e.start.clone() + "\n");
+            print!("{main}");
+        }
+        None => {
+            eprintln!(
+                "render each segment I (0 to {}) on any machine with:\n  brushwork video render {} --segment I\nthen: brushwork video stitch {}",
+                plan.segments.len() - 1,
+                shown(&dir),
+                shown(&dir)
+            );
+        }
+    }
+    Ok(())
+}
+
+fn render(args: &VideoRenderArgs) -> Result<()> {
+    let dir = absolute(&args.dir);
+    let plan = Plan::read(&dir)?;
+    let index = segment_index(args.segment, &|name| std::env::var(name).ok())?;
+    let segment = plan.segment(index)?;
+    init()?;
+    plan.check_inputs()?;
+    let device = overrides::parse_device(&args.device)?;
+    let reporter = Reporter::new(args.json, 0);
+    let weights = resolve_for_run(args.weights.as_deref(), plan.settings.arch.required(), &reporter)?;
+    plan.check_weights(&weights)?;
+    let (styles, init_image) = brushwork::session::network::load_images(&plan.settings)?;
+    let (net, _) = brushwork::session::network::load_network(&plan.settings, &plan.preset, &weights, &device, &|m| {
+        reporter.note(m)
+    })?;
+    reporter.finish();
+    let inputs = SegmentInputs { net: &net, styles: &styles, init_image: init_image.as_ref() };
+    let start = Instant::now();
+    let json = args.json;
+    let label = segment.frames_label();
+    let mut frames_done = 0u32;
+    let rendered = render_segment(&dir, &plan, index, &inputs, &mut |event| {
+        match event {
+            VideoEvent::Started { resumed, .. } if !json => {
+                let left = segment.len() as u32 - resumed.min(segment.len() as u32);
+                eprintln!(
+                    "segment {index}: frames {label} ({} kept, {left} to render, preroll {})",
+                    resumed,
+                    if resumed == 0 { segment.start.min(plan.preroll) } else { 0 }
+                );
+            }
+            VideoEvent::Frame(f, _) => {
+                frames_done += 1;
+                if json {
+                    out_line(
+                        &json!({"event": "frame", "segment": index, "frame": f.frame, "frames": f.frames,
+                            "seconds": f.seconds, "loss": f.losses.total, "warp_error": f.warp_error,
+                            "source_warp_error": f.source_warp_error})
+                        .to_string(),
+                    );
+                } else {
+                    eprintln!("segment {index}: frame {} of {} in {:.1} s", f.frame, f.frames, f.seconds);
+                }
+            }
+            VideoEvent::Note(m) => eprintln!("{}", escape_controls(&m)),
+            _ => {}
+        }
+        ControlFlow::Continue(())
+    })?;
+    let seconds = start.elapsed().as_secs_f64();
+    if json {
+        out_line(
+            &json!({"event": "done", "segment": index, "first": segment.start + 1, "last": segment.end,
+                "rendered": frames_done, "kept": rendered.resumed, "seconds": seconds})
+            .to_string(),
+        );
+    } else {
+        eprintln!(
+            "segment {index}: frames {label} done ({frames_done} rendered, {} kept) in {seconds:.1} s",
+            rendered.resumed
+        );
+    }
+    Ok(())
+}
+
+fn status(args: &VideoStatusArgs) -> Result<()> {
+    let dir = absolute(&args.dir);
+    let plan = Plan::read(&dir)?;
+    let st = plan_status(&dir, &plan);
+    if args.json {
+        out_line(
+            &json!({"event": "status", "dir": dir, "frames": st.frames, "done": st.done,
+                "segments": st.segments, "missing": st.missing, "array": index_list(&st.missing),
+                "finished": st.finished()})
+            .to_string(),
+        );
+        return Ok(());
+    }
+    println!("{}: {} of {} frames done, {} segments", shown(&dir), st.done, st.frames, st.segments.len());
+    println!("{:>7}  {:>13}  {:>11}", "segment", "frames", "done");
+    for s in &st.segments {
+        let mark = if s.finished() { "" } else { "  missing" };
+        println!(
+            "{:>7}  {:>13}  {:>11}{mark}",
+            s.index,
+            format!("{}–{}", s.first, s.last),
+            format!("{}/{}", s.done, s.frames)
+        );
+    }
+    if st.finished() {
+        println!("every segment is rendered: brushwork video stitch {}", shown(&dir));
+    } else {
+        println!("missing segments: --array={}", index_list(&st.missing));
+        println!("  SLURM: {}", escape_controls(&slurm_resubmit(&dir, &st.missing)));
+        println!("  any machine: brushwork video render {} --segment I", shown(&dir));
+    }
+    Ok(())
+}
+
+fn stitch_command(args: &VideoStitchArgs) -> Result<()> {
+    let dir = absolute(&args.dir);
+    let plan = Plan::read(&dir)?;
+    let output = args.output.as_deref().map(absolute).unwrap_or_else(|| plan.output.clone());
+    init()?;
+    check_output_path(&output)?;
+    brushwork::session::checks::check_output_is_not_an_input(
+        &output,
+        ("the source clip", &plan.source),
+        &plan.settings,
+    )?;
+    plan.check_inputs()?;
+    let start = Instant::now();
+    let (encoder, warnings) = stitch(&dir, &plan, &output)?;
+    for w in warnings {
+        eprintln!("{}", escape_controls(&w));
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    if args.json {
+        out_line(
+            &json!({"event": "done", "output": output, "frames": plan.frames, "encoder": encoder, "seconds": seconds})
+                .to_string(),
+        );
+    } else {
+        eprintln!("wrote {} ({} frames, {encoder}) in {seconds:.1} s", shown(&output), plan.frames);
+    }
+    Ok(())
+}

@@ -1,0 +1,309 @@
+//! Scripts that hand a plan's segments to a scheduler: a SLURM array job with the stitch as a
+//! dependent job, a Kubernetes Indexed Job with a stitch Job, or one `xargs -P` line for a single
+//! box. brushwork writes them into the plan folder; the scheduler does the rest.
+
+use std::path::{Path, PathBuf};
+
+use super::plan::Plan;
+use super::status::index_list;
+
+/// Which scheduler to write for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheduler {
+    Slurm,
+    Kubernetes,
+    Shell,
+}
+
+/// What the scripts ask of the scheduler, and how each task calls brushwork.
+#[derive(Debug, Clone, Default)]
+pub struct Resources {
+    /// The brushwork binary the tasks run (absolute: the nodes share the file system).
+    pub program: PathBuf,
+    /// Weights file passed to every render (`--weights`), when the plan was made with one.
+    pub weights: Option<PathBuf>,
+    /// `--device` of every render (`cpu`, `cuda`, `cuda:N`).
+    pub device: String,
+    pub cpus_per_task: Option<u32>,
+    pub gpus_per_task: Option<u32>,
+    /// SLURM generic resources (`gpu:1`, `gpu:a100:2`), instead of `--gpus-per-task`.
+    pub gres: Option<String>,
+    /// SLURM time limit per task (`HH:MM:SS`, `D-HH`, minutes).
+    pub time: Option<String>,
+    pub partition: Option<String>,
+    /// Kubernetes: the container image with brushwork (and FFmpeg) in it.
+    pub image: String,
+    /// Kubernetes: the PersistentVolumeClaim that holds the plan folder, mounted at `mount`.
+    pub volume_claim: String,
+    pub mount: PathBuf,
+    /// Shell: how many segments run at once.
+    pub jobs: u32,
+}
+
+/// A file to write, relative to the plan folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptFile {
+    pub path: PathBuf,
+    pub text: String,
+    pub executable: bool,
+}
+
+/// What `--emit` writes, and the command that starts it (printed for the user).
+#[derive(Debug, Clone)]
+pub struct Emitted {
+    pub files: Vec<ScriptFile>,
+    pub start: String,
+}
+
+/// The scripts for `scheduler` for the plan in `dir`, stitching to `output`.
+pub fn emit(scheduler: Scheduler, dir: &Path, plan: &Plan, output: &Path, r: &Resources) -> Emitted {
+    match scheduler {
+        Scheduler::Slurm => slurm(dir, plan, output, r),
+        Scheduler::Kubernetes => kubernetes(dir, plan, output, r),
+        Scheduler::Shell => shell(dir, plan, output, r),
+    }
+}
+
+/// `'text'` for a POSIX shell, single quotes inside written as `'\''`.
+pub fn shell_quote(text: &str) -> String {
+    if !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+:=@%,".contains(c)) {
+        return text.to_string();
+    }
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+fn q(path: &Path) -> String {
+    shell_quote(&path.to_string_lossy())
+}
+
+/// The brushwork arguments of one segment's render (without the segment: it comes from the
+/// scheduler's index variable).
+fn render_args(dir: &Path, r: &Resources) -> Vec<String> {
+    let mut args = vec![r.program.to_string_lossy().into_owned(), "video".into(), "render".into()];
+    args.push(dir.to_string_lossy().into_owned());
+    if let Some(w) = &r.weights {
+        args.extend(["--weights".into(), w.to_string_lossy().into_owned()]);
+    }
+    if r.device != "cpu" {
+        args.extend(["--device".into(), r.device.clone()]);
+    }
+    args
+}
+
+fn stitch_args(dir: &Path, output: &Path, r: &Resources) -> Vec<String> {
+    let program = r.program.to_string_lossy().into_owned();
+    let (dir, output) = (dir.to_string_lossy().into_owned(), output.to_string_lossy().into_owned());
+    vec![program, "video".into(), "stitch".into(), dir, "-o".into(), output]
+}
+
+fn shell_line(args: &[String]) -> String {
+    args.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ")
+}
+
+/// A name for the plan's jobs: `brushwork-` and the start of the source's hash (DNS-1123 safe).
+pub fn job_name(plan: &Plan) -> String {
+    let id: String = plan.source_sha256.chars().filter(char::is_ascii_alphanumeric).take(10).collect();
+    format!("brushwork-{}", id.to_ascii_lowercase())
+}
+
+fn slurm(dir: &Path, plan: &Plan, output: &Path, r: &Resources) -> Emitted {
+    let n = plan.segments.len();
+    let name = job_name(plan);
+    let mut head = vec![
+        "#!/bin/bash".to_string(),
+        format!("# brushwork: one segment of the plan in {} per array task", dir.display()),
+        format!("#SBATCH --job-name={name}-render"),
+        format!("#SBATCH --array=0-{}", n - 1),
+        "#SBATCH --ntasks=1".to_string(),
+    ];
+    let mut resources = Vec::new();
+    if let Some(c) = r.cpus_per_task {
+        resources.push(format!("#SBATCH --cpus-per-task={c}"));
+    }
+    if let Some(g) = &r.gres {
+        resources.push(format!("#SBATCH --gres={g}"));
+    } else if let Some(g) = r.gpus_per_task {
+        resources.push(format!("#SBATCH --gpus-per-task={g}"));
+    }
+    if let Some(t) = &r.time {
+        resources.push(format!("#SBATCH --time={t}"));
+    }
+    if let Some(p) = &r.partition {
+        resources.push(format!("#SBATCH --partition={p}"));
+    }
+    head.extend(resources.iter().cloned());
+    let render = format!("{}\nset -euo pipefail\nexec {}\n", head.join("\n"), shell_line(&render_args(dir, r)));
+    let mut stitch_head = vec![
+        "#!/bin/bash".to_string(),
+        format!("# brushwork: stitch the plan in {} once every segment is rendered", dir.display()),
+        format!("#SBATCH --job-name={name}-stitch"),
+        "#SBATCH --ntasks=1".to_string(),
+    ];
+    if let Some(c) = r.cpus_per_task {
+        stitch_head.push(format!("#SBATCH --cpus-per-task={c}"));
+    }
+    if let Some(t) = &r.time {
+        stitch_head.push(format!("#SBATCH --time={t}"));
+    }
+    if let Some(p) = &r.partition {
+        stitch_head.push(format!("#SBATCH --partition={p}"));
+    }
+    let stitch =
+        format!("{}\nset -euo pipefail\nexec {}\n", stitch_head.join("\n"), shell_line(&stitch_args(dir, output, r)));
+    let d = q(dir);
+    let submit = format!(
+        "#!/usr/bin/env bash\n\
+         # brushwork: render {source} in {n} segments as a SLURM array, then stitch it into {out}\n\
+         # once every task succeeded. Rerun a failed or cancelled segment with the line\n\
+         # `brushwork video status {dir_plain}` prints, then submit the stitch again.\n\
+         set -euo pipefail\n\
+         dir={d}\n\
+         render=$(sbatch --parsable --output=\"$dir/logs/render-%a.log\" \"$dir/slurm/render.sbatch\")\n\
+         render=${{render%%;*}}\n\
+         stitch=$(sbatch --parsable --dependency=afterok:\"$render\" --output=\"$dir/logs/stitch.log\" \"$dir/slurm/stitch.sbatch\")\n\
+         echo \"render: job $render (array 0-{last}); stitch: job ${{stitch%%;*}}, after it\"\n",
+        source = plan.source.display(),
+        out = output.display(),
+        dir_plain = dir.display(),
+        last = n - 1,
+    );
+    Emitted {
+        files: vec![
+            ScriptFile { path: "slurm/render.sbatch".into(), text: render, executable: true },
+            ScriptFile { path: "slurm/stitch.sbatch".into(), text: stitch, executable: true },
+            ScriptFile { path: "slurm/submit.sh".into(), text: submit, executable: true },
+        ],
+        start: format!("bash {}", q(&dir.join("slurm/submit.sh"))),
+    }
+}
+
+/// The `sbatch` line that renders only `missing` segments again.
+pub fn slurm_resubmit(dir: &Path, missing: &[usize]) -> String {
+    format!(
+        "sbatch --array={} --output={} {}",
+        index_list(missing),
+        q(&dir.join("logs/render-%a.log")),
+        q(&dir.join("slurm/render.sbatch"))
+    )
+}
+
+/// A YAML double-quoted scalar (JSON's string syntax is YAML's).
+fn y(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_else(|_| "\"\"".into())
+}
+
+fn yaml_list(items: &[String]) -> String {
+    format!("[{}]", items.iter().map(|a| y(a)).collect::<Vec<_>>().join(", "))
+}
+
+fn k8s_job(name: &str, indexed: Option<usize>, command: &[String], r: &Resources, gpus: bool) -> String {
+    let mut spec = String::new();
+    if let Some(n) = indexed {
+        spec.push_str(&format!(
+            "  completionMode: Indexed\n  completions: {n}\n  parallelism: {n}\n  backoffLimit: {}\n",
+            n * 3
+        ));
+    } else {
+        spec.push_str("  completions: 1\n  parallelism: 1\n  backoffLimit: 2\n");
+    }
+    let mut requests = Vec::new();
+    let mut limits = Vec::new();
+    if let Some(c) = r.cpus_per_task {
+        requests.push(format!("cpu: {}", y(&c.to_string())));
+    }
+    if let (true, Some(g)) = (gpus, r.gpus_per_task) {
+        limits.push(format!("nvidia.com/gpu: {}", y(&g.to_string())));
+    }
+    let mut resources = String::new();
+    if !requests.is_empty() || !limits.is_empty() {
+        resources.push_str("          resources:\n");
+        if !requests.is_empty() {
+            resources.push_str(&format!("            requests: {{{}}}\n", requests.join(", ")));
+        }
+        if !limits.is_empty() {
+            resources.push_str(&format!("            limits: {{{}}}\n", limits.join(", ")));
+        }
+    }
+    format!(
+        "apiVersion: batch/v1\n\
+         kind: Job\n\
+         metadata:\n  name: {name}\n  labels:\n    app.kubernetes.io/name: brushwork\n\
+         spec:\n{spec}  template:\n    metadata:\n      labels:\n        app.kubernetes.io/name: brushwork\n\
+         \x20   spec:\n      restartPolicy: Never\n      containers:\n        - name: brushwork\n          image: {image}\n\
+         \x20         command: {command}\n{resources}\
+         \x20         volumeMounts:\n            - name: work\n              mountPath: {mount}\n\
+         \x20     volumes:\n        - name: work\n          persistentVolumeClaim:\n            claimName: {claim}\n",
+        name = y(name),
+        image = y(&r.image),
+        command = yaml_list(command),
+        mount = y(&r.mount.to_string_lossy()),
+        claim = y(&r.volume_claim),
+    )
+}
+
+fn kubernetes(dir: &Path, plan: &Plan, output: &Path, r: &Resources) -> Emitted {
+    let n = plan.segments.len();
+    let name = job_name(plan);
+    let header = format!(
+        "# brushwork: render {} in {n} segments as a Kubernetes Indexed Job (each pod renders segment\n\
+         # $JOB_COMPLETION_INDEX). The claim {} is mounted at {}: the plan folder, the source, the\n\
+         # styles and the weights must be reachable there at the paths the plan names.\n",
+        plan.source.display(),
+        r.volume_claim,
+        r.mount.display()
+    );
+    let render = format!("{header}{}", k8s_job(&format!("{name}-render"), Some(n), &render_args(dir, r), r, true));
+    let stitch = format!(
+        "# brushwork: stitch the plan in {} (apply once the render Job is complete)\n{}",
+        dir.display(),
+        k8s_job(&format!("{name}-stitch"), None, &stitch_args(dir, output, r), r, false)
+    );
+    let k = dir.join("kubernetes");
+    let start = format!(
+        "kubectl apply -f {} && kubectl wait --for=condition=complete --timeout=-1s job/{name}-render && kubectl apply -f {}",
+        q(&k.join("render.yaml")),
+        q(&k.join("stitch.yaml"))
+    );
+    Emitted {
+        files: vec![
+            ScriptFile { path: "kubernetes/render.yaml".into(), text: render, executable: false },
+            ScriptFile { path: "kubernetes/stitch.yaml".into(), text: stitch, executable: false },
+        ],
+        start,
+    }
+}
+
+fn shell(dir: &Path, plan: &Plan, output: &Path, r: &Resources) -> Emitted {
+    let n = plan.segments.len();
+    let line = format!(
+        "seq 0 {} | xargs -P {} -I{{}} {} --segment {{}} && {}",
+        n - 1,
+        r.jobs.max(1),
+        shell_line(&render_args(dir, r)),
+        shell_line(&stitch_args(dir, output, r))
+    );
+    let text = format!(
+        "#!/usr/bin/env bash\n# brushwork: render the plan in {} on this machine, {} segments at a time, then stitch.\n\
+         # With GNU parallel: parallel -j {} {} --segment {{}} ::: $(seq 0 {})\nset -euo pipefail\n{line}\n",
+        dir.display(),
+        r.jobs.max(1),
+        r.jobs.max(1),
+        shell_line(&render_args(dir, r)),
+        n - 1
+    );
+    Emitted { files: vec![ScriptFile { path: "shell/render.sh".into(), text, executable: true }], start: line }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_quoting_survives_quotes_and_spaces() {
+        assert_eq!(shell_quote("/plain/path-1.mp4"), "/plain/path-1.mp4");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote("$(rm -rf ~)"), "'$(rm -rf ~)'");
+        assert_eq!(shell_quote(""), "''");
+    }
+}

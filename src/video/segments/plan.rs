@@ -1,0 +1,273 @@
+//! The plan of a distributed render: what every segment renders from, written once by
+//! `brushwork video plan` and read (and checked) by every `render`, `status` and `stitch`.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::Settings;
+use crate::error::{Error, Result};
+use crate::util::fs::write_atomic;
+
+/// The plan file's name in the plan folder.
+pub const PLAN_FILE: &str = "plan.toml";
+
+/// The plan format this build writes and reads.
+pub const PLAN_VERSION: u32 = 1;
+
+/// Most frames a plan may hold (ten hours at 60 fps): bounds what a hostile plan can ask for.
+pub const MAX_FRAMES: usize = 2_160_000;
+
+/// Most segments a plan may hold (the largest SLURM array most sites allow is far below).
+pub const MAX_SEGMENTS: usize = 100_000;
+
+/// Frames of a segment, 0-based, `start..end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Segment {
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Segment {
+    pub fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.end == self.start
+    }
+
+    /// `"39–75"`: the 1-based frame numbers users see.
+    pub fn frames_label(&self) -> String {
+        format!("{}–{}", self.start + 1, self.end)
+    }
+}
+
+/// What every segment renders from. Everything that decides a frame's pixels is here, so any
+/// machine renders the same bytes, and a render refuses a source, styles or weights that changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    pub version: u32,
+    /// The source clip (absolute) and its SHA-256.
+    pub source: PathBuf,
+    pub source_sha256: String,
+    /// Where `stitch` writes the video unless told otherwise.
+    pub output: PathBuf,
+    /// The preset's name (for messages) and the resolved settings, paths absolute.
+    pub preset: String,
+    /// SHA-256 of the weights file the plan was made with; a render with other weights is refused.
+    pub weights_sha256: String,
+    /// SHA-256 of each style image, in `settings.styles` order, and of the init image if any.
+    pub style_sha256: Vec<String>,
+    pub init_sha256: Option<String>,
+    /// Frame size (even, upright) and count.
+    pub width: u32,
+    pub height: u32,
+    pub frames: usize,
+    /// The video stream's time base and frame rate (numerator, denominator), and each frame's
+    /// presentation timestamp in that time base.
+    pub time_base: (i32, i32),
+    pub frame_rate: (i32, i32),
+    /// Frames rendered before a segment's first one and discarded, so its first kept frame is
+    /// warm-started (with flow and temporal loss when the preset has them) like any other.
+    pub preroll: usize,
+    pub segments: Vec<Segment>,
+    pub timestamps: Vec<i64>,
+    pub settings: Settings,
+}
+
+/// How to cut a clip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    /// Into this many segments of (nearly) equal length.
+    Segments(usize),
+    /// Into segments of this many frames (the last may be shorter).
+    FramesEach(usize),
+}
+
+/// Cuts `frames` frames as `split` asks: consecutive, non-empty, covering every frame; lengths
+/// differ by at most one for [`Split::Segments`] (longer ones first). A usage error when the
+/// split asks for no segment, more segments than frames, or more than [`MAX_SEGMENTS`].
+pub fn split_frames(frames: usize, split: Split) -> Result<Vec<Segment>> {
+    let count = match split {
+        Split::Segments(0) => return Err(Error::Usage("--segments 0: must be at least 1".into())),
+        Split::FramesEach(0) => return Err(Error::Usage("--segment-frames 0: must be at least 1".into())),
+        Split::Segments(n) if n > frames => {
+            return Err(Error::Usage(format!("--segments {n}: the clip has only {frames} frames")))
+        }
+        Split::Segments(n) => n,
+        Split::FramesEach(f) => frames.div_ceil(f),
+    };
+    if count > MAX_SEGMENTS {
+        return Err(Error::Usage(format!("{count} segments: at most {MAX_SEGMENTS}")));
+    }
+    let mut out = Vec::with_capacity(count);
+    let mut start = 0;
+    for i in 0..count {
+        let len = match split {
+            Split::Segments(n) => frames / n + usize::from(i < frames % n),
+            Split::FramesEach(f) => f.min(frames - start),
+        };
+        out.push(Segment { start, end: start + len });
+        start += len;
+    }
+    Ok(out)
+}
+
+impl Plan {
+    pub fn path(dir: &Path) -> PathBuf {
+        dir.join(PLAN_FILE)
+    }
+
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string(self).map_err(|e| Error::Internal(format!("cannot write the plan: {e}")))
+    }
+
+    /// The segment `index`, or a usage error naming the valid range.
+    pub fn segment(&self, index: usize) -> Result<Segment> {
+        self.segments.get(index).copied().ok_or_else(|| {
+            Error::Usage(format!(
+                "segment {index}: the plan has {} segments, numbered 0 to {}",
+                self.segments.len(),
+                self.segments.len() - 1
+            ))
+        })
+    }
+
+    /// Writes the plan into `dir` (created if needed). A folder that already holds a plan keeps
+    /// it when it is this one, and is refused when it is another: its frames belong to that plan
+    /// and are not overwritten. Returns whether the plan was already there.
+    pub fn write_new(&self, dir: &Path) -> Result<bool> {
+        let path = Plan::path(dir);
+        if path.exists() {
+            let old = Plan::read(dir)?;
+            if old == *self {
+                return Ok(true);
+            }
+            let what = if old.source_sha256 != self.source_sha256 {
+                format!("another source ({})", old.source.display())
+            } else if old.settings != self.settings || old.weights_sha256 != self.weights_sha256 {
+                format!("other settings (preset `{}`)", old.preset)
+            } else {
+                "another split or output".to_string()
+            };
+            return Err(Error::input(
+                &path,
+                format!(
+                    "this folder holds the plan of {what} and its frames: plan into another --workdir, or remove it"
+                ),
+            ));
+        }
+        std::fs::create_dir_all(dir.join("frames")).map_err(|e| Error::io(dir, e))?;
+        write_atomic(&path, self.to_toml()?.as_bytes())?;
+        Ok(false)
+    }
+
+    /// Reads `dir/plan.toml` and checks it holds together (a plan is input: another tool or a
+    /// person may have edited it).
+    pub fn read(dir: &Path) -> Result<Plan> {
+        let path = Plan::path(dir);
+        let meta = std::fs::metadata(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::input(dir, "no plan here (make one with `brushwork video plan`)"),
+            _ => Error::io(&path, e),
+        })?;
+        // Timestamps take about 20 bytes a frame.
+        if meta.len() > (MAX_FRAMES as u64) * 32 + (1 << 20) {
+            return Err(Error::input(
+                &path,
+                format!("the plan is {} bytes, too large to be one (refused)", meta.len()),
+            ));
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        let plan: Plan = toml::from_str(&text).map_err(|e| {
+            Error::input(&path, format!("not a brushwork plan: {}", e.message().lines().next().unwrap_or("")))
+        })?;
+        plan.check().map_err(|m| Error::input(&path, m))?;
+        Ok(plan)
+    }
+
+    fn check(&self) -> std::result::Result<(), String> {
+        if self.version != PLAN_VERSION {
+            return Err(format!("plan version {}, this brushwork reads version {PLAN_VERSION}", self.version));
+        }
+        if self.frames == 0 || self.frames > MAX_FRAMES {
+            return Err(format!("{} frames: must be 1 to {MAX_FRAMES}", self.frames));
+        }
+        if self.timestamps.len() != self.frames {
+            return Err(format!("{} timestamps for {} frames", self.timestamps.len(), self.frames));
+        }
+        if self.timestamps.windows(2).any(|w| w[1] <= w[0]) {
+            return Err("the timestamps do not increase".into());
+        }
+        let max = crate::video::MAX_DIMENSION;
+        let even = |v: u32| (2..=max).contains(&v) && v % 2 == 0;
+        if !even(self.width) || !even(self.height) {
+            return Err(format!("frame size {}x{}: must be even, 2 to {max}", self.width, self.height));
+        }
+        if self.segments.is_empty() || self.segments.len() > MAX_SEGMENTS {
+            return Err(format!("{} segments: must be 1 to {MAX_SEGMENTS}", self.segments.len()));
+        }
+        let mut next = 0;
+        for (i, s) in self.segments.iter().enumerate() {
+            if s.start != next || s.end <= s.start {
+                return Err(format!("segment {i} ({}..{}) does not follow on from frame {next}", s.start, s.end));
+            }
+            next = s.end;
+        }
+        if next != self.frames {
+            return Err(format!("the segments end at frame {next}, the clip has {}", self.frames));
+        }
+        if self.preroll > self.frames {
+            return Err(format!("preroll {} is longer than the clip", self.preroll));
+        }
+        let positive = |(n, d): (i32, i32)| n > 0 && d > 0;
+        if !positive(self.time_base) || !positive(self.frame_rate) {
+            return Err("time base and frame rate must be positive fractions".into());
+        }
+        if self.style_sha256.len() != self.settings.styles.len() {
+            return Err(format!("{} style hashes for {} styles", self.style_sha256.len(), self.settings.styles.len()));
+        }
+        self.settings.validate().map_err(|e| format!("settings: {e}"))?;
+        Ok(())
+    }
+
+    /// The kept frames' folder.
+    pub fn frames_dir(dir: &Path) -> PathBuf {
+        dir.join("frames")
+    }
+
+    /// Segment `index`'s warm-up folder.
+    pub fn warmup_dir(dir: &Path, index: usize) -> PathBuf {
+        dir.join("warmup").join(format!("{index:04}"))
+    }
+
+    /// Which segment frame `k` belongs to.
+    pub fn segment_of(&self, k: usize) -> usize {
+        self.segments.partition_point(|s| s.end <= k)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_cover_every_frame_once() {
+        // 10 frames in 4: 3, 3, 2, 2 (10 = 4*2 + 2, the first two one longer).
+        let s = split_frames(10, Split::Segments(4)).unwrap();
+        let lens: Vec<usize> = s.iter().map(Segment::len).collect();
+        assert_eq!(lens, vec![3, 3, 2, 2]);
+        assert_eq!(s[0].start, 0);
+        assert_eq!(s[3].end, 10);
+        assert!(s.windows(2).all(|w| w[0].end == w[1].start));
+        // 10 frames, 4 each: 4, 4, 2.
+        let f: Vec<usize> = split_frames(10, Split::FramesEach(4)).unwrap().iter().map(Segment::len).collect();
+        assert_eq!(f, vec![4, 4, 2]);
+        assert_eq!(split_frames(5, Split::Segments(5)).unwrap().len(), 5);
+        assert!(split_frames(5, Split::Segments(6)).is_err());
+        assert!(split_frames(5, Split::Segments(0)).is_err());
+        assert!(split_frames(5, Split::FramesEach(0)).is_err());
+        assert_eq!(s[1].frames_label(), "4–6");
+    }
+}
