@@ -24,6 +24,7 @@ mod sessions_cli;
 mod tui_tmux;
 #[cfg(feature = "ffmpeg")]
 mod video_cli;
+mod video_segments;
 mod watch_cli;
 mod watch_folder;
 mod watch_ledger;
