@@ -21,6 +21,7 @@ mod manage_cli;
 mod real_weights;
 mod run_cli;
 mod sessions_cli;
+mod slurm;
 mod tui_tmux;
 #[cfg(feature = "ffmpeg")]
 mod video_cli;

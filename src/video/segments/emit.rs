@@ -48,11 +48,13 @@ pub struct ScriptFile {
     pub executable: bool,
 }
 
-/// What `--emit` writes, and the command that starts it (printed for the user).
+/// What `--emit` writes, the command that starts it, and a script that does (printed, so
+/// `brushwork video plan ... --emit slurm | bash` submits).
 #[derive(Debug, Clone)]
 pub struct Emitted {
     pub files: Vec<ScriptFile>,
     pub start: String,
+    pub script: String,
 }
 
 /// The scripts for `scheduler` for the plan in `dir`, stitching to `output`.
@@ -171,9 +173,10 @@ fn slurm(dir: &Path, plan: &Plan, output: &Path, r: &Resources) -> Emitted {
         files: vec![
             ScriptFile { path: "slurm/render.sbatch".into(), text: render, executable: true },
             ScriptFile { path: "slurm/stitch.sbatch".into(), text: stitch, executable: true },
-            ScriptFile { path: "slurm/submit.sh".into(), text: submit, executable: true },
+            ScriptFile { path: "slurm/submit.sh".into(), text: submit.clone(), executable: true },
         ],
         start: format!("bash {}", q(&dir.join("slurm/submit.sh"))),
+        script: submit,
     }
 }
 
@@ -264,12 +267,17 @@ fn kubernetes(dir: &Path, plan: &Plan, output: &Path, r: &Resources) -> Emitted 
         q(&k.join("render.yaml")),
         q(&k.join("stitch.yaml"))
     );
+    let script = format!(
+        "#!/usr/bin/env bash\n# brushwork: render, wait, stitch on Kubernetes\nset -euo pipefail\n{}\n",
+        start.replace(" && ", "\n")
+    );
     Emitted {
         files: vec![
             ScriptFile { path: "kubernetes/render.yaml".into(), text: render, executable: false },
             ScriptFile { path: "kubernetes/stitch.yaml".into(), text: stitch, executable: false },
         ],
         start,
+        script,
     }
 }
 
@@ -291,7 +299,11 @@ fn shell(dir: &Path, plan: &Plan, output: &Path, r: &Resources) -> Emitted {
         shell_line(&render_args(dir, r)),
         n - 1
     );
-    Emitted { files: vec![ScriptFile { path: "shell/render.sh".into(), text, executable: true }], start: line }
+    Emitted {
+        files: vec![ScriptFile { path: "shell/render.sh".into(), text: text.clone(), executable: true }],
+        start: line,
+        script: text,
+    }
 }
 
 #[cfg(test)]

@@ -56,7 +56,9 @@ pub struct Plan {
     pub output: PathBuf,
     /// The preset's name (for messages) and the resolved settings, paths absolute.
     pub preset: String,
-    /// SHA-256 of the weights file the plan was made with; a render with other weights is refused.
+    /// The weights file the plan was made with (what a render uses when it is given none and the
+    /// file is there), and its SHA-256: a render with other weights is refused.
+    pub weights: PathBuf,
     pub weights_sha256: String,
     /// SHA-256 of each style image, in `settings.styles` order, and of the init image if any.
     pub style_sha256: Vec<String>,

@@ -93,6 +93,7 @@ fn plan(args: &VideoPlanArgs) -> Result<()> {
         output: output.clone(),
         preset: preset.name.clone(),
         weights_sha256: hash(&weights)?,
+        weights: absolute(&weights),
         style_sha256,
         init_sha256,
         width: w,
@@ -184,9 +185,7 @@ fn plan(args: &VideoPlanArgs) -> Result<()> {
             }
             eprintln!("start it with:\n  {}", escape_controls(&e.start));
             // The script itself on stdout, so `brushwork video plan ... --emit slurm | bash` works.
-            let main =
-                e.files.iter().find(|f| f.executable).map(|f| f.text.clone()).unwrap_or_else(|| e.start.clone() + "\n");
-            print!("{main}");
+            print!("{}", e.script);
         }
         None => {
             eprintln!(
@@ -209,7 +208,9 @@ fn render(args: &VideoRenderArgs) -> Result<()> {
     plan.check_inputs()?;
     let device = overrides::parse_device(&args.device)?;
     let reporter = Reporter::new(args.json, 0);
-    let weights = resolve_for_run(args.weights.as_deref(), plan.settings.arch.required(), &reporter)?;
+    // The plan's own weights file when it is reachable here, else the usual search.
+    let explicit = args.weights.clone().or_else(|| plan.weights.is_file().then(|| plan.weights.clone()));
+    let weights = resolve_for_run(explicit.as_deref(), plan.settings.arch.required(), &reporter)?;
     plan.check_weights(&weights)?;
     let (styles, init_image) = brushwork::session::network::load_images(&plan.settings)?;
     let (net, _) = brushwork::session::network::load_network(&plan.settings, &plan.preset, &weights, &device, &|m| {
