@@ -2,8 +2,14 @@
 # Installs the Debian/Ubuntu packages brushwork needs to build and test, skipping those present:
 # FFmpeg's development libraries (ffmpeg-next), libclang (bindgen), pkg-config, and the ffmpeg CLI
 # (the video tests make their clips with it) and tmux (the dashboard test). Uses sudo when not root.
+# With --slurm, also SLURM and munge for scripts/slurm-local.sh (the distributed-render test).
 set -euo pipefail
 need=()
+if [ "${1:-}" = "--slurm" ]; then
+  for pkg in slurmctld slurmd slurm-client munge; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need+=("$pkg")
+  done
+fi
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v cc >/dev/null || need+=(build-essential)
 [ -e /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)

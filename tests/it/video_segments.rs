@@ -205,3 +205,90 @@ impl Run {
         cli_support::Run::of(cmd)
     }
 }
+
+/// The manifest's YAML without comment lines, parsed as `T`; also checked to lose nothing on a
+/// round trip through `T` (a misspelt field would be dropped by the API types, and differ).
+fn parse_manifest<T: serde::de::DeserializeOwned + serde::Serialize>(path: &std::path::Path) -> T {
+    let text = std::fs::read_to_string(path).unwrap();
+    let parsed: T = serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}\n{text}", path.display()));
+    let generic: Value = serde_yaml_ng::from_str(&text).unwrap();
+    let back = serde_json::to_value(&parsed).unwrap();
+    assert_eq!(back, generic, "{} has fields the Kubernetes API types do not know", path.display());
+    parsed
+}
+
+#[test]
+fn kubernetes_manifests_are_indexed_jobs_the_api_types_accept() {
+    use k8s_openapi::api::batch::v1::Job;
+    let fx = Fixture::new("segments-k8s");
+    clip(&fx.join("clip.mp4"), 48, 32, 10, 0.6, false);
+    let r = fx.run(&plan_args(&[
+        "--segments",
+        "3",
+        "--emit",
+        "kubernetes",
+        "--cpus-per-task",
+        "4",
+        "--gpus-per-task",
+        "1",
+        "--device",
+        "cuda",
+        "--image",
+        "registry.example/brushwork:1",
+        "--volume-claim",
+        "shared",
+    ]));
+    assert_eq!(r.code, Some(0), "{r}");
+    let render: Job = parse_manifest(&fx.join("plan/kubernetes/render.yaml"));
+    let spec = render.spec.expect("spec");
+    assert_eq!(spec.completion_mode.as_deref(), Some("Indexed"));
+    assert_eq!((spec.completions, spec.parallelism), (Some(3), Some(3)));
+    let pod = spec.template.spec.expect("pod spec");
+    assert_eq!(pod.restart_policy.as_deref(), Some("Never"));
+    let c = &pod.containers[0];
+    assert_eq!(c.image.as_deref(), Some("registry.example/brushwork:1"));
+    let command = c.command.clone().unwrap();
+    let plan_dir = fx.join("plan").to_string_lossy().into_owned();
+    assert_eq!(&command[1..4], &["video".to_string(), "render".into(), plan_dir.clone()]);
+    assert!(command.windows(2).any(|w| w == ["--device", "cuda"]), "{command:?}");
+    // No --segment: the pod's JOB_COMPLETION_INDEX says which.
+    assert!(!command.iter().any(|a| a == "--segment"), "{command:?}");
+    let resources = c.resources.clone().unwrap();
+    assert_eq!(resources.limits.unwrap()["nvidia.com/gpu"].0, "1");
+    assert_eq!(resources.requests.unwrap()["cpu"].0, "4");
+    let mount = &c.volume_mounts.clone().unwrap()[0];
+    assert_eq!(mount.mount_path, fx.path().to_string_lossy(), "the plan folder's parent by default");
+    let volumes = pod.volumes.unwrap();
+    assert_eq!(volumes[0].persistent_volume_claim.as_ref().unwrap().claim_name, "shared");
+    assert_eq!(volumes[0].name, mount.name);
+
+    let stitch: Job = parse_manifest(&fx.join("plan/kubernetes/stitch.yaml"));
+    let spec = stitch.spec.unwrap();
+    assert_eq!(spec.completion_mode, None);
+    let command = spec.template.spec.unwrap().containers[0].command.clone().unwrap();
+    assert_eq!(&command[1..4], &["video".to_string(), "stitch".into(), plan_dir]);
+    // The printed script applies the render, waits for it, then applies the stitch.
+    assert!(r.stdout.contains("kubectl wait --for=condition=complete"), "{r}");
+}
+
+#[test]
+fn the_shell_script_renders_and_stitches_on_one_machine() {
+    let fx = Fixture::new("segments-shell");
+    clip(&fx.join("clip.mp4"), 48, 32, 10, 0.6, true);
+    let r = fx.run(&plan_args(&["--segments", "2", "--emit", "shell", "--jobs", "2"]));
+    assert_eq!(r.code, Some(0), "{r}");
+    assert!(r.stdout.contains("xargs -P 2"), "{r}");
+    // The printed script, run as a user would pipe it to bash.
+    let run = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(&r.stdout)
+        .current_dir(fx.path())
+        .env("HOME", fx.join("home"))
+        .env_remove("BRUSHWORK_WEIGHTS")
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let out = probe(&fx.join("out.mp4"));
+    assert_eq!(out.times.len(), 6);
+    assert!(out.audio.is_some());
+}

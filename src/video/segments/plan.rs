@@ -142,6 +142,7 @@ impl Plan {
     /// and are not overwritten. Returns whether the plan was already there.
     pub fn write_new(&self, dir: &Path) -> Result<bool> {
         let path = Plan::path(dir);
+        self.check().map_err(|m| Error::Internal(format!("the plan does not hold together: {m}")))?;
         if path.exists() {
             let old = Plan::read(dir)?;
             if old == *self {
@@ -220,8 +221,8 @@ impl Plan {
         if next != self.frames {
             return Err(format!("the segments end at frame {next}, the clip has {}", self.frames));
         }
-        if self.preroll > self.frames {
-            return Err(format!("preroll {} is longer than the clip", self.preroll));
+        if self.preroll > MAX_FRAMES {
+            return Err(format!("preroll {}: at most {MAX_FRAMES} frames", self.preroll));
         }
         let positive = |(n, d): (i32, i32)| n > 0 && d > 0;
         if !positive(self.time_base) || !positive(self.frame_rate) {

@@ -58,7 +58,9 @@ fn plan(args: &VideoPlanArgs) -> Result<()> {
     check_output_path(&output)?;
     brushwork::session::checks::check_output_is_not_an_input(&output, ("the source clip", &args.input), &settings)?;
     overrides::load_images(&settings, &args.settings)?;
-    overrides::parse_device(&args.device)?;
+    // The plan is often made on a login node without the GPUs the renders will use: only the
+    // spelling of the device is checked here; each render checks it can have it.
+    check_device_name(&args.device)?;
     // The whole clip is decoded once here (nothing converted or kept) for its frame count and
     // timestamps: every segment and the stitch use them.
     let (info, pts) = timestamps(&args.input, settings.size)?;
@@ -197,6 +199,18 @@ fn plan(args: &VideoPlanArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `cpu`, `cuda` or `cuda:N`.
+fn check_device_name(device: &str) -> Result<()> {
+    let ok = device == "cpu"
+        || device == "cuda"
+        || device.strip_prefix("cuda:").is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!("--device {}: use cpu, cuda or cuda:N", escape_controls(device))))
+    }
 }
 
 fn render(args: &VideoRenderArgs) -> Result<()> {
