@@ -187,7 +187,6 @@ fn encode_to(
     // Flush: the encoder holds back its last frames until told the stream ended.
     video.send_eof().map_err(|e| codec_error(output, "flush the encoder", e))?;
     write_video(&mut video, &mut octx)?;
-    drop(write_video);
     write_copies_until(f64::INFINITY, &mut octx)?;
     octx.write_trailer().map_err(|e| codec_error(output, "finish the file", e))?;
     Ok((name, warnings))

@@ -337,7 +337,7 @@ pub struct RunArgs {
 pub struct VideoArgs {
     /// Long clips on many machines: plan segments, render one, see how far it is, stitch.
     #[command(subcommand)]
-    pub segments: Option<VideoCommand>,
+    pub segments: Option<Box<VideoCommand>>,
     /// The clip: any file the system FFmpeg reads.
     #[arg(required = true)]
     pub input: Option<PathBuf>,

@@ -204,7 +204,7 @@ impl Plan {
             return Err("the timestamps do not increase".into());
         }
         let max = crate::video::MAX_DIMENSION;
-        let even = |v: u32| (2..=max).contains(&v) && v % 2 == 0;
+        let even = |v: u32| (2..=max).contains(&v) && v.is_multiple_of(2);
         if !even(self.width) || !even(self.height) {
             return Err(format!("frame size {}x{}: must be even, 2 to {max}", self.width, self.height));
         }
