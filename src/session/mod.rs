@@ -5,6 +5,7 @@
 pub mod checkpoint;
 pub mod checks;
 pub mod client;
+pub mod distributed;
 pub mod engines;
 pub mod eta;
 pub mod event;

@@ -20,6 +20,9 @@ pub enum Status {
     Done,
     Failed,
     Cancelled,
+    /// Rendered in segments by a scheduler outside brushwork (`video plan`): its progress is read
+    /// from the plan folder, and no worker here runs it.
+    Distributed,
 }
 
 impl Status {
@@ -32,6 +35,7 @@ impl Status {
             Status::Done => "done",
             Status::Failed => "failed",
             Status::Cancelled => "cancelled",
+            Status::Distributed => "distributed",
         }
     }
 
@@ -165,6 +169,9 @@ pub struct SessionRecord {
     /// running it is failed instead of being resumed a third time (it may be what kills it).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub unfinished_starts: u32,
+    /// The plan folder of a distributed render (status `distributed`, see `video plan`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_dir: Option<PathBuf>,
     /// What it runs (kind, inputs, device, priority, settings).
     #[serde(flatten)]
     pub job: Job,
@@ -189,6 +196,7 @@ impl SessionRecord {
             error: None,
             progress: None,
             unfinished_starts: 0,
+            plan_dir: None,
             job: spec.job,
         }
     }

@@ -309,7 +309,12 @@ impl Shared {
 
     fn handle(&self, request: Request) -> Result<Response> {
         match request {
-            Request::List => Ok(Response::Sessions { sessions: self.lock().records.values().cloned().collect() }),
+            Request::List => {
+                let mut sessions: Vec<SessionRecord> = self.lock().records.values().cloned().collect();
+                // A distributed render moves on in its plan folder, not here.
+                sessions.iter_mut().for_each(crate::session::distributed::refresh);
+                Ok(Response::Sessions { sessions })
+            }
             Request::Show { id } => Ok(Response::Session { record: Box::new(self.record(&id)?) }),
             Request::Submit { spec } => {
                 // A client may send anything: the same checks as the CLI's flags and presets.

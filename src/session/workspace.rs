@@ -113,6 +113,8 @@ impl Workspace {
         if record.id != id {
             return Err(Error::input(&path, format!("its id is `{}` but its folder is `{id}`", record.id)));
         }
+        let mut record = record;
+        crate::session::distributed::refresh(&mut record);
         Ok(record)
     }
 

@@ -23,9 +23,13 @@ use super::terminal::{terminal_error, TerminalGuard};
 use super::worker::Workers;
 use super::{decoder, graphics, view};
 use crate::error::Result;
-use crate::session::{Control, Event, LogLevel, Request};
+use crate::session::{Control, Event, LogLevel, Request, Status};
 
 const TICK: Duration = Duration::from_secs(1);
+
+/// How often the list is asked for again while a distributed render is shown: its frames land in
+/// its plan folder, which sends no events.
+const DISTRIBUTED_REFRESH: Duration = Duration::from_secs(5);
 /// How often the input thread looks up from waiting for a key to see whether it should stop.
 const INPUT_POLL: Duration = Duration::from_millis(250);
 
@@ -130,6 +134,7 @@ pub fn run_tui(control: Arc<dyn Control>, workspace_root: PathBuf, options: TuiO
     let mut last_screen = app.screen.clone();
     let mut last_overlay = app.overlay_open();
     let mut dirty = true;
+    let mut listed_at = Instant::now();
     let result = loop {
         if dirty {
             // Sixel and iTerm2 pictures stay on screen until overwritten: clear on screen changes,
@@ -168,6 +173,10 @@ pub fn run_tui(control: Arc<dyn Control>, workspace_root: PathBuf, options: TuiO
         }
         if app.quit {
             break Ok(());
+        }
+        if listed_at.elapsed() >= DISTRIBUTED_REFRESH && app.sessions.iter().any(|r| r.status == Status::Distributed) {
+            listed_at = Instant::now();
+            dispatch_all(&mut app, &workers, vec![Effect::Request(Request::List)]);
         }
     };
     stop.store(true, Ordering::SeqCst);

@@ -40,10 +40,10 @@ impl SortKey {
     }
 }
 
-/// Running first, then queued, paused and the finished ones.
+/// Running first (here, then on a scheduler elsewhere), then queued, paused and the finished ones.
 fn status_rank(s: Status) -> u8 {
     match s {
-        Status::Running => 0,
+        Status::Running | Status::Distributed => 0,
         Status::Queued => 1,
         Status::Paused => 2,
         Status::Interrupted => 3,

@@ -22,7 +22,6 @@ pub mod output;
 pub mod report;
 #[cfg(feature = "ffmpeg")]
 pub mod score;
-#[cfg(feature = "ffmpeg")]
 pub mod segments;
 pub mod warp_error;
 

@@ -89,12 +89,25 @@ fn segments_render_anywhere_and_stitch_with_the_sources_timing_and_audio() {
     assert_eq!((st["done"].as_u64(), st["array"].as_str()), (Some(4), Some("0,2")), "{status}");
     let text = fx.run(&["video", "status", "plan"]);
     assert!(text.stdout.contains("--array=0,2") && text.stdout.contains("sbatch --array=0,2"), "{text}");
+    // The plan is a session of the workspace: listed as distributed, its frames read from the
+    // plan folder; no worker here runs it, and it cannot be paused from here.
+    let list = fx.run(&["sessions", "list"]);
+    assert!(list.stdout.contains("distributed") && list.stdout.contains("4/12"), "{list}");
+    let id = list.stdout.lines().nth(1).and_then(|l| l.split_whitespace().next()).unwrap().to_string();
+    let pause = fx.run(&["sessions", "pause", &id]);
+    assert_eq!(pause.code, Some(2), "{pause}");
+    assert!(pause.stderr.contains("distributed"), "{pause}");
     for s in ["2", "0"] {
         let r = render(&fx, s);
         assert_eq!(r.code, Some(0), "{r}");
     }
     let st = &fx.run(&["video", "status", "plan", "--json"]).events()[0];
     assert_eq!((st["done"].as_u64(), st["finished"].as_bool()), (Some(12), Some(true)), "{st}");
+    let list = fx.run(&["sessions", "list"]);
+    assert!(
+        list.stdout.contains("distributed") && list.stdout.contains("12/12"),
+        "not done before the stitch:\n{list}"
+    );
     assert!(!fx.join("plan/warmup/0001").exists(), "a finished segment's warm-up frames are removed");
 
     // A rerun of a finished segment renders nothing; with a frame removed it renders that one
@@ -128,6 +141,9 @@ fn segments_render_anywhere_and_stitch_with_the_sources_timing_and_audio() {
     }
     assert_eq!(out.avg_frame_rate, src.avg_frame_rate);
     assert!(src.audio == out.audio && out.audio.is_some(), "audio packets differ");
+    let list = fx.run(&["sessions", "list"]);
+    assert!(list.stdout.contains("done") && list.stdout.contains("12/12"), "done once stitched:\n{list}");
+    assert_eq!(list.stdout.lines().count(), 2, "one session for the plan, however often it is planned:\n{list}");
     assert_eq!(fx.hidden_files(), Vec::<String>::new(), "temp files left behind");
 }
 
@@ -141,6 +157,8 @@ fn bad_plans_segments_and_frames_are_refused_and_nothing_is_overwritten() {
     let plan_text = std::fs::read(fx.join("plan/plan.toml")).unwrap();
     // The same plan again is fine; another source or preset into the same folder is not.
     assert_eq!(fx.run(&plan_args(&["--segments", "2", "--preroll", "1"])).code, Some(0));
+    let list = fx.run(&["sessions", "list"]);
+    assert_eq!(list.stdout.lines().count(), 2, "planned twice, listed once:\n{list}");
     let mut other = plan_args(&["--segments", "2", "--preroll", "1"]);
     other[2] = "other.mp4";
     let r = fx.run(&other);

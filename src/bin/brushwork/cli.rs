@@ -468,6 +468,9 @@ pub struct VideoPlanArgs {
     /// One JSON object on stdout instead of text.
     #[arg(long)]
     pub json: bool,
+    /// The workspace that lists the render as a session (its progress read from DIR).
+    #[command(flatten)]
+    pub workspace: WorkspaceArg,
 }
 
 #[derive(Debug, Args)]

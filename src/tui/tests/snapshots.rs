@@ -289,7 +289,7 @@ fn long_names_and_paths_at_80x24() {
     let mut h = Harness::new(sessions, 80, 24);
     h.app.workspace = "/home/someone/.local/share/brushwork/workspace".into();
     let list = h.render();
-    assert!(list.contains("tubingen-neckarfro…"), "{list}");
+    assert!(list.contains("tubingen-neckarf…"), "{list}");
     h.key(KeyCode::Enter);
     h.app.set_losses("s1", losses());
     h.render();
@@ -322,4 +322,26 @@ fn log_dedupes_and_wraps() {
     assert!(text.contains("no such file") && text.contains("(x3)"), "{text}");
     assert!(text.contains("each side"), "{text}");
     insta::assert_snapshot!(text);
+}
+
+/// A render that a scheduler elsewhere runs from its plan folder (`video plan`): listed as
+/// `distributed` with the frames done, its detail showing the frames of the clip.
+#[test]
+fn a_distributed_render_in_the_list_and_its_detail() {
+    use crate::session::{Kind, ProgressSummary, Status};
+    let mut clip = super::support::record("s9", "long clip", Status::Distributed, Kind::Video, 0, 0.0);
+    clip.job.content = "media/content/long.mp4".into();
+    clip.plan_dir = Some("/shared/long-plan".into());
+    clip.progress = Some(ProgressSummary { iteration: 450, total: 1800, loss: 0.0, seconds: 3600.0 });
+    let mut sessions = mixed_sessions();
+    sessions.push(clip.clone());
+    let mut h = Harness::new(sessions, 100, 30);
+    let list = h.render();
+    assert!(list.contains("distributed") && list.contains("450/1800"), "{list}");
+    insta::assert_snapshot!("distributed_list", list);
+    let mut h = Harness::new(vec![clip], 100, 30);
+    h.key(KeyCode::Enter);
+    let detail = h.render();
+    assert!(detail.contains("long clip") && detail.contains("450/1800"), "{detail}");
+    insta::assert_snapshot!("distributed_detail", detail);
 }

@@ -48,11 +48,12 @@ fn draw_info(frame: &mut Frame, app: &App, r: &SessionRecord, area: Rect) {
     let (done, total, unit) = r.progress_counts();
     let unit = if unit == "iterations" { "it" } else { unit };
     let progress = r.progress.map_or("-".to_string(), |p| {
-        format!(
-            "{done}/{total} {unit} · loss {} · {}",
-            format_loss(p.loss),
-            std::time::Duration::try_from_secs_f64(p.seconds).map_or("-".into(), format_duration)
-        )
+        let elapsed = std::time::Duration::try_from_secs_f64(p.seconds).map_or("-".into(), format_duration);
+        match r.plan_dir {
+            // Frames counted in the plan folder; the loss is in each render's log, not here.
+            Some(_) => format!("{done}/{total} {unit} · {elapsed} since the plan"),
+            None => format!("{done}/{total} {unit} · loss {} · {elapsed}", format_loss(p.loss)),
+        }
     });
     let eta = app.eta(r).map_or(String::new(), |d| format!(" · ETA {}", format_duration(d)));
     // Paths take one line each, cut from the left so the file name stays (`…/s1/output.png`);
@@ -95,6 +96,9 @@ fn draw_info(frame: &mut Frame, app: &App, r: &SessionRecord, area: Rect) {
     ];
     if let Some(export) = &r.job.export {
         lines.push(field("export", path(export)));
+    }
+    if let Some(plan) = &r.plan_dir {
+        lines.push(field("plan", path(plan)));
     }
     if let Some(error) = &r.error {
         lines.push(Line::from(Span::styled(format!("error: {error}"), Style::new().fg(palette::ERROR))));

@@ -91,7 +91,7 @@ fn help_bar(keys: &[(&str, &str)], width: u16) -> Paragraph<'static> {
 /// The colour of a status word.
 pub fn status_style(s: Status) -> Style {
     match s {
-        Status::Running => Style::new().fg(palette::GOOD),
+        Status::Running | Status::Distributed => Style::new().fg(palette::GOOD),
         Status::Queued => Style::new().fg(palette::INFO),
         Status::Paused => Style::new().fg(palette::WARN),
         Status::Interrupted => Style::new().fg(palette::STYLE).add_modifier(Modifier::BOLD),

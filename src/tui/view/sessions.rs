@@ -7,7 +7,7 @@ use ratatui::widgets::{Block, Cell, Row, Table, TableState};
 use ratatui::Frame;
 
 use super::{border_style, ellipsize, palette, panels, status_style};
-use crate::session::SessionRecord;
+use crate::session::{SessionRecord, Status};
 use crate::tui::app::{App, Panel};
 use crate::tui::sessions::{format_duration, format_loss, fraction};
 
@@ -34,7 +34,7 @@ fn draw_table(frame: &mut Frame, app: &App, area: Rect) {
     // The name column takes what the others leave (borders, the `▶ ` of a selected row, six
     // columns and their spacing); longer names end in `…`.
     let highlight = if state.selected().is_some() { 2 } else { 0 };
-    let name_width = (area.width as usize).saturating_sub(2 + highlight + 51 + 6).max(10);
+    let name_width = (area.width as usize).saturating_sub(2 + highlight + 53 + 6).max(10);
     let header = Row::new(["Name", "Status", "Kind", "Progress", "Done", "Loss", "ETA"])
         .style(Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED));
     let rows: Vec<Row> = order
@@ -42,7 +42,11 @@ fn draw_table(frame: &mut Frame, app: &App, area: Rect) {
         .map(|r| {
             let (done, total, _) = r.progress_counts();
             let count = if total > 0 { format!("{done}/{total}") } else { "-".into() };
-            let loss = r.progress.map_or("-".to_string(), |p| format_loss(p.loss));
+            // A distributed render's frames are counted from its plan folder; its loss is not known here.
+            let loss = match r.progress {
+                Some(p) if r.status != Status::Distributed => format_loss(p.loss),
+                _ => "-".to_string(),
+            };
             let eta = app.eta(r).map_or("-".to_string(), format_duration);
             Row::new(vec![
                 Cell::from(ellipsize(&crate::util::text::escape_controls(&r.name), name_width)),
@@ -57,7 +61,8 @@ fn draw_table(frame: &mut Frame, app: &App, area: Rect) {
         .collect();
     let widths = [
         Constraint::Min(10),
-        Constraint::Length(9),
+        // "interrupted", "distributed".
+        Constraint::Length(11),
         Constraint::Length(7),
         Constraint::Length(12),
         Constraint::Length(9),

@@ -17,8 +17,10 @@
 
 pub mod emit;
 pub mod plan;
+#[cfg(feature = "ffmpeg")]
 pub mod render;
 pub mod status;
+#[cfg(feature = "ffmpeg")]
 pub mod stitch;
 
 pub use plan::{Plan, Segment};

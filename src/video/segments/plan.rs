@@ -240,6 +240,11 @@ impl Plan {
         dir.join("frames")
     }
 
+    /// Where frame `k` (0-based) of the plan in `dir` is kept once finished.
+    pub fn kept_frame(dir: &Path, k: usize) -> PathBuf {
+        Plan::frames_dir(dir).join(format!("{:06}.png", k + 1))
+    }
+
     /// Segment `index`'s warm-up folder.
     pub fn warmup_dir(dir: &Path, index: usize) -> PathBuf {
         dir.join("warmup").join(format!("{index:04}"))

@@ -6,7 +6,7 @@
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::ops::ControlFlow;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use image::Rgb32FImage;
 
@@ -143,11 +143,6 @@ pub fn render_segment(
     // The segment's frames are all on disk: its warm-up is not needed again.
     let _ = std::fs::remove_dir_all(&warmup);
     Ok(rendered)
-}
-
-/// Where a finished plan frame lives.
-pub fn kept_frame(dir: &Path, k: usize) -> PathBuf {
-    crate::video::job::frame_path(&Plan::frames_dir(dir), k)
 }
 
 #[cfg(test)]

@@ -7,7 +7,6 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::plan::{Plan, Segment};
-use super::render::kept_frame;
 
 /// One segment's state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -53,7 +52,7 @@ pub fn plan_status(dir: &Path, plan: &Plan) -> PlanStatus {
             first: s.start + 1,
             last: s.end,
             frames: s.len(),
-            done: (s.start..s.end).filter(|&k| kept_frame(dir, k).is_file()).count(),
+            done: (s.start..s.end).filter(|&k| Plan::kept_frame(dir, k).is_file()).count(),
         })
         .collect();
     let missing = segments.iter().filter(|s| !s.finished()).map(|s| s.index).collect();
@@ -84,7 +83,7 @@ pub fn index_list(indexes: &[usize]) -> String {
 pub fn missing_frames(dir: &Path, plan: &Plan) -> Vec<(usize, usize)> {
     let mut ranges: Vec<(usize, usize)> = Vec::new();
     for k in 0..plan.frames {
-        if kept_frame(dir, k).is_file() {
+        if Plan::kept_frame(dir, k).is_file() {
             continue;
         }
         match ranges.last_mut() {

@@ -4,7 +4,6 @@
 use std::path::Path;
 
 use super::plan::Plan;
-use super::render::kept_frame;
 use super::status::missing_frames;
 use crate::error::{Error, Result};
 use crate::video::encode::{encode, EncodeSpec};
@@ -48,7 +47,7 @@ pub fn stitch(dir: &Path, plan: &Plan, output: &Path) -> Result<(String, Vec<Str
     };
     let size = (plan.width, plan.height);
     let (encoder, more) =
-        encode(output, &spec, size, &plan.timestamps, &mut |k| load_frame(&kept_frame(dir, k), size))?;
+        encode(output, &spec, size, &plan.timestamps, &mut |k| load_frame(&Plan::kept_frame(dir, k), size))?;
     warnings.extend(more);
     Ok((encoder, warnings))
 }

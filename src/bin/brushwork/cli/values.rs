@@ -38,6 +38,8 @@ pub enum StatusArg {
     Done,
     Failed,
     Cancelled,
+    /// Rendered in segments by a scheduler elsewhere (`video plan`).
+    Distributed,
 }
 
 impl From<StatusArg> for brushwork::session::Status {
@@ -50,6 +52,7 @@ impl From<StatusArg> for brushwork::session::Status {
             StatusArg::Done => Self::Done,
             StatusArg::Failed => Self::Failed,
             StatusArg::Cancelled => Self::Cancelled,
+            StatusArg::Distributed => Self::Distributed,
         }
     }
 }
@@ -293,6 +296,7 @@ mod tests {
                 Status::Done => StatusArg::Done,
                 Status::Failed => StatusArg::Failed,
                 Status::Cancelled => StatusArg::Cancelled,
+                Status::Distributed => StatusArg::Distributed,
             },
             serde_name,
         );

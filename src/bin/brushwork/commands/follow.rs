@@ -47,7 +47,7 @@ pub fn submit_and_follow(server: &dyn Control, ws: &Workspace, spec: SessionSpec
                     )));
                 }
                 Status::Paused => reporter.note(&format!("session {id} paused; waiting for it to resume")),
-                Status::Queued | Status::Running => {}
+                Status::Queued | Status::Running | Status::Distributed => {}
             },
             Event::Removed { .. } => return Err(Error::Remote(format!("session {id} was deleted"))),
             Event::Preview { .. } | Event::Log { .. } | Event::Watches { .. } => {}

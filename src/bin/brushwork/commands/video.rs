@@ -26,7 +26,7 @@ pub const DEFAULT_PRESET: &str = "video";
 
 pub fn video(args: &VideoArgs, workspace: &Path) -> Result<()> {
     if let Some(command) = &args.segments {
-        return super::video_segments::segments(command);
+        return super::video_segments::segments(command, workspace);
     }
     with_json_error(args.json, || video_inner(args, workspace))
 }

@@ -15,7 +15,8 @@ use super::video::{apply_video_flags, check_video_settings, default_output, flow
 use super::weights::resolve_for_run;
 use crate::cli::{VideoCommand, VideoPlanArgs, VideoRenderArgs, VideoStatusArgs, VideoStitchArgs};
 use brushwork::error::{Error, Result};
-use brushwork::session::Kind;
+use brushwork::session::workspace::Listed;
+use brushwork::session::{Job, Kind, SessionSpec, Status, Workspace};
 use brushwork::util::hash::sha256_file;
 use brushwork::util::text::escape_controls;
 use brushwork::video::decode::timestamps;
@@ -34,9 +35,13 @@ use brushwork::video::segments::{Plan, Segment};
 /// seam table).
 pub const DEFAULT_PREROLL: usize = 8;
 
-pub fn segments(command: &VideoCommand) -> Result<()> {
+/// `workspace`: the one named before `video` (or the default); `plan --workspace` wins over it.
+pub fn segments(command: &VideoCommand, workspace: &Path) -> Result<()> {
     match command {
-        VideoCommand::Plan(a) => with_json_error(a.json, || plan(a)),
+        VideoCommand::Plan(a) => {
+            let ws = a.workspace.workspace.clone().unwrap_or_else(|| workspace.to_path_buf());
+            with_json_error(a.json, || plan(a, &ws))
+        }
         VideoCommand::Render(a) => with_json_error(a.json, || render(a)),
         VideoCommand::Status(a) => with_json_error(a.json, || status(a)),
         VideoCommand::Stitch(a) => with_json_error(a.json, || stitch_command(a)),
@@ -47,7 +52,38 @@ fn shown(p: &Path) -> String {
     escape_controls(&p.display().to_string()).into_owned()
 }
 
-fn plan(args: &VideoPlanArgs) -> Result<()> {
+/// The workspace's session for the plan in `dir`: the one made for it before, or a new one of
+/// status `distributed` (no worker here runs it; listing it reads its progress from `dir`).
+fn plan_session(workspace: &Path, dir: &Path, plan: &Plan) -> Result<String> {
+    let ws = Workspace::open(workspace)?;
+    let existing = ws.list().into_iter().find_map(|l| match l {
+        Listed::Ok(r) if r.plan_dir.as_deref() == Some(dir) => Some(r.id),
+        _ => None,
+    });
+    if let Some(id) = existing {
+        return Ok(id);
+    }
+    let spec = SessionSpec {
+        name: None,
+        job: Job {
+            kind: Kind::Video,
+            content: plan.source.clone(),
+            export: Some(plan.output.clone()),
+            weights: Some(plan.weights.clone()),
+            device: "cpu".into(),
+            preset: plan.preset.clone(),
+            priority: 0,
+            settings: plan.settings.clone(),
+        },
+    };
+    let mut record = ws.create(spec)?;
+    record.status = Status::Distributed;
+    record.plan_dir = Some(dir.to_path_buf());
+    ws.save(&record)?;
+    Ok(record.id)
+}
+
+fn plan(args: &VideoPlanArgs, workspace: &Path) -> Result<()> {
     let preset = overrides::resolve(&args.settings, DEFAULT_PRESET)?;
     let mut settings = preset.settings;
     apply_video_flags(&mut settings, &args.video)?;
@@ -109,6 +145,7 @@ fn plan(args: &VideoPlanArgs) -> Result<()> {
         settings,
     };
     let existed = plan.write_new(&dir)?;
+    let session = plan_session(workspace, &dir, &plan)?;
     let logs = dir.join("logs");
     std::fs::create_dir_all(&logs).map_err(|e| Error::io(&logs, e))?;
     let program = std::env::current_exe().map_err(|e| Error::Internal(format!("cannot find this program: {e}")))?;
@@ -163,6 +200,7 @@ fn plan(args: &VideoPlanArgs) -> Result<()> {
                 "segments": plan.segments.iter().map(|s| json!({"first": s.start + 1, "last": s.end})).collect::<Vec<_>>(),
                 "files": written,
                 "start": emitted.as_ref().map(|e| e.start.clone()),
+                "session": session,
             })
             .to_string(),
         );
@@ -180,6 +218,7 @@ fn plan(args: &VideoPlanArgs) -> Result<()> {
         shown(&plan.source),
         shown(&Plan::path(&dir))
     );
+    eprintln!("session {session}: `brushwork sessions list` and the dashboard follow its progress");
     match &emitted {
         Some(e) => {
             for p in &written {

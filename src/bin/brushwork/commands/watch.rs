@@ -134,6 +134,6 @@ fn print_event(event: &Event, json: bool) {
             record.error.clone().unwrap_or_default(),
             record.id
         )),
-        Status::Running | Status::Paused | Status::Cancelled => {}
+        Status::Running | Status::Paused | Status::Cancelled | Status::Distributed => {}
     }
 }
