@@ -30,6 +30,7 @@ pub mod imageio;
 
 pub mod preset;
 
+pub mod images;
 pub mod video;
 pub mod watch;
 

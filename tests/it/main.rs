@@ -16,6 +16,7 @@ mod engine_gradient;
 mod gpu;
 mod hardening;
 mod image_input;
+mod images_plan;
 mod layers;
 mod manage_cli;
 mod real_weights;

@@ -54,6 +54,10 @@ pub enum Command {
     Bench(BenchArgs),
     /// Stylise every image that lands in a folder, each once (also across restarts).
     Watch(WatchArgs),
+    /// A folder of images split into groups that array tasks (SLURM, Kubernetes, xargs) render,
+    /// each image once.
+    #[command(subcommand)]
+    Images(ImagesCommand),
     /// List and control the sessions in the workspace.
     Sessions(SessionsArgs),
     /// Run the scheduler without a UI; the TUI and the CLI attach to it over a Unix socket.
@@ -437,6 +441,19 @@ pub struct VideoPlanArgs {
     /// Where `stitch` writes the video (default: IN-STEM.PRESET.mp4 in the current folder).
     #[arg(short, long, value_name = "OUT.mp4")]
     pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub scheduler: SchedulerArgs,
+    /// One JSON object on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// The workspace that lists the render as a session (its progress read from DIR).
+    #[command(flatten)]
+    pub workspace: WorkspaceArg,
+}
+
+/// What the emitted scripts ask of the scheduler.
+#[derive(Debug, Clone, Args)]
+pub struct SchedulerArgs {
     /// SLURM and Kubernetes: CPUs per task (pod).
     #[arg(long, value_name = "N")]
     pub cpus_per_task: Option<u32>,
@@ -465,12 +482,6 @@ pub struct VideoPlanArgs {
     /// Shell: segments rendered at once.
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub jobs: u32,
-    /// One JSON object on stdout instead of text.
-    #[arg(long)]
-    pub json: bool,
-    /// The workspace that lists the render as a session (its progress read from DIR).
-    #[command(flatten)]
-    pub workspace: WorkspaceArg,
 }
 
 #[derive(Debug, Args)]
@@ -692,4 +703,52 @@ mod tests {
         );
         assert!(super::Cli::try_parse_from(["brushwork", "--graphics", "ascii"]).is_err());
     }
+}
+
+#[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)]
+pub enum ImagesCommand {
+    /// Split a folder's images into groups: writes DIR/images.toml and the scripts for a scheduler.
+    Plan(ImagesPlanArgs),
+    /// Render one group (default: $SLURM_ARRAY_TASK_ID, then $JOB_COMPLETION_INDEX); images whose
+    /// result exists are skipped.
+    Render(VideoRenderArgs),
+    /// Results done per group, and the groups still to run as an index list.
+    Status(VideoStatusArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("split").required(true).args(["segments", "per_task"])))]
+pub struct ImagesPlanArgs {
+    /// The folder of images (its own files, not its subfolders).
+    pub folder: PathBuf,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+    /// Split into this many groups of (nearly) equal size.
+    #[arg(long, value_name = "N")]
+    pub segments: Option<usize>,
+    /// Split into groups of this many images.
+    #[arg(long, value_name = "K")]
+    pub per_task: Option<usize>,
+    /// The plan folder, shared by every machine that renders (created if needed).
+    #[arg(long, value_name = "DIR")]
+    pub workdir: PathBuf,
+    /// Where the results go, as STEM.PRESET.png (default: FOLDER-PRESET beside the folder).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Also write the scripts for a scheduler into DIR and print how to start them.
+    #[arg(long, value_name = "SCHEDULER")]
+    pub emit: Option<EmitArg>,
+    /// Weights file (default: $BRUSHWORK_WEIGHTS, else the installed default); every render
+    /// checks it has the same one.
+    #[arg(long, env = "BRUSHWORK_WEIGHTS", hide_env_values = true, value_name = "FILE")]
+    pub weights: Option<PathBuf>,
+    /// The device every render uses: cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    #[command(flatten)]
+    pub scheduler: SchedulerArgs,
+    /// One JSON object on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
 }

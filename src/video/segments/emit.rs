@@ -57,12 +57,39 @@ pub struct Emitted {
     pub script: String,
 }
 
-/// The scripts for `scheduler` for the plan in `dir`, stitching to `output`.
-pub fn emit(scheduler: Scheduler, dir: &Path, plan: &Plan, output: &Path, r: &Resources) -> Emitted {
+/// What the tasks render: a video plan's segments (then stitched) or an image folder's groups.
+#[derive(Debug, Clone)]
+pub struct Work {
+    /// The brushwork command whose `render` each task runs (`video`, `images`).
+    pub command: &'static str,
+    pub segments: usize,
+    /// The jobs' name (see [`job_name`]).
+    pub name: String,
+    /// What is rendered, for the scripts' comments.
+    pub source: PathBuf,
+    /// Where the stitch writes the video, when there is one.
+    pub stitch_to: Option<PathBuf>,
+}
+
+impl Work {
+    /// A video plan: its segments, then the stitch into `output`.
+    pub fn video(plan: &Plan, output: &Path) -> Work {
+        Work {
+            command: "video",
+            segments: plan.segments.len(),
+            name: job_name(&plan.source_sha256),
+            source: plan.source.clone(),
+            stitch_to: Some(output.to_path_buf()),
+        }
+    }
+}
+
+/// The scripts for `scheduler` for the plan in `dir`.
+pub fn emit(scheduler: Scheduler, dir: &Path, work: &Work, r: &Resources) -> Emitted {
     match scheduler {
-        Scheduler::Slurm => slurm(dir, plan, output, r),
-        Scheduler::Kubernetes => kubernetes(dir, plan, output, r),
-        Scheduler::Shell => shell(dir, plan, output, r),
+        Scheduler::Slurm => slurm(dir, work, r),
+        Scheduler::Kubernetes => kubernetes(dir, work, r),
+        Scheduler::Shell => shell(dir, work, r),
     }
 }
 
@@ -80,8 +107,8 @@ fn q(path: &Path) -> String {
 
 /// The brushwork arguments of one segment's render (without the segment: it comes from the
 /// scheduler's index variable).
-fn render_args(dir: &Path, r: &Resources) -> Vec<String> {
-    let mut args = vec![r.program.to_string_lossy().into_owned(), "video".into(), "render".into()];
+fn render_args(dir: &Path, work: &Work, r: &Resources) -> Vec<String> {
+    let mut args = vec![r.program.to_string_lossy().into_owned(), work.command.into(), "render".into()];
     args.push(dir.to_string_lossy().into_owned());
     if let Some(w) = &r.weights {
         args.extend(["--weights".into(), w.to_string_lossy().into_owned()]);
@@ -102,15 +129,16 @@ fn shell_line(args: &[String]) -> String {
     args.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ")
 }
 
-/// A name for the plan's jobs: `brushwork-` and the start of the source's hash (DNS-1123 safe).
-pub fn job_name(plan: &Plan) -> String {
-    let id: String = plan.source_sha256.chars().filter(char::is_ascii_alphanumeric).take(10).collect();
+/// A name for a plan's jobs: `brushwork-` and the start of a hash of what it renders (DNS-1123
+/// safe).
+pub fn job_name(sha256: &str) -> String {
+    let id: String = sha256.chars().filter(char::is_ascii_alphanumeric).take(10).collect();
     format!("brushwork-{}", id.to_ascii_lowercase())
 }
 
-fn slurm(dir: &Path, plan: &Plan, output: &Path, r: &Resources) -> Emitted {
-    let n = plan.segments.len();
-    let name = job_name(plan);
+fn slurm(dir: &Path, work: &Work, r: &Resources) -> Emitted {
+    let n = work.segments;
+    let name = &work.name;
     let mut head = vec![
         "#!/bin/bash".to_string(),
         format!("# brushwork: one segment of the plan in {} per array task", dir.display()),
@@ -118,66 +146,80 @@ fn slurm(dir: &Path, plan: &Plan, output: &Path, r: &Resources) -> Emitted {
         format!("#SBATCH --array=0-{}", n - 1),
         "#SBATCH --ntasks=1".to_string(),
     ];
-    let mut resources = Vec::new();
     if let Some(c) = r.cpus_per_task {
-        resources.push(format!("#SBATCH --cpus-per-task={c}"));
+        head.push(format!("#SBATCH --cpus-per-task={c}"));
     }
     if let Some(g) = &r.gres {
-        resources.push(format!("#SBATCH --gres={g}"));
+        head.push(format!("#SBATCH --gres={g}"));
     } else if let Some(g) = r.gpus_per_task {
-        resources.push(format!("#SBATCH --gpus-per-task={g}"));
+        head.push(format!("#SBATCH --gpus-per-task={g}"));
     }
     if let Some(t) = &r.time {
-        resources.push(format!("#SBATCH --time={t}"));
+        head.push(format!("#SBATCH --time={t}"));
     }
     if let Some(p) = &r.partition {
-        resources.push(format!("#SBATCH --partition={p}"));
+        head.push(format!("#SBATCH --partition={p}"));
     }
-    head.extend(resources.iter().cloned());
-    let render = format!("{}\nset -euo pipefail\nexec {}\n", head.join("\n"), shell_line(&render_args(dir, r)));
-    let mut stitch_head = vec![
-        "#!/bin/bash".to_string(),
-        format!("# brushwork: stitch the plan in {} once every segment is rendered", dir.display()),
-        format!("#SBATCH --job-name={name}-stitch"),
-        "#SBATCH --ntasks=1".to_string(),
-    ];
-    if let Some(c) = r.cpus_per_task {
-        stitch_head.push(format!("#SBATCH --cpus-per-task={c}"));
-    }
-    if let Some(t) = &r.time {
-        stitch_head.push(format!("#SBATCH --time={t}"));
-    }
-    if let Some(p) = &r.partition {
-        stitch_head.push(format!("#SBATCH --partition={p}"));
-    }
-    let stitch =
-        format!("{}\nset -euo pipefail\nexec {}\n", stitch_head.join("\n"), shell_line(&stitch_args(dir, output, r)));
+    let render = format!("{}\nset -euo pipefail\nexec {}\n", head.join("\n"), shell_line(&render_args(dir, work, r)));
+    let mut files = vec![ScriptFile { path: "slurm/render.sbatch".into(), text: render, executable: true }];
     let d = q(dir);
-    let submit = format!(
-        "#!/usr/bin/env bash\n\
-         # brushwork: render {source} in {n} segments as a SLURM array, then stitch it into {out}\n\
-         # once every task succeeded. Rerun a failed or cancelled segment with the line\n\
-         # `brushwork video status {dir_plain}` prints, then submit the stitch again.\n\
-         set -euo pipefail\n\
-         dir={d}\n\
-         render=$(sbatch --parsable --output=\"$dir/logs/render-%a.log\" \"$dir/slurm/render.sbatch\")\n\
-         render=${{render%%;*}}\n\
-         stitch=$(sbatch --parsable --dependency=afterok:\"$render\" --output=\"$dir/logs/stitch.log\" \"$dir/slurm/stitch.sbatch\")\n\
-         echo \"render: job $render (array 0-{last}); stitch: job ${{stitch%%;*}}, after it\"\n",
-        source = plan.source.display(),
-        out = output.display(),
-        dir_plain = dir.display(),
-        last = n - 1,
-    );
-    Emitted {
-        files: vec![
-            ScriptFile { path: "slurm/render.sbatch".into(), text: render, executable: true },
-            ScriptFile { path: "slurm/stitch.sbatch".into(), text: stitch, executable: true },
-            ScriptFile { path: "slurm/submit.sh".into(), text: submit.clone(), executable: true },
-        ],
-        start: format!("bash {}", q(&dir.join("slurm/submit.sh"))),
-        script: submit,
-    }
+    let submit = match &work.stitch_to {
+        Some(output) => {
+            let mut stitch_head = vec![
+                "#!/bin/bash".to_string(),
+                format!("# brushwork: stitch the plan in {} once every segment is rendered", dir.display()),
+                format!("#SBATCH --job-name={name}-stitch"),
+                "#SBATCH --ntasks=1".to_string(),
+            ];
+            if let Some(c) = r.cpus_per_task {
+                stitch_head.push(format!("#SBATCH --cpus-per-task={c}"));
+            }
+            if let Some(t) = &r.time {
+                stitch_head.push(format!("#SBATCH --time={t}"));
+            }
+            if let Some(p) = &r.partition {
+                stitch_head.push(format!("#SBATCH --partition={p}"));
+            }
+            let stitch = format!(
+                "{}\nset -euo pipefail\nexec {}\n",
+                stitch_head.join("\n"),
+                shell_line(&stitch_args(dir, output, r))
+            );
+            files.push(ScriptFile { path: "slurm/stitch.sbatch".into(), text: stitch, executable: true });
+            format!(
+                "#!/usr/bin/env bash\n\
+                 # brushwork: render {source} in {n} segments as a SLURM array, then stitch it into {out}\n\
+                 # once every task succeeded. Rerun a failed or cancelled segment with the line\n\
+                 # `brushwork {command} status {dir_plain}` prints, then submit the stitch again.\n\
+                 set -euo pipefail\n\
+                 dir={d}\n\
+                 render=$(sbatch --parsable --output=\"$dir/logs/render-%a.log\" \"$dir/slurm/render.sbatch\")\n\
+                 render=${{render%%;*}}\n\
+                 stitch=$(sbatch --parsable --dependency=afterok:\"$render\" --output=\"$dir/logs/stitch.log\" \"$dir/slurm/stitch.sbatch\")\n\
+                 echo \"render: job $render (array 0-{last}); stitch: job ${{stitch%%;*}}, after it\"\n",
+                source = work.source.display(),
+                out = output.display(),
+                command = work.command,
+                dir_plain = dir.display(),
+                last = n - 1,
+            )
+        }
+        None => format!(
+            "#!/usr/bin/env bash\n\
+             # brushwork: render {source} in {n} groups as a SLURM array. Rerun a failed or cancelled\n\
+             # group with the line `brushwork {command} status {dir_plain}` prints.\n\
+             set -euo pipefail\n\
+             dir={d}\n\
+             render=$(sbatch --parsable --output=\"$dir/logs/render-%a.log\" \"$dir/slurm/render.sbatch\")\n\
+             echo \"render: job ${{render%%;*}} (array 0-{last})\"\n",
+            source = work.source.display(),
+            command = work.command,
+            dir_plain = dir.display(),
+            last = n - 1,
+        ),
+    };
+    files.push(ScriptFile { path: "slurm/submit.sh".into(), text: submit.clone(), executable: true });
+    Emitted { files, start: format!("bash {}", q(&dir.join("slurm/submit.sh"))), script: submit }
 }
 
 /// The `sbatch` line that renders only `missing` segments again.
@@ -244,59 +286,58 @@ fn k8s_job(name: &str, indexed: Option<usize>, command: &[String], r: &Resources
     )
 }
 
-fn kubernetes(dir: &Path, plan: &Plan, output: &Path, r: &Resources) -> Emitted {
-    let n = plan.segments.len();
-    let name = job_name(plan);
+fn kubernetes(dir: &Path, work: &Work, r: &Resources) -> Emitted {
+    let n = work.segments;
+    let name = &work.name;
     let header = format!(
-        "# brushwork: render {} in {n} segments as a Kubernetes Indexed Job (each pod renders segment\n\
-         # $JOB_COMPLETION_INDEX). The claim {} is mounted at {}: the plan folder, the source, the\n\
+        "# brushwork: render {} in {n} parts as a Kubernetes Indexed Job (each pod renders part\n\
+         # $JOB_COMPLETION_INDEX). The claim {} is mounted at {}: the plan folder, the sources, the\n\
          # styles and the weights must be reachable there at the paths the plan names.\n",
-        plan.source.display(),
+        work.source.display(),
         r.volume_claim,
         r.mount.display()
     );
-    let render = format!("{header}{}", k8s_job(&format!("{name}-render"), Some(n), &render_args(dir, r), r, true));
-    let stitch = format!(
-        "# brushwork: stitch the plan in {} (apply once the render Job is complete)\n{}",
-        dir.display(),
-        k8s_job(&format!("{name}-stitch"), None, &stitch_args(dir, output, r), r, false)
-    );
+    let render =
+        format!("{header}{}", k8s_job(&format!("{name}-render"), Some(n), &render_args(dir, work, r), r, true));
     let k = dir.join("kubernetes");
-    let start = format!(
-        "kubectl apply -f {} && kubectl wait --for=condition=complete --timeout=-1s job/{name}-render && kubectl apply -f {}",
-        q(&k.join("render.yaml")),
-        q(&k.join("stitch.yaml"))
-    );
+    let mut files = vec![ScriptFile { path: "kubernetes/render.yaml".into(), text: render, executable: false }];
+    let mut start = format!("kubectl apply -f {}", q(&k.join("render.yaml")));
+    if let Some(output) = &work.stitch_to {
+        let stitch = format!(
+            "# brushwork: stitch the plan in {} (apply once the render Job is complete)\n{}",
+            dir.display(),
+            k8s_job(&format!("{name}-stitch"), None, &stitch_args(dir, output, r), r, false)
+        );
+        files.push(ScriptFile { path: "kubernetes/stitch.yaml".into(), text: stitch, executable: false });
+        start.push_str(&format!(
+            " && kubectl wait --for=condition=complete --timeout=-1s job/{name}-render && kubectl apply -f {}",
+            q(&k.join("stitch.yaml"))
+        ));
+    }
     let script = format!(
-        "#!/usr/bin/env bash\n# brushwork: render, wait, stitch on Kubernetes\nset -euo pipefail\n{}\n",
+        "#!/usr/bin/env bash\n# brushwork: start the render on Kubernetes\nset -euo pipefail\n{}\n",
         start.replace(" && ", "\n")
     );
-    Emitted {
-        files: vec![
-            ScriptFile { path: "kubernetes/render.yaml".into(), text: render, executable: false },
-            ScriptFile { path: "kubernetes/stitch.yaml".into(), text: stitch, executable: false },
-        ],
-        start,
-        script,
-    }
+    Emitted { files, start, script }
 }
 
-fn shell(dir: &Path, plan: &Plan, output: &Path, r: &Resources) -> Emitted {
-    let n = plan.segments.len();
+fn shell(dir: &Path, work: &Work, r: &Resources) -> Emitted {
+    let n = work.segments;
+    let render = shell_line(&render_args(dir, work, r));
+    let stitch = work.stitch_to.as_ref().map(|o| format!(" && {}", shell_line(&stitch_args(dir, o, r))));
     let line = format!(
-        "seq 0 {} | xargs -P {} -I{{}} {} --segment {{}} && {}",
+        "seq 0 {} | xargs -P {} -I{{}} {render} --segment {{}}{}",
         n - 1,
         r.jobs.max(1),
-        shell_line(&render_args(dir, r)),
-        shell_line(&stitch_args(dir, output, r))
+        stitch.unwrap_or_default()
     );
     let text = format!(
-        "#!/usr/bin/env bash\n# brushwork: render the plan in {} on this machine, {} segments at a time, then stitch.\n\
-         # With GNU parallel: parallel -j {} {} --segment {{}} ::: $(seq 0 {})\nset -euo pipefail\n{line}\n",
+        "#!/usr/bin/env bash\n# brushwork: render the plan in {} on this machine, {} parts at a time{}.\n\
+         # With GNU parallel: parallel -j {} {render} --segment {{}} ::: $(seq 0 {})\nset -euo pipefail\n{line}\n",
         dir.display(),
         r.jobs.max(1),
+        if work.stitch_to.is_some() { ", then stitch" } else { "" },
         r.jobs.max(1),
-        shell_line(&render_args(dir, r)),
         n - 1
     );
     Emitted {

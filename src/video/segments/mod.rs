@@ -16,6 +16,7 @@
 //! | `slurm/`, `kubernetes/`, `shell/` | the scripts `--emit` wrote |
 
 pub mod emit;
+pub mod lock;
 pub mod plan;
 #[cfg(feature = "ffmpeg")]
 pub mod render;

@@ -4,12 +4,12 @@
 //! writes the same bytes: the plan fixes every setting and the seed, and the engine is
 //! deterministic.
 
-use std::fs::{File, OpenOptions, TryLockError};
 use std::ops::ControlFlow;
 use std::path::Path;
 
 use image::Rgb32FImage;
 
+use super::lock::SegmentLock;
 use super::plan::Plan;
 use crate::engine::{StyleInput, Vgg};
 use crate::error::{Error, Result};
@@ -69,30 +69,6 @@ fn same_file(path: &Path, sha: &str, what: &str) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-/// Held while this process renders a segment; a second render of the same segment (a task the
-/// scheduler started twice) is refused rather than racing it.
-pub struct SegmentLock {
-    _file: File,
-}
-
-impl SegmentLock {
-    pub fn acquire(dir: &Path, index: usize) -> Result<SegmentLock> {
-        let locks = dir.join("locks");
-        std::fs::create_dir_all(&locks).map_err(|e| Error::io(&locks, e))?;
-        let path = locks.join(format!("{index:04}.lock"));
-        let file =
-            OpenOptions::new().write(true).create(true).truncate(false).open(&path).map_err(|e| Error::io(&path, e))?;
-        match file.try_lock() {
-            Ok(()) => Ok(SegmentLock { _file: file }),
-            Err(TryLockError::WouldBlock) => Err(Error::Conflict(format!(
-                "segment {index} is being rendered by another process (lock {})",
-                path.display()
-            ))),
-            Err(TryLockError::Error(e)) => Err(Error::io(&path, e)),
-        }
-    }
 }
 
 /// What a segment render needs besides the plan: the network and the loaded images.

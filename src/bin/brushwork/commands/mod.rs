@@ -9,6 +9,8 @@ pub mod eval;
 pub mod flow;
 pub mod follow;
 pub mod foreground;
+#[cfg(feature = "ffmpeg")]
+pub mod images;
 pub mod inputs;
 pub mod overrides;
 pub mod presets;
@@ -45,6 +47,14 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             let level = args.log_level.as_deref().unwrap_or(&cli.log_level);
             serve::serve(args, &workspace(&args.workspace), level)
         }
+        #[cfg(feature = "ffmpeg")]
+        Some(Command::Images(command)) => images::images(command),
+        #[cfg(not(feature = "ffmpeg"))]
+        Some(Command::Images(_)) => Err(brushwork::error::Error::Usage(
+            "`images` shares the distributed-render code of video, and this brushwork was built without FFmpeg \
+             (cargo feature `ffmpeg`, on by default)"
+                .into(),
+        )),
         #[cfg(feature = "ffmpeg")]
         Some(Command::Video(args)) => video::video(args, &workspace(&args.workspace)),
         #[cfg(not(feature = "ffmpeg"))]

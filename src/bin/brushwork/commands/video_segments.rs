@@ -13,7 +13,7 @@ use super::report::{out_line, Reporter};
 use super::run::{absolute, absolute_inputs};
 use super::video::{apply_video_flags, check_video_settings, default_output, flow_distances, DEFAULT_PRESET};
 use super::weights::resolve_for_run;
-use crate::cli::{VideoCommand, VideoPlanArgs, VideoRenderArgs, VideoStatusArgs, VideoStitchArgs};
+use crate::cli::{SchedulerArgs, VideoCommand, VideoPlanArgs, VideoRenderArgs, VideoStatusArgs, VideoStitchArgs};
 use brushwork::error::{Error, Result};
 use brushwork::session::workspace::Listed;
 use brushwork::session::{Job, Kind, SessionSpec, Status, Workspace};
@@ -24,7 +24,7 @@ use brushwork::video::init;
 use brushwork::video::job::VideoEvent;
 use brushwork::video::motion::check_flow_dir;
 use brushwork::video::output::{check_output, check_output_path};
-use brushwork::video::segments::emit::{emit, slurm_resubmit, Resources, Scheduler};
+use brushwork::video::segments::emit::{emit, slurm_resubmit, Emitted, Resources, Scheduler, Work};
 use brushwork::video::segments::plan::{split_frames, Split, PLAN_VERSION};
 use brushwork::video::segments::render::{render_segment, segment_index, SegmentInputs};
 use brushwork::video::segments::status::{index_list, plan_status};
@@ -148,42 +148,12 @@ fn plan(args: &VideoPlanArgs, workspace: &Path) -> Result<()> {
     let session = plan_session(workspace, &dir, &plan)?;
     let logs = dir.join("logs");
     std::fs::create_dir_all(&logs).map_err(|e| Error::io(&logs, e))?;
-    let program = std::env::current_exe().map_err(|e| Error::Internal(format!("cannot find this program: {e}")))?;
-    let resources = Resources {
-        program,
-        weights: args.weights.as_deref().map(absolute),
-        device: args.device.clone(),
-        cpus_per_task: args.cpus_per_task,
-        gpus_per_task: args.gpus_per_task,
-        gres: args.gres.clone(),
-        time: args.time.clone(),
-        partition: args.partition.clone(),
-        image: args.image.clone(),
-        volume_claim: args.volume_claim.clone(),
-        mount: args
-            .mount
-            .clone()
-            .map(|m| absolute(&m))
-            .unwrap_or_else(|| dir.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"))),
-        jobs: args.jobs.max(1),
+    let resources = resources(args.weights.as_deref(), &args.device, &args.scheduler, &dir)?;
+    let emitted = args.emit.map(|e| emit(Scheduler::from(e), &dir, &Work::video(&plan, &output), &resources));
+    let written = match &emitted {
+        Some(e) => write_emitted(&dir, e)?,
+        None => Vec::new(),
     };
-    let emitted = args.emit.map(|e| emit(Scheduler::from(e), &dir, &plan, &output, &resources));
-    let mut written = Vec::new();
-    if let Some(e) = &emitted {
-        for f in &e.files {
-            let path = dir.join(&f.path);
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-            }
-            brushwork::util::fs::write_atomic(&path, f.text.as_bytes())?;
-            if f.executable {
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
-                    .map_err(|e| Error::io(&path, e))?;
-            }
-            written.push(path);
-        }
-    }
     let lens: Vec<usize> = plan.segments.iter().map(Segment::len).collect();
     if args.json {
         out_line(
@@ -240,8 +210,54 @@ fn plan(args: &VideoPlanArgs, workspace: &Path) -> Result<()> {
     Ok(())
 }
 
+/// How the emitted scripts call brushwork and what they ask of the scheduler.
+pub(super) fn resources(
+    weights: Option<&Path>,
+    device: &str,
+    scheduler: &SchedulerArgs,
+    dir: &Path,
+) -> Result<Resources> {
+    let program = std::env::current_exe().map_err(|e| Error::Internal(format!("cannot find this program: {e}")))?;
+    Ok(Resources {
+        program,
+        weights: weights.map(absolute),
+        device: device.to_string(),
+        cpus_per_task: scheduler.cpus_per_task,
+        gpus_per_task: scheduler.gpus_per_task,
+        gres: scheduler.gres.clone(),
+        time: scheduler.time.clone(),
+        partition: scheduler.partition.clone(),
+        image: scheduler.image.clone(),
+        volume_claim: scheduler.volume_claim.clone(),
+        mount: scheduler
+            .mount
+            .as_deref()
+            .map(absolute)
+            .unwrap_or_else(|| dir.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"))),
+        jobs: scheduler.jobs.max(1),
+    })
+}
+
+/// Writes what `--emit` made into the plan folder (scripts executable); returns their paths.
+pub(super) fn write_emitted(dir: &Path, emitted: &Emitted) -> Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    for f in &emitted.files {
+        let path = dir.join(&f.path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        }
+        brushwork::util::fs::write_atomic(&path, f.text.as_bytes())?;
+        if f.executable {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).map_err(|e| Error::io(&path, e))?;
+        }
+        written.push(path);
+    }
+    Ok(written)
+}
+
 /// `cpu`, `cuda` or `cuda:N`.
-fn check_device_name(device: &str) -> Result<()> {
+pub(super) fn check_device_name(device: &str) -> Result<()> {
     let ok = device == "cpu"
         || device == "cuda"
         || device.strip_prefix("cuda:").is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
