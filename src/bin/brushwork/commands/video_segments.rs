@@ -295,11 +295,7 @@ fn render(args: &VideoRenderArgs) -> Result<()> {
         match event {
             VideoEvent::Started { resumed, .. } if !json => {
                 let left = segment.len() as u32 - resumed.min(segment.len() as u32);
-                eprintln!(
-                    "segment {index}: frames {label} ({} kept, {left} to render, preroll {})",
-                    resumed,
-                    if resumed == 0 { segment.start.min(plan.preroll) } else { 0 }
-                );
+                eprintln!("segment {index}: frames {label} ({resumed} kept, {left} to render)");
             }
             VideoEvent::Frame(f, _) => {
                 frames_done += 1;
