@@ -13,7 +13,8 @@
 //! | [`engine`] | the network, losses, hand-written backward, optimisers; knows nothing of files or terminals |
 //! | [`imageio`] | reading and writing pictures (bounded decodes, recipes in PNG and JPEG) |
 //! | [`preset`] | presets as TOML files and the recipe stored in results |
-//! | [`video`], [`watch`] | a clip stylised frame by frame; a watched folder's arrivals |
+//! | [`video`], [`watch`] | a clip stylised frame by frame (and in segments on many machines); a watched folder's arrivals |
+//! | [`images`] | a folder of images split into groups for array tasks (video's plans and scripts) |
 //! | [`session`] | sessions in a workspace: checks, runs, checkpoints, the scheduler, the socket |
 //! | [`tui`] | the dashboard (ratatui); the only module that draws on a terminal |
 
@@ -30,9 +31,10 @@ pub mod imageio;
 
 pub mod preset;
 
-pub mod images;
 pub mod video;
 pub mod watch;
+
+pub mod images;
 
 pub mod session;
 

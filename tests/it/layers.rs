@@ -14,6 +14,7 @@ const LAYERS: &[&[&str]] = &[
     &["imageio"],
     &["preset"],
     &["video", "watch"],
+    &["images"],
     &["session"],
     &["tui"],
 ];
