@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::Settings;
 use crate::error::{Error, Result};
 use crate::util::fs::write_atomic;
-use crate::video::segments::plan::{Segment, MAX_SEGMENTS};
+use crate::video::segments::plan::{check_parts, read_plan_file, Segment};
 
 /// The plan file's name in the plan folder.
 pub const IMAGES_PLAN_FILE: &str = "images.toml";
@@ -72,22 +72,8 @@ impl ImagePlan {
     /// Reads `dir/images.toml` and checks it holds together.
     pub fn read(dir: &Path) -> Result<ImagePlan> {
         let path = ImagePlan::path(dir);
-        let meta = std::fs::metadata(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => {
-                Error::input(dir, "no image plan here (make one with `brushwork images plan`)")
-            }
-            _ => Error::io(&path, e),
-        })?;
-        if meta.len() > (MAX_IMAGES as u64) * 1024 {
-            return Err(Error::input(
-                &path,
-                format!("the plan is {} bytes, too large to be one (refused)", meta.len()),
-            ));
-        }
-        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        let plan: ImagePlan = toml::from_str(&text).map_err(|e| {
-            Error::input(&path, format!("not a brushwork image plan: {}", e.message().lines().next().unwrap_or("")))
-        })?;
+        let missing = "no image plan here (make one with `brushwork images plan`)";
+        let plan: ImagePlan = read_plan_file(&path, (MAX_IMAGES as u64) * 1024, missing, "image plan")?;
         plan.check().map_err(|m| Error::input(&path, m))?;
         Ok(plan)
     }
@@ -99,19 +85,7 @@ impl ImagePlan {
         if self.images.is_empty() || self.images.len() > MAX_IMAGES {
             return Err(format!("{} images: must be 1 to {MAX_IMAGES}", self.images.len()));
         }
-        if self.groups.is_empty() || self.groups.len() > MAX_SEGMENTS {
-            return Err(format!("{} groups: must be 1 to {MAX_SEGMENTS}", self.groups.len()));
-        }
-        let mut next = 0;
-        for (i, g) in self.groups.iter().enumerate() {
-            if g.start != next || g.end <= g.start {
-                return Err(format!("group {i} ({}..{}) does not follow on from image {next}", g.start, g.end));
-            }
-            next = g.end;
-        }
-        if next != self.images.len() {
-            return Err(format!("the groups end at image {next}, the plan has {}", self.images.len()));
-        }
+        check_parts(&self.groups, self.images.len(), "group", "image")?;
         // Results stay in the output folder, under their own names: a plan may not write elsewhere.
         for image in &self.images {
             let inside = image.output.parent() == Some(self.output_dir.as_path());

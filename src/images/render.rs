@@ -11,7 +11,7 @@ use crate::engine::{stylize_cached, StyleCache, StyleInput, StylizeJob, Vgg};
 use crate::error::{Error, Result};
 use crate::imageio::{load_rgb_for, save_image, RECIPE_KEY};
 use crate::preset::recipe::Recipe;
-use crate::util::hash::sha256_file;
+use crate::video::segments::plan::same_file;
 
 /// What a group render needs besides the plan: the network and the loaded images.
 pub struct GroupInputs<'a> {
@@ -48,9 +48,7 @@ pub fn render_group(
             on_image(ImageDone::Kept { output: &image.output });
             continue;
         }
-        if sha256_file(&image.path)? != image.sha256 {
-            return Err(Error::input(&image.path, "changed since the plan was made (its SHA-256 is not the plan's)"));
-        }
+        same_file(&image.path, &image.sha256, "the image")?;
         check_size(&image.path, &plan.settings)?;
         let content = load_rgb_for(&image.path, Some(plan.settings.size))?;
         let job = StylizeJob {

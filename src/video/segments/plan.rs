@@ -171,21 +171,9 @@ impl Plan {
     /// person may have edited it).
     pub fn read(dir: &Path) -> Result<Plan> {
         let path = Plan::path(dir);
-        let meta = std::fs::metadata(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => Error::input(dir, "no plan here (make one with `brushwork video plan`)"),
-            _ => Error::io(&path, e),
-        })?;
         // Timestamps take about 20 bytes a frame.
-        if meta.len() > (MAX_FRAMES as u64) * 32 + (1 << 20) {
-            return Err(Error::input(
-                &path,
-                format!("the plan is {} bytes, too large to be one (refused)", meta.len()),
-            ));
-        }
-        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        let plan: Plan = toml::from_str(&text).map_err(|e| {
-            Error::input(&path, format!("not a brushwork plan: {}", e.message().lines().next().unwrap_or("")))
-        })?;
+        let limit = (MAX_FRAMES as u64) * 32 + (1 << 20);
+        let plan: Plan = read_plan_file(&path, limit, "no plan here (make one with `brushwork video plan`)", "plan")?;
         plan.check().map_err(|m| Error::input(&path, m))?;
         Ok(plan)
     }
@@ -208,19 +196,7 @@ impl Plan {
         if !even(self.width) || !even(self.height) {
             return Err(format!("frame size {}x{}: must be even, 2 to {max}", self.width, self.height));
         }
-        if self.segments.is_empty() || self.segments.len() > MAX_SEGMENTS {
-            return Err(format!("{} segments: must be 1 to {MAX_SEGMENTS}", self.segments.len()));
-        }
-        let mut next = 0;
-        for (i, s) in self.segments.iter().enumerate() {
-            if s.start != next || s.end <= s.start {
-                return Err(format!("segment {i} ({}..{}) does not follow on from frame {next}", s.start, s.end));
-            }
-            next = s.end;
-        }
-        if next != self.frames {
-            return Err(format!("the segments end at frame {next}, the clip has {}", self.frames));
-        }
+        check_parts(&self.segments, self.frames, "segment", "frame")?;
         if self.preroll > MAX_FRAMES {
             return Err(format!("preroll {}: at most {MAX_FRAMES} frames", self.preroll));
         }
@@ -254,6 +230,54 @@ impl Plan {
     pub fn segment_of(&self, k: usize) -> usize {
         self.segments.partition_point(|s| s.end <= k)
     }
+}
+
+/// Reads a plan file of type `T` from `path`: `missing` when it is not there, refused above
+/// `limit` bytes before reading (a plan is input: another tool or a person may have edited it),
+/// and one line naming the file when it is not a `what` (`plan`, `image plan`).
+pub fn read_plan_file<T: serde::de::DeserializeOwned>(path: &Path, limit: u64, missing: &str, what: &str) -> Result<T> {
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::input(path.parent().unwrap_or(path), missing),
+        _ => Error::io(path, e),
+    })?;
+    if meta.len() > limit {
+        return Err(Error::input(path, format!("the plan is {} bytes, too large to be one (refused)", meta.len())));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    toml::from_str(&text).map_err(|e| {
+        Error::input(path, format!("not a brushwork {what}: {}", e.message().lines().next().unwrap_or("")))
+    })
+}
+
+/// Checks that `parts` (segments of a clip, groups of a folder) are 1 to [`MAX_SEGMENTS`]
+/// consecutive, non-empty ranges covering `0..total` exactly.
+pub fn check_parts(parts: &[Segment], total: usize, part: &str, item: &str) -> std::result::Result<(), String> {
+    if parts.is_empty() || parts.len() > MAX_SEGMENTS {
+        return Err(format!("{} {part}s: must be 1 to {MAX_SEGMENTS}", parts.len()));
+    }
+    let mut next = 0;
+    for (i, s) in parts.iter().enumerate() {
+        if s.start != next || s.end <= s.start {
+            return Err(format!("{part} {i} ({}..{}) does not follow on from {item} {next}", s.start, s.end));
+        }
+        next = s.end;
+    }
+    if next != total {
+        return Err(format!("the {part}s end at {item} {next}, the plan has {total}"));
+    }
+    Ok(())
+}
+
+/// Checks the file at `path` still has the SHA-256 `sha` it had when a plan was made (`what`
+/// names it in the message): anything rendered from another file would not match its neighbours.
+pub fn same_file(path: &Path, sha: &str, what: &str) -> Result<()> {
+    if crate::util::hash::sha256_file(path)? != sha {
+        return Err(Error::input(
+            path,
+            format!("{what} changed since the plan was made (its SHA-256 is not the plan's): results would not match"),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

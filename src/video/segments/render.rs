@@ -10,10 +10,9 @@ use std::path::Path;
 use image::Rgb32FImage;
 
 use super::lock::SegmentLock;
-use super::plan::Plan;
+use super::plan::{same_file, Plan};
 use crate::engine::{StyleInput, Vgg};
 use crate::error::{Error, Result};
-use crate::util::hash::sha256_file;
 use crate::video::decode::Frames;
 use crate::video::job::{render, FrameRange, RenderSpec, Rendered, VideoEvent};
 
@@ -58,17 +57,6 @@ impl Plan {
     pub fn check_weights(&self, weights: &Path) -> Result<()> {
         same_file(weights, &self.weights_sha256, "the weights")
     }
-}
-
-fn same_file(path: &Path, sha: &str, what: &str) -> Result<()> {
-    let now = sha256_file(path)?;
-    if now != sha {
-        return Err(Error::input(
-            path,
-            format!("{what} changed since the plan was made (its SHA-256 is not the plan's): frames would not match"),
-        ));
-    }
-    Ok(())
 }
 
 /// What a segment render needs besides the plan: the network and the loaded images.

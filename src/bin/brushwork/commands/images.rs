@@ -20,7 +20,7 @@ use brushwork::session::Kind;
 use brushwork::util::hash::sha256_file;
 use brushwork::util::text::escape_controls;
 use brushwork::video::segments::emit::{emit, job_name, Scheduler, Work};
-use brushwork::video::segments::plan::{split_frames, Split};
+use brushwork::video::segments::plan::{same_file, split_frames, Split};
 use brushwork::video::segments::render::segment_index;
 use brushwork::video::segments::status::index_list;
 
@@ -157,17 +157,13 @@ fn render(args: &VideoRenderArgs) -> Result<()> {
     let index = segment_index(args.segment, &|name| std::env::var(name).ok())?;
     let group = plan.group(index)?;
     for (style, sha) in plan.settings.styles.iter().zip(&plan.style_sha256) {
-        if sha256_file(&style.path)? != *sha {
-            return Err(Error::input(&style.path, "a style image changed since the plan was made"));
-        }
+        same_file(&style.path, sha, "a style image")?;
     }
     let device = overrides::parse_device(&args.device)?;
     let reporter = Reporter::new(args.json, 0);
     let explicit = args.weights.clone().or_else(|| plan.weights.is_file().then(|| plan.weights.clone()));
     let weights = resolve_for_run(explicit.as_deref(), plan.settings.arch.required(), &reporter)?;
-    if sha256_file(&weights)? != plan.weights_sha256 {
-        return Err(Error::input(&weights, "the weights changed since the plan was made (not the plan's SHA-256)"));
-    }
+    same_file(&weights, &plan.weights_sha256, "the weights")?;
     let (styles, init_image) = brushwork::session::network::load_images(&plan.settings)?;
     let (net, header) =
         brushwork::session::network::load_network(&plan.settings, &plan.preset, &weights, &device, &|m| {
