@@ -141,7 +141,7 @@ pub fn check(spec: &SessionSpec) -> Result<()> {
 pub fn check_job(settings: &Settings, kind: Kind, content: &Path) -> Result<()> {
     let Some(available) = available_bytes() else { return Ok(()) };
     let content = match kind {
-        Kind::Video => None,
+        Kind::Video | Kind::Folder => None,
         Kind::Image | Kind::Watched => header_dims(content),
     };
     let shapes = Shapes { content, styles: settings.styles.iter().map(|s| header_dims(&s.path)).collect() };

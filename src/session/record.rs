@@ -60,6 +60,8 @@ pub enum Kind {
     Video,
     /// An image picked up by a watched folder.
     Watched,
+    /// A folder of images split over array tasks (`images plan`); no worker here runs it.
+    Folder,
 }
 
 impl Kind {
@@ -68,6 +70,7 @@ impl Kind {
             Kind::Image => "image",
             Kind::Video => "video",
             Kind::Watched => "watched",
+            Kind::Folder => "folder",
         }
     }
 }
@@ -217,6 +220,7 @@ impl SessionRecord {
     pub fn progress_counts(&self) -> (u32, u32, &'static str) {
         match self.job.kind {
             Kind::Video => self.progress.map_or((0, 0, "frames"), |p| (p.iteration, p.total, "frames")),
+            Kind::Folder => self.progress.map_or((0, 0, "images"), |p| (p.iteration, p.total, "images")),
             _ => {
                 let total = self.progress.map_or(0, |p| p.total);
                 let total = if total > 0 { total } else { self.total_iterations() };

@@ -301,7 +301,11 @@ impl Form {
                 kind: if super::browser::is_video(Path::new(content)) {
                     Kind::Video
                 } else {
-                    template.map_or(Kind::Image, |t| if t.job.kind == Kind::Video { Kind::Image } else { t.job.kind })
+                    template.map_or(Kind::Image, |t| match t.job.kind {
+                        // A folder plan's form makes an image session of the file typed in.
+                        Kind::Video | Kind::Folder => Kind::Image,
+                        kind => kind,
+                    })
                 },
                 content: PathBuf::from(content),
                 export: optional(self.value(Field::Export)).map(PathBuf::from),

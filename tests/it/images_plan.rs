@@ -70,6 +70,13 @@ fn a_folder_is_rendered_in_groups_each_image_once() {
     assert_eq!((done["group"].as_u64(), done["rendered"].as_u64()), (Some(1), Some(2)), "{done}");
     let st = &fx.run(&["images", "status", "plan", "--json"]).events()[0];
     assert_eq!((st["done"].as_u64(), st["array"].as_str()), (Some(2), Some("0")), "{st}");
+    // The plan is a session of kind `folder` whose progress is read from the plan folder.
+    assert!(plan["session"].is_string(), "{plan}");
+    let list = fx.run(&["sessions", "list"]);
+    assert!(
+        list.stdout.contains("distributed") && list.stdout.contains("folder") && list.stdout.contains("2/5"),
+        "{list}"
+    );
     let r = fx.run(&["images", "render", "plan", "--segment", "0"]);
     assert_eq!(r.code, Some(0), "{r}");
     let mut results: Vec<String> = std::fs::read_dir(fx.join("results"))
@@ -86,6 +93,15 @@ fn a_folder_is_rendered_in_groups_each_image_once() {
     assert!(std::fs::read(fx.join("results/a.quick.png")).unwrap() == before);
     let st = &fx.run(&["images", "status", "plan", "--json"]).events()[0];
     assert_eq!(st["finished"], true, "{st}");
+    let list = fx.run(&["sessions", "list"]);
+    assert!(
+        list.stdout.contains("done") && list.stdout.contains("5/5"),
+        "done once every image has its result:\n{list}"
+    );
+    // Planning again reuses the session; a worker never runs it.
+    assert_eq!(fx.run(&plan_args(&["--segments", "2"])).code, Some(0));
+    let list = fx.run(&["sessions", "list"]);
+    assert_eq!(list.stdout.lines().count(), 2, "one session for the plan:\n{list}");
 }
 
 #[test]

@@ -751,4 +751,7 @@ pub struct ImagesPlanArgs {
     /// One JSON object on stdout instead of text.
     #[arg(long)]
     pub json: bool,
+    /// The workspace that lists the render as a session (its progress read from DIR).
+    #[command(flatten)]
+    pub workspace: WorkspaceArg,
 }

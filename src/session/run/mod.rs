@@ -144,6 +144,10 @@ fn run_locked(
         #[cfg(not(feature = "ffmpeg"))]
         Kind::Video => crate::video::init().map(|()| Outcome::Done),
         Kind::Image | Kind::Watched => image::run(ws, dir, record, engines, stop, emit, &device, weights),
+        Kind::Folder => Err(Error::Usage(format!(
+            "session {}: a folder plan is rendered by `brushwork images render` on the machines a scheduler starts, not here",
+            record.id
+        ))),
     }
 }
 

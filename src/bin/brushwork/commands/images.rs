@@ -10,13 +10,13 @@ use super::inputs::with_json_error;
 use super::overrides;
 use super::report::{out_line, Reporter};
 use super::run::{absolute, absolute_inputs};
-use super::video_segments::{check_device_name, resources, write_emitted};
+use super::video_segments::{check_device_name, plan_session, resources, write_emitted};
 use super::weights::resolve_for_run;
 use crate::cli::{ImagesCommand, ImagesPlanArgs, VideoRenderArgs, VideoStatusArgs};
 use brushwork::error::{Error, Result};
 use brushwork::images::plan::{folder_images, ImagePlan, PlannedImage, IMAGES_PLAN_VERSION};
 use brushwork::images::render::{render_group, GroupInputs, ImageDone};
-use brushwork::session::Kind;
+use brushwork::session::{Job, Kind};
 use brushwork::util::hash::sha256_file;
 use brushwork::util::text::escape_controls;
 use brushwork::video::segments::emit::{emit, job_name, Scheduler, Work};
@@ -27,9 +27,12 @@ use brushwork::video::segments::status::index_list;
 /// The preset `images plan` uses when none is given (as `run`).
 const DEFAULT_PRESET: &str = "quick";
 
-pub fn images(command: &ImagesCommand) -> Result<()> {
+pub fn images(command: &ImagesCommand, workspace: &Path) -> Result<()> {
     match command {
-        ImagesCommand::Plan(a) => with_json_error(a.json, || plan(a)),
+        ImagesCommand::Plan(a) => {
+            let ws = a.workspace.workspace.clone().unwrap_or_else(|| workspace.to_path_buf());
+            with_json_error(a.json, || plan(a, &ws))
+        }
         ImagesCommand::Render(a) => with_json_error(a.json, || render(a)),
         ImagesCommand::Status(a) => with_json_error(a.json, || status(a)),
     }
@@ -39,7 +42,7 @@ fn shown(p: &Path) -> String {
     escape_controls(&p.display().to_string()).into_owned()
 }
 
-fn plan(args: &ImagesPlanArgs) -> Result<()> {
+fn plan(args: &ImagesPlanArgs, workspace: &Path) -> Result<()> {
     let preset = overrides::resolve(&args.settings, DEFAULT_PRESET)?;
     let mut settings = preset.settings;
     overrides::check_settings(&settings, Kind::Image)?;
@@ -96,6 +99,17 @@ fn plan(args: &ImagesPlanArgs) -> Result<()> {
     };
     let dir = absolute(&args.workdir);
     let existed = plan.write_new(&dir)?;
+    let job = Job {
+        kind: Kind::Folder,
+        content: plan.folder.clone(),
+        export: Some(plan.output_dir.clone()),
+        weights: Some(plan.weights.clone()),
+        device: "cpu".into(),
+        preset: plan.preset.clone(),
+        priority: 0,
+        settings: plan.settings.clone(),
+    };
+    let session = plan_session(workspace, &dir, job)?;
     let work = Work {
         command: "images",
         segments: plan.groups.len(),
@@ -121,7 +135,7 @@ fn plan(args: &ImagesPlanArgs) -> Result<()> {
             &json!({"event": "plan", "dir": dir, "existing": existed, "folder": folder, "output_dir": plan.output_dir,
                 "images": plan.images.len(),
                 "groups": plan.groups.iter().map(|g| json!({"first": g.start + 1, "last": g.end})).collect::<Vec<_>>(),
-                "files": written, "start": emitted.as_ref().map(|e| e.start.clone())})
+                "files": written, "start": emitted.as_ref().map(|e| e.start.clone()), "session": session})
             .to_string(),
         );
         return Ok(());
@@ -134,6 +148,7 @@ fn plan(args: &ImagesPlanArgs) -> Result<()> {
         plan.groups.len(),
         shown(&plan.output_dir)
     );
+    eprintln!("session {session}: `brushwork sessions list` and the dashboard follow its progress");
     match &emitted {
         Some(e) => {
             for p in &written {

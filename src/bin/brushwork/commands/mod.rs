@@ -48,7 +48,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             serve::serve(args, &workspace(&args.workspace), level)
         }
         #[cfg(feature = "ffmpeg")]
-        Some(Command::Images(command)) => images::images(command),
+        Some(Command::Images(command)) => images::images(command, &workspace(&WorkspaceArg::default())),
         #[cfg(not(feature = "ffmpeg"))]
         Some(Command::Images(_)) => Err(brushwork::error::Error::Usage(
             "`images` shares the distributed-render code of video, and this brushwork was built without FFmpeg \

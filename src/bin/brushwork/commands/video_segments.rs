@@ -53,8 +53,9 @@ fn shown(p: &Path) -> String {
 }
 
 /// The workspace's session for the plan in `dir`: the one made for it before, or a new one of
-/// status `distributed` (no worker here runs it; listing it reads its progress from `dir`).
-fn plan_session(workspace: &Path, dir: &Path, plan: &Plan) -> Result<String> {
+/// status `distributed` running `job` (no worker here runs it; listing it reads its progress from
+/// `dir`). Used by `video plan` and `images plan`.
+pub fn plan_session(workspace: &Path, dir: &Path, job: Job) -> Result<String> {
     let ws = Workspace::open(workspace)?;
     let existing = ws.list().into_iter().find_map(|l| match l {
         Listed::Ok(r) if r.plan_dir.as_deref() == Some(dir) => Some(r.id),
@@ -63,20 +64,7 @@ fn plan_session(workspace: &Path, dir: &Path, plan: &Plan) -> Result<String> {
     if let Some(id) = existing {
         return Ok(id);
     }
-    let spec = SessionSpec {
-        name: None,
-        job: Job {
-            kind: Kind::Video,
-            content: plan.source.clone(),
-            export: Some(plan.output.clone()),
-            weights: Some(plan.weights.clone()),
-            device: "cpu".into(),
-            preset: plan.preset.clone(),
-            priority: 0,
-            settings: plan.settings.clone(),
-        },
-    };
-    let mut record = ws.create(spec)?;
+    let mut record = ws.create(SessionSpec { name: None, job })?;
     record.status = Status::Distributed;
     record.plan_dir = Some(dir.to_path_buf());
     ws.save(&record)?;
@@ -145,7 +133,17 @@ fn plan(args: &VideoPlanArgs, workspace: &Path) -> Result<()> {
         settings,
     };
     let existed = plan.write_new(&dir)?;
-    let session = plan_session(workspace, &dir, &plan)?;
+    let job = Job {
+        kind: Kind::Video,
+        content: plan.source.clone(),
+        export: Some(plan.output.clone()),
+        weights: Some(plan.weights.clone()),
+        device: "cpu".into(),
+        preset: plan.preset.clone(),
+        priority: 0,
+        settings: plan.settings.clone(),
+    };
+    let session = plan_session(workspace, &dir, job)?;
     let logs = dir.join("logs");
     std::fs::create_dir_all(&logs).map_err(|e| Error::io(&logs, e))?;
     let resources = resources(args.weights.as_deref(), &args.device, &args.scheduler, &dir)?;
