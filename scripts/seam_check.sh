@@ -3,8 +3,12 @@
 # several --preroll values, renders every segment on this machine and stitches it, then scores
 # the stitched clip with `brushwork eval` (the warping error of each frame against the previous
 # one, moved along the *source's* flow: the same instrument for every run). For each preroll it
-# prints the warping error at each segment's first frame over the clip's median, and the same for
-# the one-machine render (`brushwork video`, no seams) at the same frames.
+# prints, per seam, the worst warping error over the seam's crossfade (the frames blended there
+# by the largest preroll, and the segment's first frame) over the clip's median, and the same for
+# the one-machine render (`brushwork video`, no seams) at the same frames. Then what the blend
+# costs the picture: the style and content losses (`brushwork eval`, the preset's layers) of the
+# middle frame of the last crossfade, blended half and half, against the same frame of the
+# one-machine render and the seam's own first frame.
 # Usage: scripts/seam_check.sh [PREROLL...] (default 0 2 4 8). Env: BRUSHWORK (default
 # target/release/brushwork), OUT (default a temp dir), SECONDS_CUT (3), SEGMENTS (4), SIZE (128),
 # PRESET (video), CLIP (media/video/tears_of_steel_10s_640x360.mp4).
@@ -43,23 +47,52 @@ for w in "${PREROLLS[@]}"; do
   score "$OUT/seams-$w.mp4" >"$OUT/seams-$w.json"
 done
 
-python3 - "$OUT" "${PREROLLS[@]}" <<'PY'
+python3 - "$OUT" "${PREROLLS[@]}" <<'PY' >"$OUT/table.txt"
 import json, statistics, sys
-out, prerolls = sys.argv[1], sys.argv[2:]
+out, prerolls = sys.argv[1], [int(p) for p in sys.argv[2:]]
 def errors(path):
     e = json.loads(open(path).read().strip().splitlines()[-1])
     return {f["frame"]: f["warp_error"] for f in e["per_frame"] if f["warp_error"] is not None}
 plan = json.loads(open(f"{out}/plan-{prerolls[0]}.json").read().strip().splitlines()[-1])
-starts = [s["first"] for s in plan["segments"]][1:]
+segs = [(s["first"], s["last"]) for s in plan["segments"]]
+# Seam i: frames (1-based) whose error measures a change inside the largest crossfade and into
+# the segment's first frame.
+width = max(prerolls)
+seams = []
+for (pf, pl), (f, _) in zip(segs, segs[1:]):
+    fade = min(width, pl - pf + 1)
+    seams.append((f, list(range(f - fade, f + 1))))
 single = errors(f"{out}/single.json")
 def row(name, e):
     med = statistics.median(e.values())
-    ratios = [e[f] / med for f in starts if f in e]
-    print(f"| {name} | {med:.5f} | " + " | ".join(f"{r:.2f}" for r in ratios) + f" | {max(ratios):.2f} |")
-print(f"frames {plan['frames']}, seams at frames {starts}")
-print("| run | median warp error | " + " | ".join(f"frame {f} / median" for f in starts) + " | worst |")
-print("|---|---|" + "---|" * len(starts) + "---|")
+    worst = [max(e[k] for k in frames if k in e) / med for _, frames in seams]
+    print(f"| {name} | {med:.5f} | " + " | ".join(f"{r:.2f}" for r in worst) + f" | {max(worst):.2f} |")
+print(f"frames {plan['frames']}, seams at frames {[f for f, _ in seams]}, each over the {width} frames before it")
+print("| run | median warp error | " + " | ".join(f"seam at {f} / median" for f, _ in seams) + " | worst |")
+print("|---|---|" + "---|" * len(seams) + "---|")
 row("one machine (no seams)", single)
 for w in prerolls:
     row(f"--preroll {w}", errors(f"{out}/seams-{w}.json"))
+last_first, last_frames = seams[-1]
+fade = min(max(prerolls), last_frames[-1] - last_frames[0])
+print(f"MID {last_first - 1 - fade // 2} SEAM {last_first}")
 PY
+cat "$OUT/table.txt" | grep -v '^MID'
+# What the blend costs: the middle frame of the last crossfade of the largest preroll (blended
+# about half and half), that frame of the one-machine render, and the seam's first frame.
+read -r _ mid _ seam < <(grep '^MID' "$OUT/table.txt")
+w=${PREROLLS[-1]}
+frame() { # CLIP N(1-based) PNG
+  ffmpeg -y -nostdin -loglevel error -i "$1" -vf "select=eq(n\,$(($2 - 1)))" -frames:v 1 "$3"
+}
+frame "$src" "$mid" "$OUT/content-mid.png"
+frame "$OUT/seams-$w.mp4" "$mid" "$OUT/blend-mid.png"
+frame "$OUT/single.mp4" "$mid" "$OUT/single-mid.png"
+frame "$src" "$seam" "$OUT/content-seam.png"
+frame "$OUT/seams-$w.mp4" "$seam" "$OUT/seam-first.png"
+frame "$OUT/single.mp4" "$seam" "$OUT/single-seam.png"
+losses() { "$BW" eval "$1" --content "$2" --style "$style" --preset "$PRESET" --json | tail -n 1; }
+echo "losses of frame $mid (crossfade middle, --preroll $w) and frame $seam (the segment's first):"
+for f in blend-mid:content-mid single-mid:content-mid seam-first:content-seam single-seam:content-seam; do
+  echo "$f $(losses "$OUT/${f%%:*}.png" "$OUT/${f##*:}.png")"
+done

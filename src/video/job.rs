@@ -255,16 +255,11 @@ pub fn render(
     warm.iterations = settings.frame_iterations;
     warm.scales = 1;
     let plan = FramePlan::new(&settings);
-    // The first kept frame not on disk; the frames before it are kept as they are. It starts from
-    // the saved frames it looks back to; when one of those is gone too (a finished segment's
-    // warm-up is removed), the render starts at the first frame missing before it.
+    // The first frame of the range not on disk (warm-up frames included: a segment's are kept
+    // for the stitch's crossfade); every frame before it is on disk, so the window it looks back
+    // to is read from there.
     let missing = |k: &usize| !spec.path(*k).exists();
-    let resume = match (keep_from..end).find(missing) {
-        None => end,
-        Some(m) => (first.max(m.saturating_sub(plan.depth()))..m)
-            .find(missing)
-            .map_or(m, |_| (first..m).find(missing).unwrap_or(m)),
-    };
+    let resume = (first..end).find(missing).unwrap_or(end);
     let mut rendered = Rendered { resumed: resume.saturating_sub(keep_from) as u32, ..Rendered::default() };
     let _ = on_event(VideoEvent::Started { frames: spec.frames, resumed: rendered.resumed, size, work_dir: spec.kept });
     if resume >= end {

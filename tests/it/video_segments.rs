@@ -108,7 +108,10 @@ fn segments_render_anywhere_and_stitch_with_the_sources_timing_and_audio() {
         list.stdout.contains("distributed") && list.stdout.contains("12/12"),
         "not done before the stitch:\n{list}"
     );
-    assert!(!fx.join("plan/warmup/0001").exists(), "a finished segment's warm-up frames are removed");
+    // Segment 1's warm-up (frames 3 and 4) stays for the crossfade at its seam.
+    for k in [3, 4] {
+        assert!(fx.join(format!("plan/warmup/0001/{k:06}.png")).is_file(), "warm-up frame {k} kept");
+    }
 
     // A rerun of a finished segment renders nothing; with a frame removed it renders that one
     // again, to the same bytes.
@@ -121,13 +124,22 @@ fn segments_render_anywhere_and_stitch_with_the_sources_timing_and_audio() {
     for k in 1..=12 {
         assert!(frame_bytes(&fx, k) == before[k - 1], "frame {k} changed on a rerun");
     }
-    // The first kept frame of a segment again: its preroll is rendered again too, same bytes.
-    std::fs::remove_file(fx.join("plan/frames/000005.png")).unwrap();
-    std::fs::remove_file(fx.join("plan/frames/000006.png")).unwrap();
+    // A warm-up frame the stitch blends in is missing: the segment is unfinished, the stitch
+    // refuses naming it, and a rerun renders from there to the same bytes.
+    let warm = fx.join("plan/warmup/0001/000004.png");
+    let warm_before = std::fs::read(&warm).unwrap();
+    std::fs::remove_file(&warm).unwrap();
+    let st = &fx.run(&["video", "status", "plan", "--json"]).events()[0];
+    assert_eq!((st["finished"].as_bool(), st["array"].as_str()), (Some(false), Some("1")), "{st}");
+    let r = fx.run(&["video", "stitch", "plan"]);
+    assert_eq!(r.code, Some(1), "{r}");
+    assert!(r.stderr.contains("warm-up") && r.stderr.contains("frame 4 of segment 1"), "{r}");
+    assert!(!fx.join("out.mp4").exists());
     let r = render(&fx, "1");
     assert_eq!(r.code, Some(0), "{r}");
+    assert!(std::fs::read(&warm).unwrap() == warm_before, "the warm-up frame changed");
     for k in 5..=8 {
-        assert!(frame_bytes(&fx, k) == before[k - 1], "frame {k} changed after its preroll was rendered again");
+        assert!(frame_bytes(&fx, k) == before[k - 1], "frame {k} changed after its warm-up was rendered again");
     }
 
     let r = fx.run(&["video", "stitch", "plan", "--json"]);

@@ -9,6 +9,22 @@ use crate::engine::Settings;
 use crate::error::{Error, Result};
 use crate::util::fs::write_atomic;
 
+/// [`Plan::crossfade`] for contiguous `segments` each started `preroll` frames early.
+pub fn crossfade_range(segments: &[Segment], preroll: usize, index: usize) -> std::ops::Range<usize> {
+    match (index.checked_sub(1).and_then(|i| segments.get(i)), segments.get(index)) {
+        (Some(prev), Some(seg)) => seg.start - preroll.min(prev.len())..seg.start,
+        _ => 0..0,
+    }
+}
+
+/// The weight of the later segment's render of frame `k` in the crossfade `range` (the earlier
+/// segment's has `1 − weight`): `(k − start + 1) / (len + 1)`, so the first blended frame is
+/// mostly the earlier render, the last mostly the later one, and the step from frame to frame is
+/// the same everywhere, `1 / (len + 1)`, including into the first frame after the range (weight 1).
+pub fn crossfade_weight(range: &std::ops::Range<usize>, k: usize) -> f32 {
+    (k + 1 - range.start) as f32 / (range.len() + 1) as f32
+}
+
 /// The plan file's name in the plan folder.
 pub const PLAN_FILE: &str = "plan.toml";
 
@@ -226,6 +242,21 @@ impl Plan {
         dir.join("warmup").join(format!("{index:04}"))
     }
 
+    /// Frame `k` (0-based) as segment `index` rendered it during its warm-up.
+    pub fn warmup_frame(dir: &Path, index: usize, k: usize) -> PathBuf {
+        Plan::warmup_dir(dir, index).join(format!("{:06}.png", k + 1))
+    }
+
+    /// The frames blended at segment `index`'s seam: the last frames of the segment before it,
+    /// which this segment also rendered as its warm-up, at most the length of that segment.
+    /// Empty for the first segment and for `preroll = 0`. At the stitch each of these frames is a
+    /// blend of the two renders, moving linearly from the earlier segment's to this one's (see
+    /// [`crossfade_weight`]), so the jump between two independently started chains is spread over
+    /// the overlap instead of falling between two frames.
+    pub fn crossfade(&self, index: usize) -> std::ops::Range<usize> {
+        crossfade_range(&self.segments, self.preroll, index)
+    }
+
     /// Which segment frame `k` belongs to.
     pub fn segment_of(&self, k: usize) -> usize {
         self.segments.partition_point(|s| s.end <= k)
@@ -283,6 +314,24 @@ pub fn same_file(path: &Path, sha: &str, what: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn crossfades_stay_inside_the_segment_before() {
+        // Segments 0–3, 3–6, 6–8, preroll 4: segment 1 warms up from frame 0 (3 − 4 clamped) and
+        // blends segment 0's three frames; segment 2 warms up over frames 2–5 but blends only
+        // segment 1's frames 3–5, so no frame is blended at two seams.
+        let segs = [Segment { start: 0, end: 3 }, Segment { start: 3, end: 6 }, Segment { start: 6, end: 8 }];
+        assert_eq!(crossfade_range(&segs, 4, 0), 0..0);
+        assert_eq!(crossfade_range(&segs, 4, 1), 0..3);
+        assert_eq!(crossfade_range(&segs, 4, 2), 3..6);
+        assert_eq!(crossfade_range(&segs, 2, 2), 4..6);
+        assert_eq!(crossfade_range(&segs, 0, 2), 6..6);
+        assert_eq!(crossfade_range(&segs, 4, 3), 0..0);
+        // Over 3 frames the later render weighs 1/4, 2/4, 3/4: equal steps into its own frames.
+        let r = 3..6;
+        let w: Vec<f32> = r.clone().map(|k| crossfade_weight(&r, k)).collect();
+        assert_eq!(w, vec![0.25, 0.5, 0.75]);
+    }
 
     #[test]
     fn splits_cover_every_frame_once() {

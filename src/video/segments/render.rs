@@ -1,5 +1,6 @@
 //! Rendering one segment of a plan: the frames `start - preroll .. end` of the source, the
-//! preroll kept apart and the segment's own frames saved into the plan's `frames/`. Frames on
+//! preroll kept apart in `warmup/IIII/` (the stitch crossfades its last frames into the segment
+//! before) and the segment's own frames saved into the plan's `frames/`. Frames on
 //! disk are skipped, so a rerun (a requeued array task) continues where the last one stopped and
 //! writes the same bytes: the plan fixes every setting and the seed, and the engine is
 //! deterministic.
@@ -103,10 +104,9 @@ pub fn render_segment(
         kept: &kept,
         warmup: &warmup,
     };
-    let rendered = render(inputs.net, &mut clip, &spec, on_event)?;
-    // The segment's frames are all on disk: its warm-up is not needed again.
-    let _ = std::fs::remove_dir_all(&warmup);
-    Ok(rendered)
+    // The warm-up frames stay: the stitch blends the last of them into the segment before
+    // (`Plan::crossfade`), and a rerun starts from the first frame missing anywhere in the range.
+    render(inputs.net, &mut clip, &spec, on_event)
 }
 
 #[cfg(test)]

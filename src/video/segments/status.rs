@@ -17,11 +17,15 @@ pub struct SegmentStatus {
     pub last: usize,
     pub frames: usize,
     pub done: usize,
+    /// Frames of its warm-up the stitch blends in at its seam ([`Plan::crossfade`]), and how
+    /// many of them are on disk.
+    pub crossfade: usize,
+    pub crossfade_done: usize,
 }
 
 impl SegmentStatus {
     pub fn finished(&self) -> bool {
-        self.done == self.frames
+        self.done == self.frames && self.crossfade_done == self.crossfade
     }
 }
 
@@ -47,12 +51,17 @@ pub fn plan_status(dir: &Path, plan: &Plan) -> PlanStatus {
         .segments
         .iter()
         .enumerate()
-        .map(|(index, s): (usize, &Segment)| SegmentStatus {
-            index,
-            first: s.start + 1,
-            last: s.end,
-            frames: s.len(),
-            done: (s.start..s.end).filter(|&k| Plan::kept_frame(dir, k).is_file()).count(),
+        .map(|(index, s): (usize, &Segment)| {
+            let crossfade = plan.crossfade(index);
+            SegmentStatus {
+                index,
+                first: s.start + 1,
+                last: s.end,
+                frames: s.len(),
+                done: (s.start..s.end).filter(|&k| Plan::kept_frame(dir, k).is_file()).count(),
+                crossfade: crossfade.len(),
+                crossfade_done: crossfade.filter(|&k| Plan::warmup_frame(dir, index, k).is_file()).count(),
+            }
         })
         .collect();
     let missing = segments.iter().filter(|s| !s.finished()).map(|s| s.index).collect();
@@ -92,6 +101,15 @@ pub fn missing_frames(dir: &Path, plan: &Plan) -> Vec<(usize, usize)> {
         }
     }
     ranges
+}
+
+/// Warm-up frames the stitch blends in that are not on disk, as (segment, 1-based frame).
+pub fn missing_crossfade(dir: &Path, plan: &Plan) -> Vec<(usize, usize)> {
+    (1..plan.segments.len())
+        .flat_map(|i| {
+            plan.crossfade(i).filter(move |&k| !Plan::warmup_frame(dir, i, k).is_file()).map(move |k| (i, k + 1))
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -345,7 +345,11 @@ fn status(args: &VideoStatusArgs) -> Result<()> {
     println!("{}: {} of {} frames done, {} segments", shown(&dir), st.done, st.frames, st.segments.len());
     println!("{:>7}  {:>13}  {:>11}", "segment", "frames", "done");
     for s in &st.segments {
-        let mark = if s.finished() { "" } else { "  missing" };
+        let mark = match (s.finished(), s.done == s.frames) {
+            (true, _) => String::new(),
+            (false, true) => format!("  missing warm-up frames for the seam ({}/{})", s.crossfade_done, s.crossfade),
+            (false, false) => "  missing".into(),
+        };
         println!(
             "{:>7}  {:>13}  {:>11}{mark}",
             s.index,
