@@ -47,36 +47,7 @@ for w in "${PREROLLS[@]}"; do
   score "$OUT/seams-$w.mp4" >"$OUT/seams-$w.json"
 done
 
-python3 - "$OUT" "${PREROLLS[@]}" <<'PY' >"$OUT/table.txt"
-import json, statistics, sys
-out, prerolls = sys.argv[1], [int(p) for p in sys.argv[2:]]
-def errors(path):
-    e = json.loads(open(path).read().strip().splitlines()[-1])
-    return {f["frame"]: f["warp_error"] for f in e["per_frame"] if f["warp_error"] is not None}
-plan = json.loads(open(f"{out}/plan-{prerolls[0]}.json").read().strip().splitlines()[-1])
-segs = [(s["first"], s["last"]) for s in plan["segments"]]
-# Seam i: frames (1-based) whose error measures a change inside the largest crossfade and into
-# the segment's first frame.
-width = max(prerolls)
-seams = []
-for (pf, pl), (f, _) in zip(segs, segs[1:]):
-    fade = min(width, pl - pf + 1)
-    seams.append((f, list(range(f - fade, f + 1))))
-single = errors(f"{out}/single.json")
-def row(name, e):
-    med = statistics.median(e.values())
-    worst = [max(e[k] for k in frames if k in e) / med for _, frames in seams]
-    print(f"| {name} | {med:.5f} | " + " | ".join(f"{r:.2f}" for r in worst) + f" | {max(worst):.2f} |")
-print(f"frames {plan['frames']}, seams at frames {[f for f, _ in seams]}, each over the {width} frames before it")
-print("| run | median warp error | " + " | ".join(f"seam at {f} / median" for f, _ in seams) + " | worst |")
-print("|---|---|" + "---|" * len(seams) + "---|")
-row("one machine (no seams)", single)
-for w in prerolls:
-    row(f"--preroll {w}", errors(f"{out}/seams-{w}.json"))
-last_first, last_frames = seams[-1]
-fade = min(max(prerolls), last_frames[-1] - last_frames[0])
-print(f"MID {last_first - 1 - fade // 2} SEAM {last_first}")
-PY
+python3 scripts/seam_table.py "$OUT" "${PREROLLS[@]}" >"$OUT/table.txt"
 cat "$OUT/table.txt" | grep -v '^MID'
 # What the blend costs: the middle frame of the last crossfade of the largest preroll (blended
 # about half and half), that frame of the one-machine render, and the seam's first frame.

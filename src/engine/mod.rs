@@ -22,6 +22,8 @@ pub mod resume;
 pub mod settings;
 pub mod stylize;
 pub mod tensor_image;
+pub mod tiled;
+pub mod tiles;
 pub mod vgg;
 
 pub use resume::ResumeState;

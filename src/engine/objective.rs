@@ -40,7 +40,7 @@ pub struct TemporalTerm {
 /// Style targets for one layer set: per layer, the blended normalised Gram matrix.
 #[derive(Debug, Clone)]
 pub struct StyleTargets {
-    layers: Vec<(usize, Tensor, f64)>,
+    pub(super) layers: Vec<(usize, Tensor, f64)>,
 }
 
 impl StyleTargets {
@@ -71,19 +71,22 @@ impl StyleTargets {
 
 /// The objective for one output size.
 pub struct Objective<'a> {
-    net: &'a Vgg,
-    content: Vec<(usize, Tensor, f64)>,
-    style: StyleTargets,
-    content_weight: f64,
-    style_weight: f64,
-    tv_weight: f64,
-    temporal: Option<TemporalTerm>,
-    border: Border<'a>,
-    conv_count: usize,
+    pub(super) net: &'a Vgg,
+    pub(super) content: Vec<(usize, Tensor, f64)>,
+    pub(super) style: StyleTargets,
+    pub(super) content_weight: f64,
+    pub(super) style_weight: f64,
+    pub(super) tv_weight: f64,
+    pub(super) temporal: Option<TemporalTerm>,
+    pub(super) border: Border<'a>,
+    pub(super) conv_count: usize,
+    /// Cores of this many pixels a side when the gradient is computed tile by tile
+    /// ([`Objective::with_tiles`]); `None` for the whole picture at once.
+    pub(super) tile: Option<usize>,
 }
 
 /// The input border of one image size (see [`super::border`]): nothing for `padding = "zero"`.
-struct Border<'a> {
+pub(super) struct Border<'a> {
     net: &'a Vgg,
     reflect: Option<Reflect>,
 }
@@ -100,14 +103,14 @@ impl<'a> Border<'a> {
         Ok(Self { net, reflect })
     }
 
-    fn pad(&self, x: &Tensor) -> Result<Tensor> {
+    pub(super) fn pad(&self, x: &Tensor) -> Result<Tensor> {
         Ok(match &self.reflect {
             Some(r) => r.pad(x)?,
             None => x.clone(),
         })
     }
 
-    fn margin(&self, index: usize) -> usize {
+    pub(super) fn margin(&self, index: usize) -> usize {
         match &self.reflect {
             Some(r) => self.net.arch().convs().get(index).map_or(0, |c| r.margin(c.block)),
             None => 0,
@@ -126,7 +129,7 @@ impl<'a> Border<'a> {
         Ok(uncrop(&g, self.margin(index), a)?)
     }
 
-    fn fold(&self, g: Tensor) -> Result<Tensor> {
+    pub(super) fn fold(&self, g: Tensor) -> Result<Tensor> {
         Ok(match &self.reflect {
             Some(r) => r.fold(&g)?,
             None => g,
@@ -156,7 +159,16 @@ impl<'a> Objective<'a> {
             temporal: None,
             border,
             conv_count,
+            tile: None,
         })
+    }
+
+    /// Computes every evaluation tile by tile, cores of `core` pixels a side (see
+    /// [`super::tiled`]): the same loss and gradient with the memory of one tile's pass.
+    /// `None` (or a core as large as the picture) evaluates the whole picture at once.
+    pub fn with_tiles(mut self, core: Option<usize>) -> Self {
+        self.tile = core;
+        self
     }
 
     /// Adds a temporal term (video); a weight of 0 or no targets leaves the objective unchanged.
@@ -210,6 +222,12 @@ impl<'a> Objective<'a> {
 
     /// Loss values and the gradient of the total with respect to `image`.
     pub fn evaluate(&self, image: &Tensor) -> Result<(LossParts, Tensor)> {
+        if let Some(core) = self.tile {
+            let (_, _, h, w) = image.dims4()?;
+            if core < h.max(w) + 2 * super::border::REFLECT {
+                return self.evaluate_tiled(image, core);
+            }
+        }
         let trace = self.net.forward(&time(Stage::Border, || self.border.pad(image))?)?;
         let mut grads: Vec<Option<Tensor>> = vec![None; self.conv_count];
         let mut parts = LossParts::default();
@@ -241,7 +259,18 @@ impl<'a> Objective<'a> {
             add(&mut grads[*index], time(Stage::Crop, || self.border.uncrop(&trace, *index, g))?)?;
         }
         let back = self.net.backward(&trace, &grads)?;
-        let mut grad = time(Stage::Border, || self.border.fold(back))?;
+        let grad = time(Stage::Border, || self.border.fold(back))?;
+        self.add_image_losses(image, grad, parts)
+    }
+
+    /// Adds the losses taken on the image itself (total variation, temporal) to `parts` and
+    /// their gradients to `grad`, and sums the total.
+    pub(super) fn add_image_losses(
+        &self,
+        image: &Tensor,
+        mut grad: Tensor,
+        mut parts: LossParts,
+    ) -> Result<(LossParts, Tensor)> {
         if self.tv_weight > 0.0 {
             let (value, g) = time(Stage::ImageLosses, || -> Result<_> {
                 let l = tv_loss(image)?;

@@ -23,6 +23,7 @@ mod real_weights;
 mod run_cli;
 mod sessions_cli;
 mod slurm;
+mod tiled_gradient;
 mod tui_tmux;
 #[cfg(feature = "ffmpeg")]
 mod video_cli;
