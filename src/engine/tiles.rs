@@ -134,8 +134,8 @@ mod tests {
             for tile in t.iter().filter(|t| t.core_cols.0 == 0) {
                 let ((off, len), _) = tile.core_features(8, total, cols / 8);
                 let start = tile.crop_rows.0 / 8 + off;
-                for r in start..start + len {
-                    covered[r] += 1;
+                for n in covered.iter_mut().skip(start).take(len) {
+                    *n += 1;
                 }
             }
             assert!(covered.iter().all(|&n| n == 1), "{rows} rows by {core}: {covered:?}");
