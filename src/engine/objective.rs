@@ -8,6 +8,7 @@ use super::border::{crop, uncrop, Reflect, REFLECT};
 use super::loss::{content_loss, gram, style_loss_scaled, temporal_loss, tv_loss};
 use super::profile::{time, Stage};
 use super::settings::{Padding, Settings};
+use super::tiled::{tiled_grams, tiled_views, tiles_needed};
 use super::vgg::Vgg;
 use crate::error::{Error, Result};
 use crate::weights::layout::{Arch, Preprocess};
@@ -52,12 +53,23 @@ impl StyleTargets {
             return Ok(Self { layers: Vec::new() });
         }
         let mut blended: Vec<Option<Tensor>> = vec![None; layers.len()];
+        let core = (settings.tile > 0).then_some(settings.tile as usize);
         for (image, weight) in styles {
             let border = Border::new(net, settings.padding, image)?;
-            let trace = net.forward(&border.pad(image)?)?;
-            for (slot, (index, _)) in blended.iter_mut().zip(&layers) {
-                let a = border.crop(&trace, *index)?;
-                let g = (gram(&a)? * (weight / total_weight))?;
+            let (_, _, h, w) = image.dims4()?;
+            // A style image larger than the tiles: its Gram matrices summed over tile cores.
+            let grams: Vec<Tensor> = match tiles_needed(core, h, w) {
+                Some(core) => {
+                    let views: Vec<(usize, usize)> = layers.iter().map(|(i, _)| (*i, border.margin(*i))).collect();
+                    tiled_grams(net, &border.pad(image)?, core, &views)?
+                }
+                None => {
+                    let trace = net.forward(&border.pad(image)?)?;
+                    layers.iter().map(|(index, _)| Ok(gram(&border.crop(&trace, *index)?)?)).collect::<Result<_>>()?
+                }
+            };
+            for (slot, g) in blended.iter_mut().zip(grams) {
+                let g = (g * (weight / total_weight))?;
                 *slot = Some(match slot.take() {
                     Some(acc) => (acc + g)?,
                     None => g,
@@ -142,10 +154,22 @@ impl<'a> Objective<'a> {
     pub fn new(net: &'a Vgg, settings: &Settings, content: &Tensor, style: StyleTargets) -> Result<Self> {
         let layers = resolve_layers(net, &settings.content_layers)?;
         let border = Border::new(net, settings.padding, content)?;
-        let trace = net.forward(&border.pad(content)?)?;
+        let (_, _, h, w) = content.dims4()?;
+        let tile = (settings.tile > 0).then_some(settings.tile as usize);
         let mut targets = Vec::new();
-        for (index, w) in layers {
-            targets.push((index, border.crop(&trace, index)?, w));
+        match tiles_needed(tile, h, w) {
+            // A content photo larger than the tiles: its activations assembled from tile cores.
+            Some(core) => {
+                let views: Vec<(usize, usize)> = layers.iter().map(|(i, _)| (*i, border.margin(*i))).collect();
+                let found = tiled_views(net, &border.pad(content)?, core, &views)?;
+                targets.extend(layers.iter().zip(found).map(|((index, w), a)| (*index, a, *w)));
+            }
+            None => {
+                let trace = net.forward(&border.pad(content)?)?;
+                for (index, w) in layers {
+                    targets.push((index, border.crop(&trace, index)?, w));
+                }
+            }
         }
         let conv_count = targets.iter().map(|t| t.0).chain(style.layers.iter().map(|t| t.0)).max().map_or(0, |m| m + 1);
         let k = feature_scale(net.preprocess());
@@ -159,7 +183,7 @@ impl<'a> Objective<'a> {
             temporal: None,
             border,
             conv_count,
-            tile: None,
+            tile,
         })
     }
 
@@ -222,11 +246,9 @@ impl<'a> Objective<'a> {
 
     /// Loss values and the gradient of the total with respect to `image`.
     pub fn evaluate(&self, image: &Tensor) -> Result<(LossParts, Tensor)> {
-        if let Some(core) = self.tile {
-            let (_, _, h, w) = image.dims4()?;
-            if core < h.max(w) + 2 * super::border::REFLECT {
-                return self.evaluate_tiled(image, core);
-            }
+        let (_, _, h, w) = image.dims4()?;
+        if let Some(core) = tiles_needed(self.tile, h, w) {
+            return self.evaluate_tiled(image, core);
         }
         let trace = self.net.forward(&time(Stage::Border, || self.border.pad(image))?)?;
         let mut grads: Vec<Option<Tensor>> = vec![None; self.conv_count];

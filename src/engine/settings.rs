@@ -213,6 +213,19 @@ pub struct Settings {
     /// `OUT-STEM.iterN.EXT` (0: off; `run --save-every`).
     #[serde(skip_serializing_if = "is_zero")]
     pub save_every: u32,
+    /// Evaluate each scale tile by tile, cores of this many pixels a side (exact: the same loss
+    /// and gradient as the whole picture, with the memory of one tile). 0: only when the memory
+    /// plan needs it, which then chooses the size (`run --plan` shows it).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub tile: u32,
+    /// The most memory a run may use, as `4G`, `512M` or bytes (powers of 1024). Unset: what
+    /// the machine has available when the run starts, less a margin.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_memory: Option<String>,
+    /// The memory plan's tile per scale, coarse to fine (0: whole), set when a run starts; empty:
+    /// every scale uses `tile`. Not a preset field.
+    #[serde(skip)]
+    pub scale_tiles: Vec<u32>,
 }
 
 fn is_zero(v: &u32) -> bool {
@@ -266,6 +279,9 @@ impl Default for Settings {
             checkpoint_every: 50,
             checkpoint_seconds: 30.0,
             save_every: 0,
+            tile: 0,
+            max_memory: None,
+            scale_tiles: Vec::new(),
         }
     }
 }
@@ -351,6 +367,48 @@ impl Settings {
         if self.init == Init::File && self.init_file.is_none() {
             return Err("init = \"file\" needs `init_file`".into());
         }
+        if self.tile != 0 && !(16..=8192).contains(&self.tile) {
+            return Err("field `tile` must be 0 (chosen when needed) or 16 to 8192 pixels".into());
+        }
+        self.max_memory_bytes()?;
         Ok(())
     }
+
+    /// The tile core for scale `scale` (0-based, coarse to fine): the memory plan's, else `tile`.
+    pub fn tile_at(&self, scale: usize) -> u32 {
+        self.scale_tiles.get(scale).copied().unwrap_or(self.tile)
+    }
+
+    /// `max_memory` in bytes, or an error naming the field.
+    pub fn max_memory_bytes(&self) -> Result<Option<u64>, String> {
+        match &self.max_memory {
+            None => Ok(None),
+            Some(text) => parse_bytes(text).filter(|&b| b >= 64 << 20).map(Some).ok_or_else(|| {
+                format!(
+                    "field `max_memory`: `{}` is not a size of at least 64M such as 4G or 512M",
+                    text.escape_debug()
+                )
+            }),
+        }
+    }
+}
+
+/// `4G`, `4GB`, `4GiB`, `512M`, `1.5G`, `1048576`: a size in bytes, suffixes in powers of 1024.
+pub fn parse_bytes(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let digits = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (number, unit) = t.split_at(digits);
+    let value: f64 = number.parse().ok()?;
+    let unit = unit.trim().to_ascii_lowercase();
+    let unit = unit.strip_suffix("ib").or_else(|| unit.strip_suffix('b')).unwrap_or(&unit);
+    let scale = match unit {
+        "" => 1u64,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        "t" => 1 << 40,
+        _ => return None,
+    };
+    let bytes = value * scale as f64;
+    (0.0..1e18).contains(&bytes).then_some(bytes as u64)
 }

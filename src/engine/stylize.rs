@@ -217,8 +217,11 @@ pub fn stylize_cached(
         let (w, h) = fit_long_side(cw, ch, size);
         let content_img = resize(job.content, w, h);
         let content = to_tensor(&content_img, device, dtype)?;
-        let targets = cache.get(net, settings, &styles, size)?;
-        let mut objective = Objective::new(net, settings, &content, targets)?;
+        // Tiles (exact: the same targets, loss and gradient) where the memory plan wants them.
+        let mut tiled = settings.clone();
+        tiled.tile = settings.tile_at(scale);
+        let targets = cache.get(net, &tiled, &styles, size)?;
+        let mut objective = Objective::new(net, &tiled, &content, targets)?;
         if let Some(t) = job.temporal.filter(|t| t.size() == Some((w, h))) {
             objective = objective.with_temporal(t.term(w, h, device, dtype)?);
         }

@@ -17,6 +17,7 @@ use candle_core::{DType, Tensor};
 use super::loss::LossAndGrad;
 use super::objective::{LossParts, Objective};
 use super::tiles::{alignment, halo, tiles, Tile};
+use super::vgg::Vgg;
 use crate::error::Result;
 
 /// Where a tile's core meets the part of a layer the losses read: rows and columns as
@@ -28,10 +29,6 @@ struct Region {
 }
 
 impl Region {
-    fn pixels(&self) -> usize {
-        self.rows.2 * self.cols.2
-    }
-
     fn of_tile(&self, a: &Tensor) -> candle_core::Result<Tensor> {
         a.narrow(2, self.rows.0, self.rows.2)?.narrow(3, self.cols.0, self.cols.2)
     }
@@ -74,6 +71,119 @@ fn gram_gradient(d: &Tensor, a: &Tensor, alpha: f64) -> candle_core::Result<Tens
     (d.matmul(&a.reshape((c, h * w))?)? * alpha)?.reshape((1, c, h, w))
 }
 
+/// Whether a picture of `h` x `w` is evaluated by tiles of cores `core`: only when a core is
+/// smaller than the picture the network sees (with the mirrored border).
+pub(super) fn tiles_needed(core: Option<usize>, h: usize, w: usize) -> Option<usize> {
+    core.filter(|&c| c < h.max(w) + 2 * super::border::REFLECT)
+}
+
+/// The tiles of the padded picture `padded` for the layers up to conv `deepest`, and for each the
+/// function that says where its core meets a layer's loss view.
+struct Grid<'n> {
+    tiles: Vec<Tile>,
+    rows: usize,
+    cols: usize,
+    net: &'n Vgg,
+}
+
+impl Grid<'_> {
+    fn new<'n>(net: &'n Vgg, padded: &Tensor, core: usize, deepest: usize) -> candle_core::Result<Grid<'n>> {
+        let (_, _, rows, cols) = padded.dims4()?;
+        let arch = net.arch();
+        Ok(Grid { tiles: tiles(rows, cols, core, alignment(arch, deepest), halo(arch, deepest)), rows, cols, net })
+    }
+
+    fn stride(&self, index: usize) -> usize {
+        1usize << (self.net.arch().convs()[index].block - 1)
+    }
+
+    /// The pixels of conv `index`'s loss view (the activation less `margin` on each side).
+    fn view_pixels(&self, index: usize, margin: usize) -> usize {
+        let s = self.stride(index);
+        (self.rows / s).saturating_sub(2 * margin) * (self.cols / s).saturating_sub(2 * margin)
+    }
+
+    /// Where tile `t`'s core meets conv `index`'s loss view; `None` when it does not.
+    fn region(&self, t: &Tile, index: usize, margin: usize) -> Option<Region> {
+        let s = self.stride(index);
+        let (rows, cols) = (self.rows / s, self.cols / s);
+        let ((r_off, r_len), (c_off, c_len)) = t.core_features(s, rows, cols);
+        let span = |crop0: usize, off: usize, len: usize, total: usize| {
+            let start = (crop0 / s + off).max(margin);
+            let end = (crop0 / s + off + len).min(total.saturating_sub(margin));
+            (start < end).then(|| (start - crop0 / s, start - margin, end - start))
+        };
+        Some(Region { rows: span(t.crop_rows.0, r_off, r_len, rows)?, cols: span(t.crop_cols.0, c_off, c_len, cols)? })
+    }
+
+    /// Runs the network on each tile and hands `visit` the core features of each conv in
+    /// `indexes` (with the margin of its loss view): `visit(k, region, core)` for `indexes[k]`.
+    fn for_each_core(
+        &self,
+        padded: &Tensor,
+        indexes: &[(usize, usize)],
+        visit: &mut dyn FnMut(usize, Region, Tensor) -> Result<()>,
+    ) -> Result<()> {
+        for t in &self.tiles {
+            let trace = self.net.forward(&crop_of(padded, t)?)?;
+            for (k, &(index, margin)) in indexes.iter().enumerate() {
+                let Some(r) = self.region(t, index, margin) else { continue };
+                let a = trace.activation(index).ok_or_else(|| missing(index))?;
+                visit(k, r, r.of_tile(a)?)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn missing(index: usize) -> crate::error::Error {
+    crate::error::Error::Internal(format!("internal: activation {index} was not computed"))
+}
+
+/// The loss views of convs `layers` (index, margin) of the padded picture `padded`, computed tile
+/// by tile: the content targets.
+pub(super) fn tiled_views(net: &Vgg, padded: &Tensor, core: usize, layers: &[(usize, usize)]) -> Result<Vec<Tensor>> {
+    let Some(deepest) = layers.iter().map(|l| l.0).max() else { return Ok(Vec::new()) };
+    let grid = Grid::new(net, padded, core, deepest)?;
+    let mut views: Vec<Option<Tensor>> = vec![None; layers.len()];
+    grid.for_each_core(padded, layers, &mut |k, r, core| {
+        let view = match views[k].take() {
+            Some(v) => v,
+            None => {
+                let (index, margin) = layers[k];
+                let s = grid.stride(index);
+                let c = core.dims()[1];
+                let (h, w) = ((grid.rows / s).saturating_sub(2 * margin), (grid.cols / s).saturating_sub(2 * margin));
+                Tensor::zeros((1, c, h, w), core.dtype(), core.device())?
+            }
+        };
+        let ranges = [0..1, 0..core.dims()[1], r.rows.1..r.rows.1 + r.rows.2, r.cols.1..r.cols.1 + r.cols.2];
+        views[k] = Some(view.slice_assign(&ranges, &core)?);
+        Ok(())
+    })?;
+    views.into_iter().zip(layers).map(|(v, l)| v.ok_or_else(|| missing(l.0))).collect()
+}
+
+/// The normalised Gram matrices (`F·Fᵀ / M` over each loss view) of convs `layers` (index,
+/// margin) of the padded picture `padded`, computed tile by tile.
+pub(super) fn tiled_grams(net: &Vgg, padded: &Tensor, core: usize, layers: &[(usize, usize)]) -> Result<Vec<Tensor>> {
+    let Some(deepest) = layers.iter().map(|l| l.0).max() else { return Ok(Vec::new()) };
+    let grid = Grid::new(net, padded, core, deepest)?;
+    let mut sums: Vec<Option<Tensor>> = vec![None; layers.len()];
+    grid.for_each_core(padded, layers, &mut |k, _, core| {
+        let g = gram_sum(&core)?;
+        sums[k] = Some(match sums[k].take() {
+            Some(acc) => (acc + g)?,
+            None => g,
+        });
+        Ok(())
+    })?;
+    sums.into_iter()
+        .zip(layers)
+        .map(|(g, &(index, margin))| Ok((g.ok_or_else(|| missing(index))? / grid.view_pixels(index, margin) as f64)?))
+        .collect()
+}
+
 impl Objective<'_> {
     /// [`Objective::evaluate`] tile by tile, cores of `core` pixels a side (see the module doc).
     pub(super) fn evaluate_tiled(&self, image: &Tensor, core: usize) -> Result<(LossParts, Tensor)> {
@@ -82,54 +192,18 @@ impl Objective<'_> {
         let Some(deepest) = self.conv_count.checked_sub(1) else {
             return self.add_image_losses(image, image.zeros_like()?, parts);
         };
-        let (_, _, hp, wp) = padded.dims4()?;
-        let arch = self.net.arch();
-        let convs = arch.convs();
-        let grid = tiles(hp, wp, core, alignment(arch, deepest), halo(arch, deepest));
-        // Where tile `t`'s core meets the part of conv `index` the losses read (the activation
-        // less the mirrored border's margin); `None` when it does not.
-        let region = |t: &Tile, index: usize| -> Option<Region> {
-            let s = 1usize << (convs[index].block - 1);
-            let (rows, cols) = (hp / s, wp / s);
-            let m = self.border.margin(index);
-            let ((r_off, r_len), (c_off, c_len)) = t.core_features(s, rows, cols);
-            let span = |crop0: usize, off: usize, len: usize, total: usize| {
-                let start = (crop0 / s + off).max(m);
-                let end = (crop0 / s + off + len).min(total.saturating_sub(m));
-                (start < end).then(|| (start - crop0 / s, start - m, end - start))
-            };
-            Some(Region {
-                rows: span(t.crop_rows.0, r_off, r_len, rows)?,
-                cols: span(t.crop_cols.0, c_off, c_len, cols)?,
-            })
-        };
-        let missing = |index: usize| crate::error::Error::Internal(format!("internal: activation {index} missing"));
+        let grid = Grid::new(self.net, &padded, core, deepest)?;
 
-        // Pass 1: the whole picture's Gram matrices, summed over the cores.
-        let mut sums: Vec<Option<Tensor>> = vec![None; self.style.layers.len()];
-        if !sums.is_empty() {
-            for t in &grid {
-                let trace = self.net.forward(&crop_of(&padded, t)?)?;
-                for (slot, (index, _, _)) in sums.iter_mut().zip(&self.style.layers) {
-                    let Some(r) = region(t, *index) else { continue };
-                    let a = trace.activation(*index).ok_or_else(|| missing(*index))?;
-                    let g = gram_sum(&r.of_tile(a)?)?;
-                    *slot = Some(match slot.take() {
-                        Some(acc) => (acc + g)?,
-                        None => g,
-                    });
-                }
-            }
-        }
-        // The style terms' values and the Gram differences their gradients need.
+        // Pass 1: the whole picture's Gram matrices, summed over the cores; the style terms'
+        // values and the Gram differences their gradients need.
+        let layers: Vec<(usize, usize)> =
+            self.style.layers.iter().map(|(index, _, _)| (*index, self.border.margin(*index))).collect();
+        let grams = if layers.is_empty() { Vec::new() } else { tiled_grams(self.net, &padded, core, &layers)? };
         let mut style: Vec<(usize, Tensor, f64)> = Vec::new();
-        for (sum, (index, target, w)) in sums.into_iter().zip(&self.style.layers) {
-            let s = 1usize << (convs[*index].block - 1);
-            let m = self.border.margin(*index);
-            let pixels = ((hp / s).saturating_sub(2 * m) * (wp / s).saturating_sub(2 * m)) as f64;
+        for (g, (index, target, w)) in grams.into_iter().zip(&self.style.layers) {
+            let pixels = grid.view_pixels(*index, self.border.margin(*index)) as f64;
             let c = target.dims()[0] as f64;
-            let Some(sum) = sum else { continue };
-            let diff = ((sum / pixels)? - target)?;
+            let diff = (g - target)?;
             let scale = self.style_weight * w;
             let value = diff.sqr()?.sum_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()? / (4.0 * c * c);
             parts.style += scale * value;
@@ -138,7 +212,7 @@ impl Objective<'_> {
 
         // Pass 2: each tile's gradient at its core's features, back to its pixels.
         let mut grad = padded.zeros_like()?;
-        for t in &grid {
+        for t in &grid.tiles {
             let trace = self.net.forward(&crop_of(&padded, t)?)?;
             let mut grads: Vec<Option<Tensor>> = vec![None; self.conv_count];
             let mut add = |index: usize, g: Tensor| -> candle_core::Result<()> {
@@ -149,7 +223,7 @@ impl Objective<'_> {
                 Ok(())
             };
             for (index, target, w) in &self.content {
-                let Some(r) = region(t, *index) else { continue };
+                let Some(r) = grid.region(t, *index, self.border.margin(*index)) else { continue };
                 let a = trace.activation(*index).ok_or_else(|| missing(*index))?;
                 let n = target.elem_count() as f64;
                 let diff = (r.of_tile(a)? - r.of_whole(target)?)?;
@@ -162,10 +236,7 @@ impl Objective<'_> {
                 add(*index, r.embed(&l.grad, a)?)?;
             }
             for (index, diff, alpha) in &style {
-                let Some(r) = region(t, *index) else { continue };
-                if r.pixels() == 0 {
-                    continue;
-                }
+                let Some(r) = grid.region(t, *index, self.border.margin(*index)) else { continue };
                 let a = trace.activation(*index).ok_or_else(|| missing(*index))?;
                 let g = gram_gradient(diff, &r.of_tile(a)?, *alpha)?;
                 add(*index, r.embed(&g, a)?)?;

@@ -28,7 +28,7 @@ const PROCESS_BYTES: f64 = 150.0 * 1024.0 * 1024.0;
 /// Forward activations kept for the backward pass count this many times: the backward pass's
 /// gradients, ReLU masks and the loss's temporaries come on top. Measured: 512x384 on the real
 /// VGG-16 widths peaked at 857 MiB resident where the estimate with 2 said 763 MiB.
-const TRACE_FACTOR: f64 = 2.5;
+const TRACE_FACTOR: f64 = 1.55;
 
 /// The estimate and its largest part, named for the user.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,6 +43,9 @@ pub struct Estimate {
 pub struct Shapes {
     pub content: Option<(u32, u32)>,
     pub styles: Vec<Option<(u32, u32)>>,
+    /// The network the weights hold, when known; else the preset's, and for `auto` VGG-19 (the
+    /// larger).
+    pub arch: Option<Arch>,
 }
 
 /// An image's size from its header. One larger than the loader accepts is left to the loader,
@@ -52,14 +55,34 @@ fn header_dims(path: &Path) -> Option<(u32, u32)> {
     (w <= crate::imageio::MAX_DIMENSION && h <= crate::imageio::MAX_DIMENSION).then_some((w, h))
 }
 
-/// The bytes one job needs at its peak.
+/// The bytes one job needs at its peak, evaluated whole.
 pub fn estimate(settings: &Settings, shapes: &Shapes) -> Estimate {
-    let arch = match settings.arch {
+    estimate_with(settings, shapes, None, settings.lbfgs_history).0
+}
+
+/// The bytes one job needs at its peak with the scales larger than `tile` evaluated tile by
+/// tile (cores of `tile` pixels a side) and an L-BFGS history of `history`, and each scale's part.
+pub fn estimate_with(
+    settings: &Settings,
+    shapes: &Shapes,
+    tile: Option<u32>,
+    history: usize,
+) -> (Estimate, Vec<ScalePlan>) {
+    let arch = shapes.arch.unwrap_or(match settings.arch {
         ArchChoice::Vgg16 => Arch::Vgg16,
         // Auto may find either: VGG-19 is the larger.
         ArchChoice::Vgg19 | ArchChoice::Auto => Arch::Vgg19,
-    };
+    });
     let layers = Layers::new(arch, settings);
+    let halo = crate::engine::tiles::halo(arch, layers.convs.len().saturating_sub(1)) as f64;
+    // The picture one pass of the network sees: the whole one, or a tile's core and halo.
+    let seen = |w: f64, h: f64| -> (f64, f64, usize) {
+        match tile.map(f64::from).filter(|&t| t < w.max(h)) {
+            Some(t) => ((t + 2.0 * halo).min(w), (t + 2.0 * halo).min(h), ((w / t).ceil() * (h / t).ceil()) as usize),
+            None => (w, h, 1),
+        }
+    };
+    let mut scales = Vec::new();
     let mut parts: Vec<(String, f64)> = Vec::new();
     // Decoded inputs (RGB f32), kept for the whole run. A picture at least twice as large as
     // it is used at is read reduced (`imageio::load_rgb_for`), to under twice that size.
@@ -94,25 +117,38 @@ pub fn estimate(settings: &Settings, shapes: &Shapes) -> Estimate {
         // The network sees the picture with its mirrored border when `padding = "reflect"`.
         let border = if settings.padding == Padding::Reflect { 2 * REFLECT as u32 } else { 0 };
         let (nw, nh) = (w + border, h + border);
-        let history = match settings.optimizer {
-            Optimizer::Lbfgs => 2.0 * settings.lbfgs_history as f64 + 8.0,
+        let images = match settings.optimizer {
+            Optimizer::Lbfgs => 2.0 * history as f64 + 8.0,
             Optimizer::Adam => 6.0,
         };
-        // Trace kept for backward, the backward's own buffers, content targets, Grams.
-        let optimise = TRACE_FACTOR * layers.trace_bytes(nw, nh)
+        let (tw, th, tiles) = seen(nw as f64, nh as f64);
+        // Trace kept for backward (of one tile when tiled), the backward's own buffers, content
+        // targets, Grams; tiled, the whole picture's gradient is summed from the tiles' (twice:
+        // each tile's sum is a new tensor).
+        let tiled_sum = if tiles > 1 { 2.0 * 3.0 * F32 * nw as f64 * nh as f64 } else { 0.0 };
+        let optimise = TRACE_FACTOR * layers.trace_bytes_f(tw, th)
             + layers.content_bytes(nw, nh)
-            + history * image
-            + 3.0 * layers.gram_bytes();
-        transforms.add(&layers, nw, nh);
+            + images * image
+            + 3.0 * layers.gram_bytes()
+            + tiled_sum;
+        transforms.add_f(&layers, tw, th);
         let long = ((size as f64) * settings.style_scale).round().max(16.0);
         let mut style_phase = layers.gram_bytes();
         for d in &shapes.styles {
             let (sw, sh) = fit_f(d.unwrap_or(square), long);
             let pixels = sw * sh;
-            // The resized copy, its tensor and one forward trace (no backward).
-            style_phase = style_phase.max(2.0 * 3.0 * F32 * pixels + layers.trace_bytes_f(sw, sh));
-            transforms.add_f(&layers, sw, sh);
+            let (tw, th, _) = seen(sw, sh);
+            // The resized copy, its tensor and one forward trace (no backward; of one tile when tiled).
+            style_phase = style_phase.max(2.0 * 3.0 * F32 * pixels + layers.trace_bytes_f(tw, th));
+            transforms.add_f(&layers, tw, th);
         }
+        scales.push(ScalePlan {
+            width: w,
+            height: h,
+            tiles,
+            core: (tiles > 1).then(|| tile.unwrap_or(0)),
+            bytes: optimise.max(style_phase),
+        });
         if style_phase > optimise && style_phase > peak_scale.1 {
             let why = if settings.style_scale > 1.0 {
                 format!("the style images at {long:.0} px (`style_scale` {})", settings.style_scale)
@@ -124,42 +160,212 @@ pub fn estimate(settings: &Settings, shapes: &Shapes) -> Estimate {
             peak_scale = (format!("the optimisation at {w}x{h} (`size` {})", settings.size), optimise);
         }
     }
+    let peak_bytes = peak_scale.1;
     parts.push(peak_scale);
     parts.push(("the Winograd kernel transforms".into(), transforms.bytes(&layers)));
-    let bytes = parts.iter().map(|(_, b)| b).sum();
+    let bytes: f64 = parts.iter().map(|(_, b)| b).sum();
+    let fixed = bytes - peak_bytes;
+    for s in &mut scales {
+        s.bytes += fixed;
+    }
     let largest = parts.into_iter().max_by(|a, b| a.1.total_cmp(&b.1)).map(|p| p.0).unwrap_or_default();
-    Estimate { bytes, largest }
+    (Estimate { bytes, largest }, scales)
 }
 
-/// Refuses `spec` when its estimate does not fit in the memory available now (`MemAvailable`
-/// less a margin). Where the available memory cannot be read, nothing is refused.
-pub fn check(spec: &SessionSpec) -> Result<()> {
-    check_job(&spec.job.settings, spec.job.kind, &spec.job.content)
+/// One scale of a [`MemoryPlan`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ScalePlan {
+    pub width: u32,
+    pub height: u32,
+    /// How many tiles one evaluation runs (1: the whole picture at once).
+    pub tiles: usize,
+    /// The tiles' core side when tiled.
+    pub core: Option<u32>,
+    /// The process's predicted peak while this scale is optimised.
+    pub bytes: f64,
 }
 
-/// [`check`] for a job not yet made into a spec (the CLI, before it decodes anything).
-pub fn check_job(settings: &Settings, kind: Kind, content: &Path) -> Result<()> {
-    let Some(available) = available_bytes() else { return Ok(()) };
+/// How a job fits in memory: the tile size and L-BFGS history it runs with, and the prediction.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct MemoryPlan {
+    /// The budget it was planned for (`max_memory`, else what is available less a margin); `None`
+    /// when neither is known (nothing is then refused or tiled).
+    pub budget: Option<f64>,
+    /// The predicted peak over the whole run.
+    pub bytes: f64,
+    /// `tile` for the run: the settings' own, or the one chosen to fit (0: whole pictures).
+    pub tile: u32,
+    pub lbfgs_history: usize,
+    pub scales: Vec<ScalePlan>,
+    /// What the plan changed from the settings, for the user (`tiles of 512 px …`).
+    pub changes: Vec<String>,
+}
+
+impl MemoryPlan {
+    /// The settings the job runs with: each scale tiled only when it does not fit whole.
+    pub fn apply(&self, settings: &mut Settings) {
+        settings.lbfgs_history = self.lbfgs_history;
+        settings.scale_tiles = self.scales.iter().map(|s| s.core.unwrap_or(0)).collect();
+    }
+}
+
+/// Core sizes the planner tries, largest first.
+const CORES: [u32; 10] = [2048, 1536, 1024, 768, 512, 384, 256, 192, 128, 64];
+
+/// Plans `settings` on `shapes` within `budget` bytes: whole pictures when they fit; otherwise the
+/// largest tile core that fits (cores under the picture only); otherwise the smallest core with a
+/// shorter L-BFGS history. Refused (one line saying what it needs and what to change) when even
+/// that does not fit. With `tile` set in the settings, that tile is used and only checked.
+pub fn plan(settings: &Settings, shapes: &Shapes, budget: Option<f64>) -> Result<MemoryPlan> {
+    // With a tile: each scale takes the largest core from `tile` down (whole if it fits whole)
+    // that fits the budget, so coarse scales are not slowed by tiles they do not need.
+    let make = |tile: Option<u32>, history: usize, changes: Vec<String>| {
+        let (e, mut scales) = estimate_with(settings, shapes, tile, history);
+        let mut bytes = e.bytes;
+        if let (Some(core), 0, Some(b)) = (tile, settings.tile, budget) {
+            let (whole_e, whole) = estimate_with(settings, shapes, None, history);
+            let tried: Vec<Vec<ScalePlan>> = CORES
+                .into_iter()
+                .filter(|&c| c > core)
+                .map(|c| estimate_with(settings, shapes, Some(c), history).1)
+                .collect();
+            for (i, s) in scales.iter_mut().enumerate() {
+                let better = std::iter::once(&whole[i]).chain(tried.iter().rev().map(|t| &t[i]).rev());
+                if let Some(found) = better.into_iter().find(|c| c.bytes <= b) {
+                    *s = found.clone();
+                }
+            }
+            bytes = scales.iter().map(|s| s.bytes).fold(0.0, f64::max).max(whole_e.bytes.min(e.bytes));
+        }
+        let used = scales.iter().any(|s| s.tiles > 1);
+        let mut changes = changes;
+        if used && settings.tile == 0 {
+            let tiled: Vec<String> = scales
+                .iter()
+                .filter_map(|s| s.core.map(|c| format!("{}x{} in {} tiles of {c} px", s.width, s.height, s.tiles)))
+                .collect();
+            changes.insert(0, format!("{} to fit {}", tiled.join(", "), budget.map_or(String::new(), human)));
+        }
+        let plan = MemoryPlan {
+            budget,
+            bytes,
+            tile: if used { tile.unwrap_or(0) } else { settings.tile },
+            lbfgs_history: history,
+            scales,
+            changes,
+        };
+        (plan, e.largest)
+    };
+    let fits = |p: &MemoryPlan| budget.is_none_or(|b| p.bytes <= b);
+    let history = settings.lbfgs_history;
+    if settings.tile > 0 {
+        let (p, largest) = make(Some(settings.tile), history, Vec::new());
+        if fits(&p) {
+            return Ok(p);
+        }
+        return Err(refusal(&p, &largest, "a smaller `tile`"));
+    }
+    let (whole, largest) = make(None, history, Vec::new());
+    if fits(&whole) {
+        return Ok(whole);
+    }
+    let long = whole.scales.iter().map(|s| s.width.max(s.height)).max().unwrap_or(0);
+    // For each L-BFGS history from the settings' down, the largest core that fits. Tiles cost
+    // time (each tile's halo is computed again, and the network runs forward twice), a shorter
+    // history costs little: the history is shortened (to no less than 5 first) before cores go
+    // under 512 px, and further only when nothing else fits.
+    let histories: Vec<usize> = match settings.optimizer {
+        Optimizer::Lbfgs => std::iter::once(history).chain([5, 3, 2, 1].into_iter().filter(|&h| h < history)).collect(),
+        Optimizer::Adam => vec![history],
+    };
+    let mut best: Option<(u32, MemoryPlan)> = None;
+    for &h in &histories {
+        let found = CORES.into_iter().filter(|&c| c < long).find_map(|core| {
+            let mut changes = Vec::new();
+            if h != history {
+                changes.push(format!("an L-BFGS history of {h} instead of {history}"));
+            }
+            let (p, _) = make(Some(core), h, changes);
+            fits(&p).then_some((core, p))
+        });
+        if let Some((core, p)) = found {
+            if core >= 512 || (h <= 5 && core >= 256) {
+                return Ok(p);
+            }
+            if best.as_ref().is_none_or(|(c, _)| core > *c) {
+                best = Some((core, p));
+            }
+        }
+    }
+    if let Some((_, p)) = best {
+        return Ok(p);
+    }
+    let smallest = CORES.into_iter().rfind(|&c| c < long).unwrap_or(CORES[CORES.len() - 1]);
+    let (p, _) = make(Some(smallest), 1.min(history), Vec::new());
+    Err(refusal(&p, &largest, "a smaller `size`, fewer `scales`"))
+}
+
+fn refusal(p: &MemoryPlan, largest: &str, advice: &str) -> Error {
+    let budget = p.budget.map_or("?".into(), human);
+    let how = match p.scales.iter().find(|s| s.tiles > 1) {
+        Some(s) => format!(" even in tiles of {} px", s.core.unwrap_or(0)),
+        None => String::new(),
+    };
+    Error::Usage(format!(
+        "this job needs about {}{how}, mostly {largest}; the budget is {budget}: use {advice} or a larger `max_memory`",
+        human(p.bytes)
+    ))
+}
+
+/// The budget for `settings`: its `max_memory`, else what is available now less a margin.
+pub fn budget(settings: &Settings) -> Result<Option<f64>> {
+    match settings.max_memory_bytes().map_err(Error::Usage)? {
+        Some(b) => Ok(Some(b as f64)),
+        None => Ok(available_bytes().map(|a| a - MARGIN_BYTES)),
+    }
+}
+
+/// The memory plan of `spec`: refused when it does not fit in its budget even tiled (see [`plan`]).
+pub fn check(spec: &SessionSpec) -> Result<MemoryPlan> {
+    plan_job(&spec.job.settings, spec.job.kind, &spec.job.content, spec.job.weights.as_deref())
+}
+
+/// [`check`] for a job not yet made into a spec (the CLI, before it decodes anything), with the
+/// installed weights.
+pub fn check_job(settings: &Settings, kind: Kind, content: &Path) -> Result<MemoryPlan> {
+    plan_job(settings, kind, content, None)
+}
+
+/// The plan of a job on `content` with the network in `weights` (`None`: `BRUSHWORK_WEIGHTS`,
+/// else the installed weights; their header says which network; where none can be read, the
+/// larger is assumed).
+pub fn plan_job(settings: &Settings, kind: Kind, content: &Path, weights: Option<&Path>) -> Result<MemoryPlan> {
     let content = match kind {
         Kind::Video | Kind::Folder => None,
         Kind::Image | Kind::Watched => header_dims(content),
     };
-    let shapes = Shapes { content, styles: settings.styles.iter().map(|s| header_dims(&s.path)).collect() };
-    check_against(settings, &shapes, available)
+    let shapes = Shapes {
+        content,
+        styles: settings.styles.iter().map(|s| header_dims(&s.path)).collect(),
+        arch: weights_arch(weights, settings),
+    };
+    plan(settings, &shapes, budget(settings)?)
 }
 
-/// [`check`] against a given amount of available memory.
-pub fn check_against(settings: &Settings, shapes: &Shapes, available: f64) -> Result<()> {
-    let e = estimate(settings, shapes);
-    if e.bytes + MARGIN_BYTES <= available {
-        return Ok(());
-    }
-    Err(Error::Usage(format!(
-        "this job needs about {} of memory, mostly {}; {} is available: lower `size`, `style_scale` or `scales`",
-        human(e.bytes),
-        e.largest,
-        human(available)
-    )))
+fn weights_arch(weights: Option<&Path>, settings: &Settings) -> Option<Arch> {
+    let path = match weights {
+        Some(p) => p.to_path_buf(),
+        None => match std::env::var_os("BRUSHWORK_WEIGHTS").filter(|p| !p.is_empty()) {
+            Some(p) => p.into(),
+            None => crate::weights::Store::open_default().ok()?.entry_for(settings.arch.required()).ok()??.path,
+        },
+    };
+    crate::engine::vgg::read_header(&path).ok().map(|h| h.arch)
+}
+
+/// [`plan`] against a given amount of available memory (less the margin).
+pub fn check_against(settings: &Settings, shapes: &Shapes, available: f64) -> Result<MemoryPlan> {
+    plan(settings, shapes, Some(available - MARGIN_BYTES))
 }
 
 /// `MemAvailable` from `/proc/meminfo`, in bytes.
@@ -170,7 +376,7 @@ pub fn available_bytes() -> Option<f64> {
     Some(kib * 1024.0)
 }
 
-fn human(bytes: f64) -> String {
+pub fn human(bytes: f64) -> String {
     if bytes >= 1024.0 * GIB {
         format!("{:.0} GB", bytes / GIB)
     } else if bytes >= GIB {
@@ -230,10 +436,6 @@ impl Layers {
         self.convs.iter().map(|(_, i, o)| (9.0 * i * o + o) * F32).sum()
     }
 
-    fn trace_bytes(&self, w: u32, h: u32) -> f64 {
-        self.trace_bytes_f(w as f64, h as f64)
-    }
-
     /// Every stage output of one forward pass (each convolution's, each pooling's) and the input.
     fn trace_bytes_f(&self, w: f64, h: f64) -> f64 {
         let side = |b: usize| {
@@ -279,10 +481,6 @@ struct TransformSet {
 }
 
 impl TransformSet {
-    fn add(&mut self, layers: &Layers, w: u32, h: u32) {
-        self.add_f(layers, w as f64, h as f64);
-    }
-
     fn add_f(&mut self, layers: &Layers, w: f64, h: f64) {
         self.used.resize(layers.convs.len(), (false, false));
         for (slot, &(block, _, _)) in self.used.iter_mut().zip(&layers.convs) {
@@ -314,7 +512,7 @@ mod tests {
     use super::*;
 
     fn shapes(content: (u32, u32), style: (u32, u32)) -> Shapes {
-        Shapes { content: Some(content), styles: vec![Some(style)] }
+        Shapes { content: Some(content), styles: vec![Some(style)], arch: None }
     }
 
     #[test]

@@ -305,6 +305,14 @@ pub struct SettingsArgs {
     /// L-BFGS: how many correction pairs are kept.
     #[arg(long, value_name = "N")]
     pub lbfgs_history: Option<usize>,
+    /// Evaluate tile by tile, cores of PX pixels a side: the same result with the memory of one
+    /// tile (default: only when --max-memory needs it, at the size the memory plan chooses).
+    #[arg(long, value_name = "PX")]
+    pub tile: Option<u32>,
+    /// The most memory the run may use, as 4G, 512M or bytes (default: what the machine has
+    /// available, less a margin). A scale that does not fit is evaluated tile by tile.
+    #[arg(long, value_name = "SIZE")]
+    pub max_memory: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -329,6 +337,10 @@ pub struct RunArgs {
     /// Also write the image every N iterations beside the output, as OUT-STEM.iterN.EXT (0: off).
     #[arg(long, value_name = "N")]
     pub save_every: Option<u32>,
+    /// Print the memory plan (per scale: size, tiles, predicted memory and time per iteration)
+    /// and stop without running.
+    #[arg(long)]
+    pub plan: bool,
     /// JSON lines on stdout instead of a progress bar.
     #[arg(long)]
     pub json: bool,

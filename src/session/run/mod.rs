@@ -62,8 +62,21 @@ pub fn run_session(
             record.unfinished_starts
         )))
     } else {
-        // Memory may have become scarcer since it was queued: refuse before any work starts.
-        crate::session::memory::check(&record.spec()).err()
+        // Memory may have become scarcer since it was queued: refuse before any work starts,
+        // and tile the scales that do not fit whole (the plan's tile and L-BFGS history).
+        match crate::session::memory::check(&record.spec()) {
+            Ok(plan) => {
+                if plan.tile != record.job.settings.tile || plan.lbfgs_history != record.job.settings.lbfgs_history {
+                    emit(Event::Log {
+                        level: LogLevel::Info,
+                        message: format!("{}: memory plan: {}", record.id, plan.changes.join(", ")),
+                    });
+                }
+                plan.apply(&mut record.job.settings);
+                None
+            }
+            Err(e) => Some(e),
+        }
     };
     if let Some(e) = refused {
         return fail(ws, &mut record, e, emit);

@@ -12,6 +12,7 @@ pub mod foreground;
 #[cfg(feature = "ffmpeg")]
 pub mod images;
 pub mod inputs;
+pub mod memory_plan;
 pub mod overrides;
 pub mod presets;
 

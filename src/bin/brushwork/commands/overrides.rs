@@ -44,6 +44,8 @@ fn flag_name(field: &str) -> Option<&'static str> {
         "content_layers" => "--content-layers",
         "style_layers" => "--style-layers",
         "init_file" => "--init-file",
+        "tile" => "--tile",
+        "max_memory" => "--max-memory",
         _ => return None,
     })
 }
@@ -68,6 +70,8 @@ fn flag_for(field: &str, a: &SettingsArgs) -> Option<(&'static str, String)> {
         "content_layers" => a.content_layers.clone(),
         "style_layers" => a.style_layers.clone(),
         "init_file" => a.init_file.as_ref().map(|p| p.display().to_string()),
+        "tile" => shown(&a.tile),
+        "max_memory" => a.max_memory.clone(),
         _ => None,
     };
     Some((flag_name(field)?, value?))
@@ -121,7 +125,7 @@ pub fn check_settings(settings: &Settings, kind: Kind) -> Result<()> {
 }
 
 /// [`brushwork::session::memory::check_job`], naming the flags that lower the need.
-pub fn check_memory(settings: &Settings, kind: Kind, content: &Path) -> Result<()> {
+pub fn check_memory(settings: &Settings, kind: Kind, content: &Path) -> Result<brushwork::session::memory::MemoryPlan> {
     brushwork::session::memory::check_job(settings, kind, content).map_err(with_flags)
 }
 
@@ -202,6 +206,10 @@ pub fn apply(s: &mut Settings, a: &SettingsArgs) -> Result<()> {
     set!(scale_step);
     set!(noise);
     set!(lbfgs_history);
+    set!(tile);
+    if let Some(v) = &a.max_memory {
+        s.max_memory = Some(v.clone());
+    }
     if let Some(v) = &a.content_layers {
         s.content_layers = parse_layers("--content-layers", v)?;
     }
@@ -322,7 +330,7 @@ mod tests {
     fn the_memory_refusal_names_flags_here_and_fields_in_the_library() {
         use brushwork::session::memory::{check_against, Shapes};
         let settings = Settings { size: 512, style_scale: 1000.0, ..Settings::default() };
-        let shapes = Shapes { content: Some((640, 480)), styles: vec![Some((512, 512))] };
+        let shapes = Shapes { content: Some((640, 480)), styles: vec![Some((512, 512))], arch: None };
         let e = check_against(&settings, &shapes, 1e9).unwrap_err();
         let library = e.to_string();
         assert!(library.contains("(`style_scale` 1000)") && !library.contains("--"), "{library}");

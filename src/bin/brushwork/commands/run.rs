@@ -38,6 +38,7 @@ fn run_inner(args: &RunArgs, workspace: &Path) -> Result<()> {
     let outputs = outputs(args, &preset.name)?;
     for (content, output) in args.content.iter().zip(&outputs) {
         // Refuse what cannot fit before decoding anything large.
+        // (The run itself says when its memory plan tiles a scale or shortens the history.)
         overrides::check_memory(&settings, Kind::Image, content)?;
         check_output_dir(output)?;
         check_output_is_not_an_input(output, ("the content image", content), &settings)?;
@@ -46,7 +47,10 @@ fn run_inner(args: &RunArgs, workspace: &Path) -> Result<()> {
         brushwork::session::network::check_content_size(content, &settings)?;
     }
     overrides::load_images(&settings, &args.settings)?;
-    overrides::parse_device(&args.device)?;
+    let device = overrides::parse_device(&args.device)?;
+    if args.plan {
+        return super::memory_plan::print_plans(args, &settings, &preset.name, &device);
+    }
     for output in outputs.iter().filter(|o| !brushwork::imageio::keeps_recipe(o)) {
         super::report::err_line(&format!(
             "note: {} cannot carry the recipe (only PNG and JPEG do); the session's output.png keeps it",

@@ -33,7 +33,7 @@ use brushwork::video::segments::{Plan, Segment};
 
 /// Frames a segment renders before its first one when `--preroll` is not given (see the README's
 /// seam table).
-pub const DEFAULT_PREROLL: usize = 24;
+pub const DEFAULT_PREROLL: usize = 48;
 
 /// `workspace`: the one named before `video` (or the default); `plan --workspace` wins over it.
 pub fn segments(command: &VideoCommand, workspace: &Path) -> Result<()> {
