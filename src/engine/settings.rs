@@ -412,3 +412,24 @@ pub fn parse_bytes(text: &str) -> Option<u64> {
     let bytes = value * scale as f64;
     (0.0..1e18).contains(&bytes).then_some(bytes as u64)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_in_bytes() {
+        assert_eq!(parse_bytes("4G"), Some(4 << 30));
+        assert_eq!(parse_bytes("4GiB"), Some(4 << 30));
+        assert_eq!(parse_bytes(" 512m "), Some(512 << 20));
+        assert_eq!(parse_bytes("1.5G"), Some(3 << 29));
+        assert_eq!(parse_bytes("1048576"), Some(1 << 20));
+        for bad in ["", "G", "4X", "-1G", "1e3", "4 G B"] {
+            assert_eq!(parse_bytes(bad), None, "{bad}");
+        }
+        let s = Settings { max_memory: Some("32M".into()), ..Settings::default() };
+        assert!(s.validate().unwrap_err().contains("max_memory"));
+        let s = Settings { tile: 8, ..Settings::default() };
+        assert!(s.validate().unwrap_err().contains("tile"));
+    }
+}

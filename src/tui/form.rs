@@ -277,6 +277,22 @@ impl Form {
         Ok(s)
     }
 
+    /// What the job being edited would need in memory (the memory plan of `brushwork run --plan`:
+    /// peak, budget, tiles), or why it would be refused; `None` while the form is incomplete.
+    pub fn memory_line(&self) -> Option<String> {
+        use crate::session::memory::{check, human};
+        let spec = self.spec().ok()?;
+        Some(match check(&spec) {
+            Ok(plan) => {
+                let budget = plan.budget.map_or(String::new(), |b| format!(" of {}", human(b)));
+                let how =
+                    if plan.changes.is_empty() { String::new() } else { format!(": {}", plan.changes.join(", ")) };
+                format!("memory: about {}{budget} at the peak{how}", human(plan.bytes))
+            }
+            Err(e) => format!("memory: {e}"),
+        })
+    }
+
     /// The spec to submit, or what is missing.
     pub fn spec(&self) -> Result<SessionSpec, String> {
         let content = self.value(Field::Content).trim();

@@ -24,6 +24,7 @@ mod run_cli;
 mod sessions_cli;
 mod slurm;
 mod tiled_gradient;
+mod tiled_run_cli;
 mod tui_tmux;
 #[cfg(feature = "ffmpeg")]
 mod video_cli;

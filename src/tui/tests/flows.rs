@@ -493,3 +493,27 @@ fn video_progress_counts_frames_and_keeps_the_jobs_time() {
     assert_eq!(h.app.session("s1").unwrap().progress_counts(), (3, 60, "frames"));
     assert!(h.render().contains("3/60"), "{}", h.render());
 }
+
+/// The form shows the memory plan of what is being edited: with a preset's `max_memory` of 2G a
+/// 2048 px run is planned in tiles, and the line says so (with the budget).
+#[test]
+fn the_form_shows_the_memory_plan() {
+    let mut h = Harness::new(Vec::new(), 120, 30);
+    h.key(KeyCode::Char('n'));
+    let settings = crate::engine::Settings {
+        size: 2048,
+        max_memory: Some("2G".into()),
+        arch: crate::engine::settings::ArchChoice::Vgg16,
+        ..crate::engine::Settings::default()
+    };
+    h.app.form.as_mut().unwrap().load_preset("poster", &settings);
+    assert!(!h.render().contains("memory:"), "no plan while the form is incomplete");
+    h.focus_field("Content");
+    h.type_text("media/content/tubingen_neckarfront.jpg");
+    h.focus_field("Style");
+    h.type_text("media/style/van_gogh_the_starry_night.jpg");
+    let line = h.app.form.as_ref().unwrap().memory_line().unwrap();
+    assert!(line.contains("of 2.0 GB") && line.contains("tiles of"), "{line}");
+    let screen = h.render();
+    assert!(screen.contains("memory: about") && screen.contains("tiles"), "{screen}");
+}

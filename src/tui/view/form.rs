@@ -27,8 +27,14 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     // Keep the focused field visible when the form is taller than the screen.
     let scroll = (form.focus + 1).saturating_sub(fields.height as usize) as u16;
     frame.render_widget(Paragraph::new(lines).scroll((scroll, 0)), fields);
-    if let Some(m) = &form.message {
-        frame.render_widget(Paragraph::new(m.as_str()).fg(palette::WARN).wrap(Wrap { trim: true }), message);
+    match &form.message {
+        Some(m) => frame.render_widget(Paragraph::new(m.as_str()).fg(palette::WARN).wrap(Wrap { trim: true }), message),
+        // The memory plan of what is being edited, once it is complete.
+        None => {
+            if let Some(m) = form.memory_line() {
+                frame.render_widget(Paragraph::new(m).fg(palette::MUTED).wrap(Wrap { trim: true }), message);
+            }
+        }
     }
     if let Some((field, browser)) = &form.browser {
         draw_browser(frame, browser, field.label(), area);
