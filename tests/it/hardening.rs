@@ -433,7 +433,7 @@ fn a_huge_style_scale_is_refused_before_work_here_and_over_the_socket() {
     // In the foreground: one line, exit 2, no session made.
     let here = run_strs(&fx, &ck_run("huge.png", &["--style-scale", "1000"]));
     let message = cli_message(&here);
-    assert!(message.contains("--style-scale 1000") && message.contains("is available"), "{here}");
+    assert!(message.contains("--style-scale 1000") && message.contains("the budget is"), "{here}");
     assert_eq!(session_count(&fx), 0);
 
     // Under serve, beside a healthy session that must finish.

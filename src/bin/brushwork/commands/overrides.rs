@@ -336,7 +336,8 @@ mod tests {
         assert!(library.contains("(`style_scale` 1000)") && !library.contains("--"), "{library}");
         let cli = with_flags(e).to_string();
         assert!(
-            cli.contains("(--style-scale 1000)") && cli.ends_with("lower --size, --style-scale or --scales"),
+            cli.contains("(--style-scale 1000)")
+                && cli.ends_with("use a smaller --size or --style-scale, fewer --scales or a larger --max-memory"),
             "{cli}"
         );
     }
