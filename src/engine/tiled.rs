@@ -141,26 +141,44 @@ fn missing(index: usize) -> crate::error::Error {
 }
 
 /// The loss views of convs `layers` (index, margin) of the padded picture `padded`, computed tile
-/// by tile: the content targets.
+/// by tile: the content targets. Each view is filled in place, one strip of a tile row at a time
+/// (no second copy of a view is ever made: at 4096x3072 conv4_2's is 400 MB).
 pub(super) fn tiled_views(net: &Vgg, padded: &Tensor, core: usize, layers: &[(usize, usize)]) -> Result<Vec<Tensor>> {
     let Some(deepest) = layers.iter().map(|l| l.0).max() else { return Ok(Vec::new()) };
     let grid = Grid::new(net, padded, core, deepest)?;
+    // Per layer: the whole view, and the strip of the current tile row (its first row, pieces).
     let mut views: Vec<Option<Tensor>> = vec![None; layers.len()];
+    let mut strips: Vec<Option<(usize, Tensor)>> = vec![None; layers.len()];
+    let flush = |view: &Tensor, strip: Option<(usize, Tensor)>| -> candle_core::Result<()> {
+        match strip {
+            Some((row, t)) => view.slice_set(&t, 2, row),
+            None => Ok(()),
+        }
+    };
     grid.for_each_core(padded, layers, &mut |k, r, core| {
-        let view = match views[k].take() {
-            Some(v) => v,
-            None => {
-                let (index, margin) = layers[k];
-                let s = grid.stride(index);
-                let c = core.dims()[1];
-                let (h, w) = ((grid.rows / s).saturating_sub(2 * margin), (grid.cols / s).saturating_sub(2 * margin));
-                Tensor::zeros((1, c, h, w), core.dtype(), core.device())?
-            }
-        };
-        let ranges = [0..1, 0..core.dims()[1], r.rows.1..r.rows.1 + r.rows.2, r.cols.1..r.cols.1 + r.cols.2];
-        views[k] = Some(view.slice_assign(&ranges, &core)?);
+        let (index, margin) = layers[k];
+        let c = core.dims()[1];
+        if views[k].is_none() {
+            let s = grid.stride(index);
+            let (h, w) = ((grid.rows / s).saturating_sub(2 * margin), (grid.cols / s).saturating_sub(2 * margin));
+            views[k] = Some(Tensor::zeros((1, c, h, w), core.dtype(), core.device())?);
+        }
+        let view = views[k].as_ref().ok_or_else(|| missing(index))?;
+        if strips[k].as_ref().is_none_or(|(row, _)| *row != r.rows.1) {
+            flush(view, strips[k].take())?;
+            let w = view.dims()[3];
+            strips[k] = Some((r.rows.1, Tensor::zeros((1, c, r.rows.2, w), core.dtype(), core.device())?));
+        }
+        if let Some((_, strip)) = &strips[k] {
+            strip.slice_set(&core.contiguous()?, 3, r.cols.1)?;
+        }
         Ok(())
     })?;
+    for (view, strip) in views.iter().zip(strips) {
+        if let Some(view) = view {
+            flush(view, strip)?;
+        }
+    }
     views.into_iter().zip(layers).map(|(v, l)| v.ok_or_else(|| missing(l.0))).collect()
 }
 

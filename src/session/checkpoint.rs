@@ -9,7 +9,6 @@ use candle_core::Device;
 use crate::engine::tensor_image::fit_long_side;
 use crate::engine::{ResumeState, Settings};
 use crate::error::{Error, Result};
-use crate::util::fs::write_atomic;
 
 pub fn path(session_dir: &Path) -> PathBuf {
     session_dir.join("checkpoint").join("state.safetensors")
@@ -20,7 +19,7 @@ pub fn save(session_dir: &Path, state: &ResumeState) -> Result<()> {
     if let Some(dir) = file.parent() {
         fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
-    Ok(write_atomic(&file, &state.to_bytes()?)?)
+    Ok(crate::util::fs::write_atomic_with(&file, |w| state.write_to(w))?)
 }
 
 /// The session's checkpoint, `None` when it has none yet.

@@ -56,12 +56,16 @@ fn check(pooling: Pooling, padding: Padding, deep: bool, dtype: DType, (h, w): (
     let s = settings(padding, deep);
     let content = random_image(1, h, w, dtype);
     let style = random_image(2, 40, 36, dtype);
-    let targets = StyleTargets::compute(&net, &s, &[(style, 1.0)]).unwrap();
+    let targets = StyleTargets::compute(&net, &s, &[(style.clone(), 1.0)]).unwrap();
     let x = random_image(3, h, w, dtype);
     let whole = Objective::new(&net, &s, &content, targets.clone()).unwrap();
     let (want_parts, want) = whole.evaluate(&x).unwrap();
     for &core in cores {
-        let tiled = Objective::new(&net, &s, &content, targets.clone()).unwrap().with_tiles(Some(core));
+        // The content targets and the style image's Gram matrices tiled too (`tile` in the
+        // settings), the evaluation tiled.
+        let st = Settings { tile: core as u32, ..s.clone() };
+        let tiled_targets = StyleTargets::compute(&net, &st, &[(style.clone(), 1.0)]).unwrap();
+        let tiled = Objective::new(&net, &st, &content, tiled_targets).unwrap();
         let (parts, got) = tiled.evaluate(&x).unwrap();
         let label = format!("{pooling:?}/{padding:?}/deep {deep}/{dtype:?} {h}x{w} cores {core}");
         for (a, b, name) in [
