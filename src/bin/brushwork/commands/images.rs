@@ -10,13 +10,13 @@ use super::inputs::with_json_error;
 use super::overrides;
 use super::report::{out_line, Reporter};
 use super::run::{absolute, absolute_inputs};
-use super::video_segments::{check_device_name, plan_session, resources, write_emitted};
+use super::video_segments::{check_device_name, distributed_job, plan_session, resources, write_emitted};
 use super::weights::resolve_for_run;
 use crate::cli::{ImagesCommand, ImagesPlanArgs, VideoRenderArgs, VideoStatusArgs};
 use brushwork::error::{Error, Result};
 use brushwork::images::plan::{folder_images, ImagePlan, PlannedImage, IMAGES_PLAN_VERSION};
 use brushwork::images::render::{render_group, GroupInputs, ImageDone};
-use brushwork::session::{Job, Kind};
+use brushwork::session::Kind;
 use brushwork::util::hash::sha256_file;
 use brushwork::util::text::escape_controls;
 use brushwork::video::segments::emit::{emit, job_name, Scheduler, Work};
@@ -99,16 +99,8 @@ fn plan(args: &ImagesPlanArgs, workspace: &Path) -> Result<()> {
     };
     let dir = absolute(&args.workdir);
     let existed = plan.write_new(&dir)?;
-    let job = Job {
-        kind: Kind::Folder,
-        content: plan.folder.clone(),
-        export: Some(plan.output_dir.clone()),
-        weights: Some(plan.weights.clone()),
-        device: "cpu".into(),
-        preset: plan.preset.clone(),
-        priority: 0,
-        settings: plan.settings.clone(),
-    };
+    let job =
+        distributed_job(Kind::Folder, &plan.folder, &plan.output_dir, &plan.weights, &plan.preset, &plan.settings);
     let session = plan_session(workspace, &dir, job)?;
     let work = Work {
         command: "images",

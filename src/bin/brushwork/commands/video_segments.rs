@@ -14,6 +14,7 @@ use super::run::{absolute, absolute_inputs};
 use super::video::{apply_video_flags, check_video_settings, default_output, flow_distances, DEFAULT_PRESET};
 use super::weights::resolve_for_run;
 use crate::cli::{SchedulerArgs, VideoCommand, VideoPlanArgs, VideoRenderArgs, VideoStatusArgs, VideoStitchArgs};
+use brushwork::engine::Settings;
 use brushwork::error::{Error, Result};
 use brushwork::session::workspace::Listed;
 use brushwork::session::{Job, Kind, SessionSpec, Status, Workspace};
@@ -50,6 +51,28 @@ pub fn segments(command: &VideoCommand, workspace: &Path) -> Result<()> {
 
 fn shown(p: &Path) -> String {
     escape_controls(&p.display().to_string()).into_owned()
+}
+
+/// The job a distributed plan's session records: `kind` on `content`, its result `export`, made
+/// with `weights`, `preset` and `settings` (no worker here runs it, so no device or priority).
+pub fn distributed_job(
+    kind: Kind,
+    content: &Path,
+    export: &Path,
+    weights: &Path,
+    preset: &str,
+    settings: &Settings,
+) -> Job {
+    Job {
+        kind,
+        content: content.to_path_buf(),
+        export: Some(export.to_path_buf()),
+        weights: Some(weights.to_path_buf()),
+        device: "cpu".into(),
+        preset: preset.to_string(),
+        priority: 0,
+        settings: settings.clone(),
+    }
 }
 
 /// The workspace's session for the plan in `dir`: the one made for it before, or a new one of
@@ -133,16 +156,7 @@ fn plan(args: &VideoPlanArgs, workspace: &Path) -> Result<()> {
         settings,
     };
     let existed = plan.write_new(&dir)?;
-    let job = Job {
-        kind: Kind::Video,
-        content: plan.source.clone(),
-        export: Some(plan.output.clone()),
-        weights: Some(plan.weights.clone()),
-        device: "cpu".into(),
-        preset: plan.preset.clone(),
-        priority: 0,
-        settings: plan.settings.clone(),
-    };
+    let job = distributed_job(Kind::Video, &plan.source, &plan.output, &plan.weights, &plan.preset, &plan.settings);
     let session = plan_session(workspace, &dir, job)?;
     let logs = dir.join("logs");
     std::fs::create_dir_all(&logs).map_err(|e| Error::io(&logs, e))?;
