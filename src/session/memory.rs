@@ -223,19 +223,20 @@ pub fn plan(settings: &Settings, shapes: &Shapes, budget: Option<f64>) -> Result
         let (e, mut scales) = estimate_with(settings, shapes, tile, history);
         let mut bytes = e.bytes;
         if let (Some(core), 0, Some(b)) = (tile, settings.tile, budget) {
-            let (whole_e, whole) = estimate_with(settings, shapes, None, history);
+            let (_, whole) = estimate_with(settings, shapes, None, history);
             let tried: Vec<Vec<ScalePlan>> = CORES
                 .into_iter()
                 .filter(|&c| c > core)
                 .map(|c| estimate_with(settings, shapes, Some(c), history).1)
                 .collect();
             for (i, s) in scales.iter_mut().enumerate() {
-                let better = std::iter::once(&whole[i]).chain(tried.iter().rev().map(|t| &t[i]).rev());
-                if let Some(found) = better.into_iter().find(|c| c.bytes <= b) {
+                // Whole first, then the larger cores, largest first.
+                let mut better = std::iter::once(&whole[i]).chain(tried.iter().map(|t| &t[i]));
+                if let Some(found) = better.find(|c| c.bytes <= b) {
                     *s = found.clone();
                 }
             }
-            bytes = scales.iter().map(|s| s.bytes).fold(0.0, f64::max).max(whole_e.bytes.min(e.bytes));
+            bytes = scales.iter().map(|s| s.bytes).fold(e.bytes, f64::max);
         }
         let used = scales.iter().any(|s| s.tiles > 1);
         let mut changes = changes;

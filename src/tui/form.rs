@@ -65,6 +65,8 @@ pub struct Form {
     pub(super) start_dir: PathBuf,
     /// "Watch a folder": Content is the folder; submitting starts a watch instead of a session.
     pub watch: bool,
+    /// The memory line and the spec (as JSON) it was planned for ([`Form::memory_line`]).
+    memory_cache: std::cell::RefCell<Option<(String, String)>>,
 }
 
 /// What a key did in the form.
@@ -99,6 +101,7 @@ impl Form {
             message: None,
             start_dir: start_dir.to_path_buf(),
             watch: false,
+            memory_cache: std::cell::RefCell::new(None),
         };
         form.values[index_of(Field::Device)] = crate::session::record::default_device();
         match presets.iter().find(|p| p.name == "quick").or_else(|| presets.first()) {
@@ -279,10 +282,25 @@ impl Form {
 
     /// What the job being edited would need in memory (the memory plan of `brushwork run --plan`:
     /// peak, budget, tiles), or why it would be refused; `None` while the form is incomplete.
+    /// Planning reads the images' and the weights' headers, so the line is kept for the spec it
+    /// was made for and made again only when the spec changes (not on every redraw).
     pub fn memory_line(&self) -> Option<String> {
-        use crate::session::memory::{check, human};
         let spec = self.spec().ok()?;
-        Some(match check(&spec) {
+        let key = serde_json::to_string(&spec).ok()?;
+        let mut cache = self.memory_cache.borrow_mut();
+        match &*cache {
+            Some((k, line)) if *k == key => Some(line.clone()),
+            _ => {
+                let line = Self::plan_line(&spec);
+                *cache = Some((key, line.clone()));
+                Some(line)
+            }
+        }
+    }
+
+    fn plan_line(spec: &SessionSpec) -> String {
+        use crate::session::memory::{check, human};
+        match check(spec) {
             Ok(plan) => {
                 let budget = plan.budget.map_or(String::new(), |b| format!(" of {}", human(b)));
                 let how =
@@ -290,7 +308,7 @@ impl Form {
                 format!("memory: about {}{budget} at the peak{how}", human(plan.bytes))
             }
             Err(e) => format!("memory: {e}"),
-        })
+        }
     }
 
     /// The spec to submit, or what is missing.
