@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every GPU figure in one short run, on a machine with an NVIDIA GPU and its driver (see the README's
 # "GPU build"): builds brushwork with `--features cuda` (release), runs the GPU tests, `bench --device
-# cuda` at 256/512/1024 px, a full `gatys` run, and the PyTorch baseline on the same GPU if torch is
+# cuda` at 256/512/1024 px, a full `gatys` run, the memory plan against nvidia-smi's peak
+# (scripts/gpu_memory_check.sh), and the PyTorch baseline on the same GPU if torch is
 # importable. Everything goes to one summary file (default gpu-check/summary.txt; the raw outputs beside it).
 #
 #   bash scripts/gpu-check.sh [OUT_DIR]
@@ -160,6 +161,10 @@ else
   tail -5 "$out/gatys.log" | tee -a "$summary"
 fi
 rm -rf "$ws"
+
+# The memory plan's GPU prediction against nvidia-smi's peak, whole and planned into 4 GB.
+say "memory plan on CUDA (scripts/gpu_memory_check.sh):"
+BRUSHWORK=$bin timeout 600 bash scripts/gpu_memory_check.sh 2>&1 | tee -a "$summary" || fail "gpu_memory_check.sh"
 
 if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
   for size in 256 512 1024; do

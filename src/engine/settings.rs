@@ -219,7 +219,7 @@ pub struct Settings {
     #[serde(skip_serializing_if = "is_zero")]
     pub tile: u32,
     /// The most memory a run may use, as `4G`, `512M` or bytes (powers of 1024). Unset: what
-    /// the machine has available when the run starts, less a margin.
+    /// the machine (on CUDA, the GPU) has free when the run starts, less a margin.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_memory: Option<String>,
     /// The memory plan's tile per scale, coarse to fine (0: whole), set when a run starts; empty:

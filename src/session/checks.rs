@@ -17,7 +17,7 @@ pub fn check_session(spec: &SessionSpec) -> Result<()> {
     match spec.job.kind {
         Kind::Video => {
             check_settings(settings, Kind::Video)?;
-            crate::session::memory::check_job(settings, Kind::Video, content)?;
+            crate::session::memory::check_job(settings, Kind::Video, content, &spec.job.device)?;
             // Refuses in a build without FFmpeg.
             crate::video::init()?;
             #[cfg(feature = "ffmpeg")]
@@ -37,7 +37,7 @@ pub fn check_session(spec: &SessionSpec) -> Result<()> {
         }
         _ => {
             check_settings(settings, Kind::Image)?;
-            crate::session::memory::check_job(settings, Kind::Image, content)?;
+            crate::session::memory::check_job(settings, Kind::Image, content, &spec.job.device)?;
             if let Some(output) = &spec.job.export {
                 check_output_dir(output)?;
                 check_output_is_not_an_input(output, ("the content image", content), settings)?;

@@ -305,7 +305,8 @@ impl Form {
                 let budget = plan.budget.map_or(String::new(), |b| format!(" of {}", human(b)));
                 let how =
                     if plan.changes.is_empty() { String::new() } else { format!(": {}", plan.changes.join(", ")) };
-                format!("memory: about {}{budget} at the peak{how}", human(plan.bytes))
+                let whose = if plan.device == "cpu" { String::new() } else { format!(" ({})", plan.device) };
+                format!("memory{whose}: about {}{budget} at the peak{how}", human(plan.bytes))
             }
             Err(e) => format!("memory: {e}"),
         }

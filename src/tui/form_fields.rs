@@ -27,6 +27,8 @@ pub enum Field {
     /// Video: γ of the temporal loss.
     TemporalWeight,
     Device,
+    /// The memory budget (`max_memory`): the machine's, or on CUDA the GPU's.
+    MaxMemory,
     Export,
     Submit,
 }
@@ -44,7 +46,7 @@ pub enum FieldKind {
     Button,
 }
 
-pub const FIELDS: [Field; 20] = [
+pub const FIELDS: [Field; 21] = [
     Field::Name,
     Field::Content,
     Field::Style,
@@ -63,6 +65,7 @@ pub const FIELDS: [Field; 20] = [
     Field::FrameIterations,
     Field::TemporalWeight,
     Field::Device,
+    Field::MaxMemory,
     Field::Export,
     Field::Submit,
 ];
@@ -93,6 +96,7 @@ impl Field {
             Field::FrameIterations => "Frame iters",
             Field::TemporalWeight => "Temporal wt",
             Field::Device => "Device",
+            Field::MaxMemory => "Max memory",
             Field::Export => "Export to",
             Field::Submit => "",
         }
@@ -127,6 +131,7 @@ impl Field {
             Field::WarmStart => enum_text(&s.warm_start),
             Field::FrameIterations => s.frame_iterations.to_string(),
             Field::TemporalWeight => s.temporal_weight.to_string(),
+            Field::MaxMemory => s.max_memory.clone().unwrap_or_default(),
             _ => return None,
         })
     }
@@ -160,6 +165,13 @@ impl Field {
                     return Err(format!("{}: must not be negative", self.label()));
                 }
                 s.temporal_weight = v;
+            }
+            Field::MaxMemory => {
+                s.max_memory = Some(text.to_string()).filter(|t| !t.is_empty());
+                s.max_memory_bytes().map_err(|e| {
+                    let why = e.strip_prefix("field `max_memory`: ").unwrap_or(&e);
+                    format!("{}: {why} (empty: what is free)", self.label())
+                })?;
             }
             _ => {}
         }

@@ -52,6 +52,8 @@ struct Case {
     pooling: Pooling,
     padding: Padding,
     temporal: bool,
+    /// On CUDA, evaluate tile by tile with cores of this many pixels (the CPU's stays whole).
+    gpu_tile: Option<usize>,
     tolerance: f64,
 }
 
@@ -73,6 +75,9 @@ fn evaluate(device: &Device, case: &Case, h: usize, w: usize) -> (f64, Tensor) {
             targets: vec![(random(5, (1, 3, h, w), device, case.dtype), mask)],
         });
     }
+    if device.is_cuda() {
+        obj = obj.with_tiles(case.gpu_tile);
+    }
     let (parts, grad) = obj.evaluate(&random(3, (1, 3, h, w), device, case.dtype)).unwrap();
     assert_eq!(grad.device().is_cuda(), device.is_cuda(), "the gradient left the device");
     (parts.total, grad.to_device(&Device::Cpu).unwrap().to_dtype(DType::F64).unwrap())
@@ -80,7 +85,8 @@ fn evaluate(device: &Device, case: &Case, h: usize, w: usize) -> (f64, Tensor) {
 
 /// On CUDA the convolutions and pooling are candle's ops (the CPU's Winograd/tap kernels and
 /// parallel pooling have no CUDA version); the losses, border and backward pass are the same code.
-/// Odd sizes, both poolings, both preprocessings, the reflected border and the temporal term.
+/// Odd sizes, both poolings, both preprocessings, the reflected border, the temporal term, and
+/// tiles (the exact tiled evaluation on the GPU against the whole picture on the CPU).
 #[test]
 fn cuda_gradient_matches_the_cpu_gradient() {
     let Some(gpu) = cuda() else { return };
@@ -90,19 +96,22 @@ fn cuda_gradient_matches_the_cpu_gradient() {
         pooling,
         padding,
         temporal,
+        gpu_tile: None,
         tolerance: 1e-3,
     };
     let cases = [
         f32_case(Preprocess::Caffe, Pooling::Avg, Padding::Zero, false),
         f32_case(Preprocess::Torchvision, Pooling::Max, Padding::Reflect, false),
         f32_case(Preprocess::Caffe, Pooling::Avg, Padding::Reflect, true),
+        // Cores of 16 px on the GPU (each read with its halo) against the whole picture on the CPU.
+        Case { gpu_tile: Some(16), ..f32_case(Preprocess::Torchvision, Pooling::Max, Padding::Reflect, true) },
         // In f64 both devices run candle's ops in the same order: agreement to rounding.
         Case { dtype: DType::F64, tolerance: 1e-9, ..f32_case(Preprocess::Caffe, Pooling::Avg, Padding::Zero, false) },
     ];
     for case in &cases {
         let label = format!(
-            "{:?} {:?} {:?} {:?} temporal={}",
-            case.dtype, case.preprocess, case.pooling, case.padding, case.temporal
+            "{:?} {:?} {:?} {:?} temporal={} tile={:?}",
+            case.dtype, case.preprocess, case.pooling, case.padding, case.temporal, case.gpu_tile
         );
         let tolerance = case.tolerance;
         for (h, w) in [(37, 45), (64, 48)] {

@@ -309,8 +309,9 @@ pub struct SettingsArgs {
     /// tile (default: only when --max-memory needs it, at the size the memory plan chooses).
     #[arg(long, value_name = "PX")]
     pub tile: Option<u32>,
-    /// The most memory the run may use, as 4G, 512M or bytes (default: what the machine has
-    /// available, less a margin). A scale that does not fit is evaluated tile by tile.
+    /// The most memory the run may use, as 4G, 512M or bytes; on --device cuda the GPU's (default:
+    /// what the machine, or the GPU, has free, less a margin). A scale that does not fit is
+    /// evaluated tile by tile.
     #[arg(long, value_name = "SIZE")]
     pub max_memory: Option<String>,
 }

@@ -8,6 +8,7 @@ use ratatui::crossterm::event::KeyCode;
 use super::support::{mixed_sessions, record, Harness};
 use crate::engine::settings::Optimizer;
 use crate::session::{FrameProgress, Kind, LossRow, Request, Status};
+use crate::tui::form_fields::Field;
 
 #[test]
 fn form_submits_the_spec_the_user_typed() {
@@ -516,4 +517,21 @@ fn the_form_shows_the_memory_plan() {
     assert!(line.contains("of 2.0 GB") && line.contains("tiles of"), "{line}");
     let screen = h.render();
     assert!(screen.contains("memory: about") && screen.contains("tiles"), "{screen}");
+    // The preset's budget is in its own field; editing it plans again.
+    h.focus_field("Max memory");
+    assert_eq!(h.app.form.as_ref().unwrap().value(Field::MaxMemory), "2G");
+    for _ in 0..2 {
+        h.key(KeyCode::Backspace);
+    }
+    h.type_text("64G");
+    let line = h.app.form.as_ref().unwrap().memory_line().unwrap();
+    assert!(line.contains("of 64.0 GB") && !line.contains("tiles of"), "2048 px fits whole in 64G: {line}");
+    assert_eq!(h.app.form.as_ref().unwrap().spec().unwrap().job.settings.max_memory.as_deref(), Some("64G"));
+    // A size that is not one: the form says so, naming the field.
+    for _ in 0..3 {
+        h.key(KeyCode::Backspace);
+    }
+    h.type_text("12X");
+    let e = h.app.form.as_ref().unwrap().spec().unwrap_err();
+    assert!(e.starts_with("Max memory: `12X` is not a size"), "{e}");
 }

@@ -64,7 +64,7 @@ fn plan(args: &ImagesPlanArgs, workspace: &Path) -> Result<()> {
     }
     let pairs = folder_images(&folder, &output_dir, &preset.name)?;
     for (image, _) in &pairs {
-        overrides::check_memory(&settings, Kind::Image, image)?;
+        overrides::check_memory(&settings, Kind::Image, image, &args.device)?;
         brushwork::session::network::check_content_size(image, &settings)?;
     }
     let split = match (args.segments, args.per_task) {

@@ -34,7 +34,7 @@ pub fn print_plans(args: &RunArgs, settings: &Settings, preset: &str, device: &D
     let (net, header) = load_network(settings, preset, &weights, device, &|_| {})?;
     let rate = measure_rate(&net, settings, header.arch)?;
     for content in &args.content {
-        let plan = plan_job(settings, Kind::Image, content, Some(&weights))?;
+        let plan = plan_job(settings, Kind::Image, content, Some(&weights), &args.device)?;
         let seconds: Vec<f64> = plan
             .scales
             .iter()
@@ -100,7 +100,9 @@ fn plan_json(content: &Path, plan: &MemoryPlan, seconds: &[f64]) -> serde_json::
     json!({
         "event": "plan",
         "content": content,
+        "device": plan.device,
         "budget": plan.budget,
+        "host_bytes": plan.host,
         "bytes": plan.bytes,
         "tile": plan.tile,
         "lbfgs_history": plan.lbfgs_history,
@@ -113,7 +115,9 @@ fn plan_json(content: &Path, plan: &MemoryPlan, seconds: &[f64]) -> serde_json::
 }
 
 fn print_text(content: &Path, plan: &MemoryPlan, seconds: &[f64]) {
-    let budget = plan.budget.map_or("no budget (memory unknown)".to_string(), |b| format!("budget {}", human(b)));
+    let whose = if plan.device == "cpu" { String::new() } else { format!(" of {}'s memory", plan.device) };
+    let budget =
+        plan.budget.map_or(format!("no budget (memory{whose} unknown)"), |b| format!("budget {}{whose}", human(b)));
     println!("{}: {budget}", escape_controls(&content.display().to_string()));
     println!("{:>5}  {:>11}  {:>16}  {:>9}  {:>12}", "scale", "size", "tiles", "memory", "s/iteration");
     for (k, (s, t)) in plan.scales.iter().zip(seconds).enumerate() {
@@ -131,5 +135,6 @@ fn print_text(content: &Path, plan: &MemoryPlan, seconds: &[f64]) {
         );
     }
     let changes = if plan.changes.is_empty() { String::new() } else { format!("; {}", plan.changes.join(", ")) };
-    println!("peak {}{changes}", human(plan.bytes));
+    let host = plan.host.map_or(String::new(), |h| format!(" (and {} of host memory)", human(h)));
+    println!("peak {}{host}{changes}", human(plan.bytes));
 }

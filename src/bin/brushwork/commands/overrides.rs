@@ -125,8 +125,13 @@ pub fn check_settings(settings: &Settings, kind: Kind) -> Result<()> {
 }
 
 /// [`brushwork::session::memory::check_job`], naming the flags that lower the need.
-pub fn check_memory(settings: &Settings, kind: Kind, content: &Path) -> Result<brushwork::session::memory::MemoryPlan> {
-    brushwork::session::memory::check_job(settings, kind, content).map_err(with_flags)
+pub fn check_memory(
+    settings: &Settings,
+    kind: Kind,
+    content: &Path,
+    device: &str,
+) -> Result<brushwork::session::memory::MemoryPlan> {
+    brushwork::session::memory::check_job(settings, kind, content, device).map_err(with_flags)
 }
 
 /// Rewrites "field `size` must be positive" as "--size 0: must be positive" when `--size` was given.

@@ -39,7 +39,7 @@ fn run_inner(args: &RunArgs, workspace: &Path) -> Result<()> {
     for (content, output) in args.content.iter().zip(&outputs) {
         // Refuse what cannot fit before decoding anything large.
         // (The run itself says when its memory plan tiles a scale or shortens the history.)
-        overrides::check_memory(&settings, Kind::Image, content)?;
+        overrides::check_memory(&settings, Kind::Image, content, &args.device)?;
         check_output_dir(output)?;
         check_output_is_not_an_input(output, ("the content image", content), &settings)?;
         // Bad input is reported before a session is made for it.

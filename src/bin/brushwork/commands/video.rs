@@ -49,7 +49,7 @@ fn video_inner(args: &VideoArgs, workspace: &Path) -> Result<()> {
     let mut settings = preset.settings;
     apply_video_flags(&mut settings, &args.video)?;
     check_video_settings(&settings, &args.video)?;
-    overrides::check_memory(&settings, Kind::Video, input)?;
+    overrides::check_memory(&settings, Kind::Video, input, &args.device)?;
     let output = args.output.clone().unwrap_or_else(|| default_output(input, &preset.name));
     init()?;
     // The output's container and folder, then (once the clip is known to be a video) whether the

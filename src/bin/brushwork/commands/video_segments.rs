@@ -99,7 +99,7 @@ fn plan(args: &VideoPlanArgs, workspace: &Path) -> Result<()> {
     let mut settings = preset.settings;
     apply_video_flags(&mut settings, &args.video)?;
     check_video_settings(&settings, &args.video)?;
-    overrides::check_memory(&settings, Kind::Video, &args.input)?;
+    overrides::check_memory(&settings, Kind::Video, &args.input, &args.device)?;
     let output = absolute(&args.output.clone().unwrap_or_else(|| default_output(&args.input, &preset.name)));
     init()?;
     check_output_path(&output)?;
