@@ -6,8 +6,12 @@
 //! metadata key `resume`. Resuming re-evaluates the loss at the stored image, which is
 //! deterministic, so a resumed run follows the same path as an uninterrupted one.
 
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::Path;
+
 use candle_core::{DType, Device, Tensor};
-use safetensors::tensor::Dtype;
+use safetensors::tensor::{Dtype, Metadata};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -111,27 +115,52 @@ impl ResumeState {
     }
 
     /// Reads what [`ResumeState::to_bytes`] wrote; `what` names the file in errors.
-    pub fn from_bytes(bytes: &[u8], device: &Device, what: &std::path::Path) -> Result<Self> {
+    pub fn from_bytes(bytes: &[u8], device: &Device, what: &Path) -> Result<Self> {
+        Self::read_from(&mut &bytes[..], bytes.len() as u64, device, what)
+    }
+
+    /// Reads a checkpoint of `len` bytes as [`ResumeState::write_to`] wrote it, one tensor at a
+    /// time: the file is never held whole besides the state (at 4096x3072 an L-BFGS state is
+    /// 1.6 GB). The header is checked (offsets contiguous, sizes matching shapes, the file's length
+    /// the header's) before any tensor is allocated. `what` names the file in errors.
+    pub fn read_from(r: &mut dyn Read, len: u64, device: &Device, what: &Path) -> Result<Self> {
         let bad = |m: String| Error::input(what, format!("damaged checkpoint: {m}"));
-        let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| bad(e.to_string()))?;
-        let (_, header) = safetensors::SafeTensors::read_metadata(bytes).map_err(|e| bad(e.to_string()))?;
-        let meta = header.metadata().as_ref().and_then(|m| m.get(META_KEY)).ok_or_else(|| bad("no state".into()))?;
+        let mut n = [0u8; 8];
+        r.read_exact(&mut n).map_err(|e| bad(format!("no header ({e})")))?;
+        let n = u64::from_le_bytes(n);
+        if n > MAX_HEADER_BYTES || n + 8 > len {
+            return Err(bad(format!("a header of {n} bytes in a file of {len}")));
+        }
+        let mut header = vec![0u8; n as usize];
+        r.read_exact(&mut header).map_err(|e| bad(format!("header: {e}")))?;
+        let header = std::str::from_utf8(&header).map_err(|e| bad(e.to_string()))?;
+        let layout: Metadata = serde_json::from_str(header).map_err(|e| bad(e.to_string()))?;
+        if 8 + n + layout.data_len() as u64 != len {
+            return Err(bad(format!("{len} bytes where its header says {}", 8 + n + layout.data_len() as u64)));
+        }
+        let meta = layout.metadata().as_ref().and_then(|m| m.get(META_KEY)).ok_or_else(|| bad("no state".into()))?;
         let s: Scalars = serde_json::from_str(meta).map_err(|e| bad(e.to_string()))?;
-        let get = |name: &str| -> Result<Option<Tensor>> {
-            let Ok(view) = st.tensor(name) else { return Ok(None) };
-            let shape = view.shape().to_vec();
-            let t = match view.dtype() {
-                Dtype::F32 => Tensor::from_vec(le_f32(view.data()), shape, device)?,
-                Dtype::F64 => Tensor::from_vec(le_f64(view.data()), shape, device)?,
+        // In file order (the header is sorted by offset and checked contiguous from 0).
+        let mut tensors = HashMap::new();
+        for name in layout.offset_keys() {
+            let info = layout.info(&name).ok_or_else(|| bad(format!("no {name}")))?;
+            let (start, end) = info.data_offsets;
+            let mut bytes = vec![0u8; end - start];
+            r.read_exact(&mut bytes).map_err(|e| bad(format!("{name}: {e}")))?;
+            let shape = info.shape.clone();
+            let t = match info.dtype {
+                Dtype::F32 => Tensor::from_vec(le_f32(&bytes), shape, device)?,
+                Dtype::F64 => Tensor::from_vec(le_f64(&bytes), shape, device)?,
                 other => return Err(bad(format!("{name} has dtype {other:?}"))),
             };
-            Ok(Some(t))
-        };
-        let image = get("image")?.ok_or_else(|| bad("no image".into()))?;
+            tensors.insert(name, t);
+        }
+        let mut get = |name: &str| tensors.remove(name);
+        let image = get("image").ok_or_else(|| bad("no image".into()))?;
         let mut lbfgs = Vec::with_capacity(s.lbfgs_rho.len());
         for (i, rho) in s.lbfgs_rho.iter().enumerate() {
-            let sv = get(&format!("lbfgs.{i}.s"))?.ok_or_else(|| bad(format!("no lbfgs.{i}.s")))?;
-            let yv = get(&format!("lbfgs.{i}.y"))?.ok_or_else(|| bad(format!("no lbfgs.{i}.y")))?;
+            let sv = get(&format!("lbfgs.{i}.s")).ok_or_else(|| bad(format!("no lbfgs.{i}.s")))?;
+            let yv = get(&format!("lbfgs.{i}.y")).ok_or_else(|| bad(format!("no lbfgs.{i}.y")))?;
             lbfgs.push((sv, yv, *rho));
         }
         Ok(Self {
@@ -141,13 +170,16 @@ impl ResumeState {
             seconds: s.seconds,
             image,
             adam_step: s.adam_step,
-            adam_m: get("adam.m")?,
-            adam_v: get("adam.v")?,
+            adam_m: get("adam.m"),
+            adam_v: get("adam.v"),
             lbfgs,
             rng: s.rng,
         })
     }
 }
+
+/// A checkpoint's header is a few hundred bytes; anything near this is not one.
+const MAX_HEADER_BYTES: u64 = 1 << 20;
 
 fn json<T: Serialize>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| Error::Internal(format!("checkpoint: {e}")))
@@ -203,5 +235,24 @@ mod tests {
         assert_eq!(y, vec![2e-7f32, -5.0, 6.0, 0.0, 2.0, 4.0]);
         assert!(back.adam_m.is_none());
         assert!(ResumeState::from_bytes(&bytes[..bytes.len() - 4], &d, std::path::Path::new("x")).is_err());
+        // Damaged headers are refused before anything is allocated for them: a length past the
+        // file, a tensor's range not matching its shape, bytes after the last tensor.
+        let what = std::path::Path::new("ck.safetensors");
+        let mut huge = bytes.clone();
+        huge[..8].copy_from_slice(&(u64::MAX / 2).to_le_bytes());
+        let e = ResumeState::from_bytes(&huge, &d, what).unwrap_err().to_string();
+        assert!(e.contains("ck.safetensors") && e.contains("damaged checkpoint: a header of"), "{e}");
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let header = &text[8..8 + n];
+        let shrunk = header.replacen("[1,3,1,2]", "[1,3,1,1]", 1);
+        let mut wrong = bytes[..8].to_vec();
+        wrong.extend_from_slice(shrunk.as_bytes());
+        wrong.extend_from_slice(&bytes[8 + n..]);
+        assert!(ResumeState::from_bytes(&wrong, &d, what).is_err());
+        let mut longer = bytes.clone();
+        longer.extend_from_slice(&[0; 8]);
+        let e = ResumeState::from_bytes(&longer, &d, what).unwrap_err().to_string();
+        assert!(e.contains("bytes where its header says"), "{e}");
     }
 }

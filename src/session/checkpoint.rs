@@ -25,11 +25,14 @@ pub fn save(session_dir: &Path, state: &ResumeState) -> Result<()> {
 /// The session's checkpoint, `None` when it has none yet.
 pub fn load(session_dir: &Path, device: &Device) -> Result<Option<ResumeState>> {
     let file = path(session_dir);
-    match fs::read(&file) {
-        Ok(bytes) => ResumeState::from_bytes(&bytes, device, &file).map(Some),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(&file, e)),
-    }
+    // Read a tensor at a time: a 4096x3072 L-BFGS state is 1.6 GB.
+    let f = match fs::File::open(&file) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(&file, e)),
+    };
+    let len = f.metadata().map_err(|e| Error::io(&file, e))?.len();
+    ResumeState::read_from(&mut std::io::BufReader::new(f), len, device, &file).map(Some)
 }
 
 /// The session's checkpoint when it is one this session can continue from: every tensor finite,
