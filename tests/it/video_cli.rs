@@ -664,3 +664,24 @@ fn video_progress_counts_frames_in_sessions_list_and_show() {
     let show = fx.run(&["sessions", "show", &id]);
     assert!(show.stdout.contains("progress  5/5 frames"), "{show}");
 }
+
+/// Video with tiles (cores of 16 px on 48x36 frames; the temporal term, the warped starts and the
+/// flow are the same code as untiled): every frame reaches the untiled run's loss.
+#[test]
+fn a_tiled_video_reaches_the_untiled_losses_frame_by_frame() {
+    let fx = Fixture::new("video-tiles");
+    clip(&fx.join("clip.mp4"), 64, 48, 5, 1.0, false);
+    let losses = |extra: &[&str], out: &str| -> Vec<f64> {
+        let args = [&["--size", "48", "--precision", "f32", "--temporal-weight", "100"][..], extra].concat();
+        let r = fx.run(&video_args("clip.mp4", out, &args));
+        assert_eq!(r.code, Some(0), "{r}");
+        r.events().iter().filter(|e| e["event"] == "progress").map(|p| num(p, "loss")).collect()
+    };
+    let whole = losses(&[], "whole.mp4");
+    let tiled = losses(&["--tile", "16"], "tiled.mp4");
+    assert_eq!(whole.len(), 5);
+    assert_eq!(tiled.len(), whole.len());
+    for (k, (t, w)) in tiled.iter().zip(&whole).enumerate() {
+        assert!((t - w).abs() <= 1e-3 * w.abs(), "frame {}: tiled {t} vs whole {w}", k + 1);
+    }
+}
