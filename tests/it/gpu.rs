@@ -6,7 +6,7 @@
 use crate::cli_support;
 // PRESET: the CPU resume tests' preset (L-BFGS, two scales, a checkpoint every 4 iterations), run
 // here on `--device cuda`.
-use crate::sessions_cli::{loss_rows, pixels, session_for, sessions_dir, spawn, wait_for_iteration, PRESET, TOTAL};
+use crate::sessions_cli::{killed_runs_resume_exactly, session_for, sessions_dir, PRESET};
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -148,35 +148,9 @@ fn cuda_run_killed_with_sigkill_resumes_exactly() {
     }
     let fx = Fixture::new("gpu-kill");
     std::fs::write(fx.join("ck.toml"), PRESET).unwrap();
-    let reference = fx.run(&run_args("ref.png").iter().map(String::as_str).collect::<Vec<_>>());
-    assert_eq!(reference.code, Some(0), "{reference}");
-    let ref_rows = loss_rows(&sessions_dir(&fx).join(session_for(&fx, "ref.png")));
-    assert_eq!(ref_rows.len() as u64, TOTAL);
-    let ref_pixels = pixels(&fx.join("ref.png"));
+    let resumes = killed_runs_resume_exactly(&fx, &run_args, &[9, 31]);
     let record =
         std::fs::read_to_string(sessions_dir(&fx).join(session_for(&fx, "ref.png")).join("session.toml")).unwrap();
     assert!(record.contains("device = \"cuda\""), "the session does not record its device: {record}");
-
-    for (k, at) in [9u64, 31].into_iter().enumerate() {
-        let out = format!("out{k}.png");
-        let mut child = spawn(&fx, &run_args(&out));
-        let seen = wait_for_iteration(&mut child, at);
-        child.kill().expect("kill -9");
-        child.wait().unwrap();
-        let dir = sessions_dir(&fx).join(session_for(&fx, &out));
-        if fx.join(&out).exists() {
-            println!("killed after iteration {seen}: it had already finished");
-            continue;
-        }
-        let resumed = fx.run(&["sessions", "resume", &session_for(&fx, &out), "--json"]);
-        assert_eq!(resumed.code, Some(0), "killed after iteration {seen}: {resumed}");
-        let events = resumed.events();
-        let first = events.iter().find(|e| e["event"] == "progress").and_then(|e| e["iteration"].as_u64());
-        let last_written = (seen.saturating_sub(1) / 4) * 4;
-        assert!(first.is_some_and(|f| f > last_written), "resumed at {first:?}, killed after {seen}");
-        assert_eq!(events.last().unwrap()["event"], "done", "{resumed}");
-        println!("killed after iteration {seen}; resumed at {first:?}");
-        assert_eq!(loss_rows(&dir), ref_rows, "loss curve after a kill at iteration {seen}");
-        assert_eq!(pixels(&fx.join(&out)), ref_pixels, "output after a kill at iteration {seen}");
-    }
+    assert!(resumes > 0, "every run finished before its kill: the test proved nothing");
 }

@@ -114,6 +114,44 @@ pub(crate) fn wait_for_iteration(child: &mut Child, at: u64) -> u64 {
     seen
 }
 
+/// Runs `args("ref.png")` uninterrupted, then `args("outK.png")` for each of `points`, killed with
+/// `kill -9` after that iteration and resumed with `sessions resume`: each resumed run continues
+/// from a checkpoint at or after the last one certainly written (every 4 iterations, as `PRESET`)
+/// and ends with the uninterrupted run's loss curve and pixels, to the last digit. Returns how many
+/// runs the kill stopped before they finished (0: nothing was proved).
+pub(crate) fn killed_runs_resume_exactly(fx: &Fixture, args: &dyn Fn(&str) -> Vec<String>, points: &[u64]) -> usize {
+    let reference = fx.run(&args("ref.png").iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(reference.code, Some(0), "{reference}");
+    let ref_rows = loss_rows(&sessions_dir(fx).join(session_for(fx, "ref.png")));
+    assert_eq!(ref_rows.len() as u64, TOTAL);
+    let ref_pixels = pixels(&fx.join("ref.png"));
+    let mut resumes = 0;
+    for (k, &at) in points.iter().enumerate() {
+        let out = format!("out{k}.png");
+        let mut child = spawn(fx, &args(&out));
+        let seen = wait_for_iteration(&mut child, at);
+        child.kill().expect("kill -9");
+        child.wait().unwrap();
+        let id = session_for(fx, &out);
+        if fx.join(&out).exists() {
+            eprintln!("killed after iteration {seen}: it had already finished");
+            continue;
+        }
+        let resumed = fx.run(&["sessions", "resume", &id, "--json"]);
+        assert_eq!(resumed.code, Some(0), "killed after iteration {seen}: {resumed}");
+        let events = resumed.events();
+        let first = events.iter().find(|e| e["event"] == "progress").and_then(|e| e["iteration"].as_u64());
+        let last_written = (seen.saturating_sub(1) / 4) * 4;
+        assert!(first.is_some_and(|f| f > last_written), "resumed at {first:?}, killed after {seen}");
+        assert_eq!(events.last().unwrap()["event"], "done", "{resumed}");
+        eprintln!("killed after iteration {seen}; resumed at {first:?}");
+        assert_eq!(loss_rows(&sessions_dir(fx).join(&id)), ref_rows, "loss curve after a kill at iteration {seen}");
+        assert_eq!(pixels(&fx.join(&out)), ref_pixels, "output after a kill at iteration {seen}");
+        resumes += 1;
+    }
+    resumes
+}
+
 #[test]
 fn kill_9_at_several_points_then_resume_matches_an_uninterrupted_run() {
     let fx = fixture("sessions-kill");

@@ -6,7 +6,7 @@
 //! names the network).
 
 use crate::cli_support;
-use crate::sessions_cli::{loss_rows, pixels, session_for, sessions_dir, spawn, wait_for_iteration, PRESET, TOTAL};
+use crate::sessions_cli::{killed_runs_resume_exactly, session_for, sessions_dir, PRESET};
 
 use cli_support::Fixture;
 use serde_json::Value;
@@ -121,38 +121,8 @@ fn a_tiled_session_killed_and_resumed_matches_the_uninterrupted_one() {
         v.extend(["ck.toml", "--json", "-o", out].iter().map(|s| s.to_string()));
         v
     };
-    let reference = fx.run(&args("ref.png").iter().map(String::as_str).collect::<Vec<_>>());
-    assert_eq!(reference.code, Some(0), "{reference}");
-    let ref_dir = sessions_dir(&fx).join(session_for(&fx, "ref.png"));
-    let record = std::fs::read_to_string(ref_dir.join("session.toml")).unwrap();
-    assert!(record.contains("tile = 32"), "the session does not record its tiles: {record}");
-    let ref_rows = loss_rows(&ref_dir);
-    assert_eq!(ref_rows.len() as u64, TOTAL);
-    let ref_pixels = pixels(&fx.join("ref.png"));
-    let mut resumes = 0;
-    for (k, at) in [9u64, 31].into_iter().enumerate() {
-        let out = format!("out{k}.png");
-        let mut child = spawn(&fx, &args(&out));
-        let seen = wait_for_iteration(&mut child, at);
-        child.kill().expect("kill -9");
-        child.wait().unwrap();
-        let id = session_for(&fx, &out);
-        if fx.join(&out).exists() {
-            eprintln!("killed after iteration {seen}: it had already finished");
-            continue;
-        }
-        let resumed = fx.run(&["sessions", "resume", &id, "--json"]);
-        assert_eq!(resumed.code, Some(0), "killed after iteration {seen}: {resumed}");
-        let events = resumed.events();
-        let first = events.iter().find(|e| e["event"] == "progress").and_then(|e| e["iteration"].as_u64());
-        let last_written = (seen.saturating_sub(1) / 4) * 4;
-        assert!(first.is_some_and(|f| f > last_written), "resumed at {first:?}, killed after {seen}");
-        assert_eq!(events.last().unwrap()["event"], "done", "{resumed}");
-        let dir = sessions_dir(&fx).join(&id);
-        assert_eq!(loss_rows(&dir), ref_rows, "loss curve after a kill at iteration {seen}");
-        assert_eq!(pixels(&fx.join(&out)), ref_pixels, "output after a kill at iteration {seen}");
-        eprintln!("killed after iteration {seen}; resumed at {first:?}");
-        resumes += 1;
-    }
+    let resumes = killed_runs_resume_exactly(&fx, &args, &[9, 31]);
+    let record = std::fs::read_to_string(sessions_dir(&fx).join(session_for(&fx, "ref.png")).join("session.toml"));
+    assert!(record.unwrap().contains("tile = 32"), "the session does not record its tiles");
     assert!(resumes > 0, "every run finished before its kill: the test proved nothing");
 }
