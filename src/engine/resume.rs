@@ -92,6 +92,7 @@ impl ResumeState {
         for (name, t) in &named {
             let (dtype, size) = match t.dtype() {
                 DType::F64 => ("F64", 8),
+                DType::BF16 => ("BF16", 2),
                 _ => ("F32", 4),
             };
             let len = t.elem_count() * size;
@@ -151,6 +152,8 @@ impl ResumeState {
             let t = match info.dtype {
                 Dtype::F32 => Tensor::from_vec(le_f32(&bytes), shape, device)?,
                 Dtype::F64 => Tensor::from_vec(le_f64(&bytes), shape, device)?,
+                // A compact L-BFGS history's pairs; widened exactly to f32 on the way.
+                Dtype::BF16 => Tensor::from_vec(le_bf16(&bytes), shape, device)?.to_dtype(DType::BF16)?,
                 other => return Err(bad(format!("{name} has dtype {other:?}"))),
             };
             tensors.insert(name, t);
@@ -189,12 +192,25 @@ fn tensor_bytes(t: &Tensor) -> Result<(Dtype, Vec<u8>)> {
     let flat = t.flatten_all()?;
     Ok(match t.dtype() {
         DType::F64 => (Dtype::F64, flat.to_vec1::<f64>()?.iter().flat_map(|v| v.to_le_bytes()).collect()),
+        // A bf16 is the upper half of the f32 it widens to (exactly).
+        DType::BF16 => (
+            Dtype::BF16,
+            flat.to_dtype(DType::F32)?
+                .to_vec1::<f32>()?
+                .iter()
+                .flat_map(|v| ((v.to_bits() >> 16) as u16).to_le_bytes())
+                .collect(),
+        ),
         _ => (Dtype::F32, flat.to_dtype(DType::F32)?.to_vec1::<f32>()?.iter().flat_map(|v| v.to_le_bytes()).collect()),
     })
 }
 
 fn le_f32(b: &[u8]) -> Vec<f32> {
     b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+}
+
+fn le_bf16(b: &[u8]) -> Vec<f32> {
+    b.chunks_exact(2).map(|c| f32::from_bits((u16::from_le_bytes([c[0], c[1]]) as u32) << 16)).collect()
 }
 
 fn le_f64(b: &[u8]) -> Vec<f64> {
@@ -234,6 +250,15 @@ mod tests {
         let y: Vec<f32> = back.lbfgs[0].1.flatten_all().unwrap().to_vec1().unwrap();
         assert_eq!(y, vec![2e-7f32, -5.0, 6.0, 0.0, 2.0, 4.0]);
         assert!(back.adam_m.is_none());
+        // A compact history's bf16 pairs come back bf16, bit for bit.
+        let bf = |t: &Tensor| t.to_dtype(DType::BF16).unwrap();
+        let compact = ResumeState { lbfgs: vec![(bf(&s), bf(&(&s * -3.0).unwrap()), 0.5)], ..state.clone() };
+        let back = ResumeState::from_bytes(&compact.to_bytes().unwrap(), &d, std::path::Path::new("x")).unwrap();
+        assert_eq!(back.lbfgs[0].0.dtype(), DType::BF16);
+        let widen =
+            |t: &Tensor| -> Vec<f32> { t.to_dtype(DType::F32).unwrap().flatten_all().unwrap().to_vec1().unwrap() };
+        assert_eq!(widen(&back.lbfgs[0].0), widen(&compact.lbfgs[0].0));
+        assert_eq!(widen(&back.lbfgs[0].1), widen(&compact.lbfgs[0].1));
         assert!(ResumeState::from_bytes(&bytes[..bytes.len() - 4], &d, std::path::Path::new("x")).is_err());
         // Damaged headers are refused before anything is allocated for them: a length past the
         // file, a tensor's range not matching its shape, bytes after the last tensor.

@@ -226,6 +226,10 @@ pub struct Settings {
     /// every scale uses `tile`. Not a preset field.
     #[serde(skip)]
     pub scale_tiles: Vec<u32>,
+    /// The memory plan's choice to keep the L-BFGS history in bf16 (half its memory), set when a
+    /// run starts. Not a preset field.
+    #[serde(skip)]
+    pub lbfgs_compact: bool,
 }
 
 fn is_zero(v: &u32) -> bool {
@@ -282,6 +286,7 @@ impl Default for Settings {
             tile: 0,
             max_memory: None,
             scale_tiles: Vec::new(),
+            lbfgs_compact: false,
         }
     }
 }

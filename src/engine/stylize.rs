@@ -227,7 +227,7 @@ pub fn stylize_cached(
         }
         let mut adam =
             Adam::new(settings.learning_rate(), settings.adam_beta1, settings.adam_beta2, settings.adam_epsilon);
-        let mut lbfgs = Lbfgs::new(settings.lbfgs_history);
+        let mut lbfgs = Lbfgs::new(settings.lbfgs_history).compact(settings.lbfgs_compact);
         let mut image = match (x.take(), resuming_here) {
             (_, Some(r)) => {
                 if r.image.dims() != [1, 3, h as usize, w as usize] {
@@ -237,7 +237,7 @@ pub fn stylize_cached(
                     )));
                 }
                 adam.restore(r.adam_step, r.adam_m.clone(), r.adam_v.clone());
-                lbfgs.restore(r.lbfgs.clone());
+                lbfgs.restore(r.lbfgs.clone())?;
                 r.image.to_device(device)?.to_dtype(dtype)?
             }
             (Some(prev), None) => prev.upsample_bilinear2d(h as usize, w as usize, false)?,

@@ -110,18 +110,18 @@ fn header_dims(path: &Path) -> Option<(u32, u32)> {
 
 /// The bytes one job needs at its peak, evaluated whole.
 pub fn estimate(settings: &Settings, shapes: &Shapes) -> Estimate {
-    estimate_with(settings, shapes, Target::Cpu, None, settings.lbfgs_history).0
+    estimate_with(settings, shapes, Target::Cpu, None, (settings.lbfgs_history, false)).0
 }
 
 /// The bytes one job needs at its peak on `target` with the scales larger than `tile` evaluated
-/// tile by tile (cores of `tile` pixels a side) and an L-BFGS history of `history`, and each
-/// scale's part.
+/// tile by tile (cores of `tile` pixels a side) and an L-BFGS history of `history.0` pairs (kept
+/// in bf16 when `history.1`), and each scale's part.
 pub fn estimate_with(
     settings: &Settings,
     shapes: &Shapes,
     target: Target,
     tile: Option<u32>,
-    history: usize,
+    (history, compact): (usize, bool),
 ) -> (Estimate, Vec<ScalePlan>) {
     let cuda = matches!(target, Target::Cuda(_));
     let arch = shapes.arch.unwrap_or(match settings.arch {
@@ -184,6 +184,8 @@ pub fn estimate_with(
         let border = if settings.padding == Padding::Reflect { 2 * REFLECT as u32 } else { 0 };
         let (nw, nh) = (w + border, h + border);
         let images = match settings.optimizer {
+            // Two images a pair, half an image each in bf16, with two widened copies at a time.
+            Optimizer::Lbfgs if compact => history as f64 + 10.0,
             Optimizer::Lbfgs => 2.0 * history as f64 + 8.0,
             Optimizer::Adam => 6.0,
         };
@@ -281,6 +283,8 @@ pub struct MemoryPlan {
     /// `tile` for the run: the settings' own, or the one chosen to fit (0: whole pictures).
     pub tile: u32,
     pub lbfgs_history: usize,
+    /// The L-BFGS history kept in bf16 (half its memory).
+    pub lbfgs_compact: bool,
     pub scales: Vec<ScalePlan>,
     /// What the plan changed from the settings, for the user (`tiles of 512 px …`).
     pub changes: Vec<String>,
@@ -292,6 +296,7 @@ impl MemoryPlan {
     /// The settings the job runs with: each scale tiled only when it does not fit whole.
     pub fn apply(&self, settings: &mut Settings) {
         settings.lbfgs_history = self.lbfgs_history;
+        settings.lbfgs_compact = self.lbfgs_compact;
         settings.scale_tiles = self.scales.iter().map(|s| s.core.unwrap_or(0)).collect();
     }
 }
@@ -300,14 +305,14 @@ impl MemoryPlan {
 const CORES: [u32; 10] = [2048, 1536, 1024, 768, 512, 384, 256, 192, 128, 64];
 
 /// Plans `settings` on `shapes` within `budget` bytes of `target`'s memory: whole pictures when
-/// they fit; otherwise the largest tile core that fits (cores under the picture only); otherwise
-/// the smallest core with a shorter L-BFGS history. Refused (one line saying what it needs and what
+/// they fit (with the L-BFGS history in bf16 if need be); otherwise the largest tile core that fits
+/// (cores under the picture only); otherwise the smallest core with a shorter L-BFGS history. Refused (one line saying what it needs and what
 /// to change) when even that does not fit. With `tile` set in the settings, that tile is used and
 /// only checked.
 pub fn plan(settings: &Settings, shapes: &Shapes, target: Target, budget: Option<f64>) -> Result<MemoryPlan> {
     // With a tile: each scale takes the largest core from `tile` down (whole if it fits whole)
     // that fits the budget, so coarse scales are not slowed by tiles they do not need.
-    let make = |tile: Option<u32>, history: usize, changes: Vec<String>| {
+    let make = |tile: Option<u32>, history: (usize, bool), changes: Vec<String>| {
         let (e, mut scales) = estimate_with(settings, shapes, target, tile, history);
         let mut bytes = e.bytes;
         if let (Some(core), 0, Some(b)) = (tile, settings.tile, budget) {
@@ -341,7 +346,8 @@ pub fn plan(settings: &Settings, shapes: &Shapes, target: Target, budget: Option
             budget,
             bytes,
             tile: if used { tile.unwrap_or(0) } else { settings.tile },
-            lbfgs_history: history,
+            lbfgs_history: history.0,
+            lbfgs_compact: history.1,
             scales,
             changes,
             host: e.host,
@@ -350,38 +356,54 @@ pub fn plan(settings: &Settings, shapes: &Shapes, target: Target, budget: Option
     };
     let fits = |p: &MemoryPlan| budget.is_none_or(|b| p.bytes <= b);
     let history = settings.lbfgs_history;
+    let full = (history, false);
     if settings.tile > 0 {
-        let (p, largest) = make(Some(settings.tile), history, Vec::new());
+        let (p, largest) = make(Some(settings.tile), full, Vec::new());
         if fits(&p) {
             return Ok(p);
         }
         return Err(refusal(&p, target, &largest, "a smaller `tile`"));
     }
-    let (whole, largest) = make(None, history, Vec::new());
+    let (whole, largest) = make(None, full, Vec::new());
     if fits(&whole) {
         return Ok(whole);
     }
-    let long = whole.scales.iter().map(|s| s.width.max(s.height)).max().unwrap_or(0);
-    // For each L-BFGS history from the settings' down, the largest core that fits. Tiles cost
-    // time (each tile's halo is computed again, and the network runs forward twice), a shorter
-    // history costs little: the history is shortened (to no less than 5 first) before cores go
-    // under 512 px, and further only when nothing else fits.
-    let histories: Vec<usize> = match settings.optimizer {
-        Optimizer::Lbfgs => std::iter::once(history).chain([5, 3, 2, 1].into_iter().filter(|&h| h < history)).collect(),
-        Optimizer::Adam => vec![history],
+    // The optimiser's state, from the settings' down: the history as it is, kept in bf16 (half
+    // the memory, directions rounded a little), then shortened.
+    let histories: Vec<(usize, bool)> = match settings.optimizer {
+        Optimizer::Lbfgs => [full, (history, true)]
+            .into_iter()
+            .chain([5, 3, 2, 1].into_iter().filter(|&h| h < history).map(|h| (h, true)))
+            .collect(),
+        Optimizer::Adam => vec![full],
     };
+    let described = |(h, compact): (usize, bool)| -> Vec<String> {
+        match (h == history, compact) {
+            (true, false) => Vec::new(),
+            (true, true) => vec![format!("the L-BFGS history in bf16 (half its memory)")],
+            (false, _) => vec![format!("an L-BFGS history of {h} in bf16 instead of {history}")],
+        }
+    };
+    // Whole pictures with the history in bf16 before any tile: it costs no time.
+    if let Some(&compact) = histories.get(1) {
+        let (p, _) = make(None, compact, described(compact));
+        if fits(&p) {
+            return Ok(p);
+        }
+    }
+    let long = whole.scales.iter().map(|s| s.width.max(s.height)).max().unwrap_or(0);
+    // For each history, the largest core that fits. Tiles cost time (each tile's halo is
+    // computed again, and the network runs forward twice); a bf16 or shorter history costs
+    // little: cores stay at 512 px or more until the history is in bf16, then at 256 or more
+    // until it has been shortened as far as it goes.
     let mut best: Option<(u32, MemoryPlan)> = None;
     for &h in &histories {
         let found = CORES.into_iter().filter(|&c| c < long).find_map(|core| {
-            let mut changes = Vec::new();
-            if h != history {
-                changes.push(format!("an L-BFGS history of {h} instead of {history}"));
-            }
-            let (p, _) = make(Some(core), h, changes);
+            let (p, _) = make(Some(core), h, described(h));
             fits(&p).then_some((core, p))
         });
         if let Some((core, p)) = found {
-            if core >= 512 || (h <= 5 && core >= 256) {
+            if core >= 512 || (h.1 && core >= 256) {
                 return Ok(p);
             }
             if best.as_ref().is_none_or(|(c, _)| core > *c) {
@@ -393,7 +415,7 @@ pub fn plan(settings: &Settings, shapes: &Shapes, target: Target, budget: Option
         return Ok(p);
     }
     let smallest = CORES.into_iter().rfind(|&c| c < long).unwrap_or(CORES[CORES.len() - 1]);
-    let (p, _) = make(Some(smallest), 1.min(history), Vec::new());
+    let (p, _) = make(Some(smallest), (1.min(history), true), Vec::new());
     Err(refusal(&p, target, &largest, "a smaller `size` or `style_scale`, fewer `scales`"))
 }
 
@@ -752,12 +774,30 @@ mod tests {
     }
 
     #[test]
-    fn the_history_is_shortened_when_tiles_alone_do_not_fit() {
+    fn the_history_is_kept_in_bf16_when_tiles_alone_do_not_fit() {
         // At 4096x3072 an L-BFGS history of 10 alone is 28 images of 151 MB.
         let settings = Settings { size: 4096, ..Settings::default() };
         let p = plan(&settings, &shapes((4096, 3072), (800, 600)), Target::Cpu, Some(4.0 * GIB)).unwrap();
-        assert!(p.lbfgs_history < 10 && p.bytes <= 4.0 * GIB, "{p:?}");
-        assert!(p.changes.iter().any(|c| c.contains("L-BFGS history")), "{:?}", p.changes);
+        assert!(p.lbfgs_compact && p.bytes <= 4.0 * GIB, "{p:?}");
+        assert!(p.changes.iter().any(|c| c.contains("L-BFGS history") && c.contains("bf16")), "{:?}", p.changes);
+        let mut applied = settings.clone();
+        p.apply(&mut applied);
+        assert!(applied.lbfgs_compact);
+    }
+
+    #[test]
+    fn a_bf16_history_comes_before_tiles() {
+        // A budget between the whole picture's need with the history in bf16 and in f32: whole,
+        // with the bf16 history. The difference is 10 pairs of half an image, less two widened
+        // copies: (2·10 + 8) − (10 + 10) = 8 images of 2048x1536 RGB f32.
+        let settings = Settings { size: 2048, scales: 1, ..Settings::default() };
+        let s = shapes((2048, 1536), (800, 600));
+        let (full, _) = estimate_with(&settings, &s, Target::Cpu, None, (10, false));
+        let (compact, _) = estimate_with(&settings, &s, Target::Cpu, None, (10, true));
+        assert!((full.bytes - compact.bytes - 8.0 * 3.0 * 4.0 * 2048.0 * 1536.0).abs() < 1.0);
+        let p = plan(&settings, &s, Target::Cpu, Some((full.bytes + compact.bytes) / 2.0)).unwrap();
+        assert!(p.lbfgs_compact && p.lbfgs_history == 10 && p.scales[0].tiles == 1, "{p:?}");
+        assert_eq!(p.changes, vec!["the L-BFGS history in bf16 (half its memory)".to_string()]);
     }
 
     #[test]
@@ -799,8 +839,8 @@ mod tests {
     fn on_cuda_the_gpu_is_budgeted_and_the_host_checked_besides() {
         let settings = Settings { size: 1024, scales: 1, ..Settings::default() };
         let s = shapes((1024, 768), (800, 600));
-        let (cpu, _) = estimate_with(&settings, &s, Target::Cpu, None, 10);
-        let (gpu, _) = estimate_with(&settings, &s, Target::Cuda(0), None, 10);
+        let (cpu, _) = estimate_with(&settings, &s, Target::Cpu, None, (10, false));
+        let (gpu, _) = estimate_with(&settings, &s, Target::Cuda(0), None, (10, false));
         assert_eq!(cpu.host, None);
         // The im2col scratch alone (2.8 GB here) is more than the CPU's Winograd transforms and
         // decoded pictures together.

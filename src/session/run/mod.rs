@@ -66,7 +66,10 @@ pub fn run_session(
         // and tile the scales that do not fit whole (the plan's tile and L-BFGS history).
         match crate::session::memory::check(&record.spec()) {
             Ok(plan) => {
-                if plan.tile != record.job.settings.tile || plan.lbfgs_history != record.job.settings.lbfgs_history {
+                if plan.tile != record.job.settings.tile
+                    || plan.lbfgs_history != record.job.settings.lbfgs_history
+                    || plan.lbfgs_compact
+                {
                     emit(Event::Log {
                         level: LogLevel::Info,
                         message: format!("{}: memory plan: {}", record.id, plan.changes.join(", ")),

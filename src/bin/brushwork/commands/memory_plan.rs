@@ -106,6 +106,7 @@ fn plan_json(content: &Path, plan: &MemoryPlan, seconds: &[f64]) -> serde_json::
         "bytes": plan.bytes,
         "tile": plan.tile,
         "lbfgs_history": plan.lbfgs_history,
+        "lbfgs_compact": plan.lbfgs_compact,
         "changes": plan.changes,
         "scales": plan.scales.iter().zip(seconds).map(|(s, t)| json!({
             "width": s.width, "height": s.height, "tiles": s.tiles, "core": s.core, "bytes": s.bytes,
