@@ -380,7 +380,7 @@ pub fn plan(settings: &Settings, shapes: &Shapes, target: Target, budget: Option
     let described = |(h, compact): (usize, bool)| -> Vec<String> {
         match (h == history, compact) {
             (true, false) => Vec::new(),
-            (true, true) => vec![format!("the L-BFGS history in bf16 (half its memory)")],
+            (true, true) => vec!["the L-BFGS history in bf16 (half its memory)".to_string()],
             (false, _) => vec![format!("an L-BFGS history of {h} in bf16 instead of {history}")],
         }
     };
