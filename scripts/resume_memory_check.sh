@@ -16,9 +16,10 @@ BUDGET=${2:-2G}
 ITERATIONS=${ITERATIONS:-4}
 OUT=$(mktemp -d)
 export BRUSHWORK_WORKSPACE=$OUT/ws
+# Top-level keys go before the preset's first table.
 sed -e "s/^size = .*/size = $SIZE/" -e 's/^scales = .*/scales = 1/' -e "s/^iterations = .*/iterations = $ITERATIONS/" \
+  -e "s/^version = 1$/version = 1\ncheckpoint_every = 1\ncheckpoint_seconds = 0.0\nmax_memory = \"$BUDGET\"/" \
   presets/gatys.toml >"$OUT/resume.toml"
-printf 'checkpoint_every = 1\ncheckpoint_seconds = 0.0\nmax_memory = "%s"\n' "$BUDGET" >>"$OUT/resume.toml"
 args=(run media/content/tubingen_neckarfront.jpg --style media/style/van_gogh_the_starry_night.jpg
   --preset "$OUT/resume.toml")
 predicted=$("$BW" "${args[@]}" --plan --json | python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["bytes"])')
