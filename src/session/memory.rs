@@ -90,8 +90,8 @@ impl Target {
     }
 }
 
-/// Width and height of the images a job reads (from their headers), when known; a video's
-/// frames, and an image that cannot be read, count as square (an upper bound).
+/// Width and height of the images a job reads (from their headers, a clip's from its stream's),
+/// when known; what cannot be read counts as square (an upper bound).
 #[derive(Debug, Clone, Default)]
 pub struct Shapes {
     pub content: Option<(u32, u32)>,
@@ -106,6 +106,21 @@ pub struct Shapes {
 fn header_dims(path: &Path) -> Option<(u32, u32)> {
     let (w, h) = image::ImageReader::open(path).ok()?.with_guessed_format().ok()?.into_dimensions().ok()?;
     (w <= crate::imageio::MAX_DIMENSION && h <= crate::imageio::MAX_DIMENSION).then_some((w, h))
+}
+
+/// A clip's frame size from its headers (upright), when FFmpeg can read them; else unknown,
+/// counted as square.
+fn video_dims(path: &Path) -> Option<(u32, u32)> {
+    #[cfg(feature = "ffmpeg")]
+    {
+        crate::video::init().ok()?;
+        crate::video::decode::display_size(path).ok()
+    }
+    #[cfg(not(feature = "ffmpeg"))]
+    {
+        let _ = path;
+        None
+    }
 }
 
 /// The bytes one job needs at its peak, evaluated whole.
@@ -467,7 +482,8 @@ pub fn plan_job(
     device: &str,
 ) -> Result<MemoryPlan> {
     let content = match kind {
-        Kind::Video | Kind::Folder => None,
+        Kind::Video => video_dims(content),
+        Kind::Folder => None,
         Kind::Image | Kind::Watched => header_dims(content),
     };
     let shapes = Shapes {

@@ -77,6 +77,21 @@ pub fn first_frame(path: &Path, long: u32) -> Result<RgbImage> {
     }
 }
 
+/// The clip's picture size as displayed (upright), from its headers: no frame is decoded, so it
+/// is cheap enough for the memory plan the dashboard's form shows as it is edited.
+pub fn display_size(path: &Path) -> Result<(u32, u32)> {
+    check_file(path)?;
+    let input =
+        ffmpeg_next::format::input(path).map_err(|e| Error::input(path, format!("not a readable video ({e})")))?;
+    let stream = video_stream(&input).map_err(|e| Error::input(path, e))?;
+    let context = codec::context::Context::from_parameters(stream.parameters())
+        .map_err(|e| Error::input(path, format!("unsupported video codec ({e})")))?;
+    let decoder =
+        context.decoder().video().map_err(|e| Error::input(path, format!("unsupported video codec ({e})")))?;
+    let orientation = Orientation::of_stream(&stream).unwrap_or(Orientation::IDENTITY);
+    Ok(orientation.display_size((decoder.width(), decoder.height())))
+}
+
 /// Every frame's timestamp, from a pass that decodes but converts nothing (the frame count and
 /// the encoder's timing, before any work); the clip as [`Frames::open`] with `long` sees it.
 pub fn timestamps(path: &Path, long: u32) -> Result<(ClipInfo, Vec<i64>)> {

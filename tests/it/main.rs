@@ -22,12 +22,16 @@ mod manage_cli;
 mod real_weights;
 mod run_cli;
 mod sessions_cli;
+// Needs FFmpeg (the clips it renders).
+#[cfg(feature = "ffmpeg")]
 mod slurm;
 mod tiled_gradient;
 mod tiled_run_cli;
 mod tui_tmux;
 #[cfg(feature = "ffmpeg")]
 mod video_cli;
+// Needs FFmpeg (the clips it renders).
+#[cfg(feature = "ffmpeg")]
 mod video_segments;
 mod watch_cli;
 mod watch_folder;

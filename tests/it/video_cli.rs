@@ -685,3 +685,22 @@ fn a_tiled_video_reaches_the_untiled_losses_frame_by_frame() {
         assert!((t - w).abs() <= 1e-3 * w.abs(), "frame {}: tiled {t} vs whole {w}", k + 1);
     }
 }
+
+/// The memory plan of a video counts its frames at their real shape, read from the stream's
+/// headers (a 4:1 clip at `--size 2048` is 2048x512), not as squares.
+#[test]
+fn a_video_is_planned_at_its_frame_shape() {
+    use brushwork::engine::Settings;
+    use brushwork::session::{memory::plan_job, Kind};
+    let fx = Fixture::new("video-plan-shape");
+    clip(&fx.join("wide.mp4"), 128, 32, 5, 0.4, false);
+    let settings = Settings { size: 2048, scales: 2, max_memory: Some("64G".into()), ..Settings::default() };
+    let p = plan_job(&settings, Kind::Video, &fx.join("wide.mp4"), Some(&fx.join("tiny.safetensors")), "cpu").unwrap();
+    let sizes: Vec<(u32, u32)> = p.scales.iter().map(|s| (s.width, s.height)).collect();
+    assert_eq!(sizes, vec![(1024, 256), (2048, 512)], "{p:?}");
+    // What FFmpeg cannot read counts as square (the clip itself is refused elsewhere, naming it).
+    std::fs::write(fx.join("broken.mp4"), b"not a video").unwrap();
+    let p =
+        plan_job(&settings, Kind::Video, &fx.join("broken.mp4"), Some(&fx.join("tiny.safetensors")), "cpu").unwrap();
+    assert_eq!((p.scales[1].width, p.scales[1].height), (2048, 2048));
+}
