@@ -1,6 +1,8 @@
 //! The hand-written gradient of the full objective against central finite differences and against
 //! candle's autograd, on a tiny random network in f64.
 
+use crate::net_support::{random, tiny_vgg};
+
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -13,18 +15,11 @@ use brushwork::weights::random::random_vgg;
 use candle_core::{DType, Device, Tensor, Var};
 
 fn tiny_net(preprocess: Preprocess, pooling: Pooling) -> Vgg {
-    let device = Device::Cpu;
-    let tensors: HashMap<String, Tensor> = random_vgg(Arch::Vgg16, 16, 3)
-        .into_iter()
-        .map(|(name, shape, data)| (name, Tensor::from_vec(data, shape, &device).unwrap()))
-        .collect();
-    let header = WeightsHeader { arch: Arch::Vgg16, preprocess };
-    Vgg::from_tensors(tensors, &header, Path::new("tiny"), &device, DType::F64, pooling, None).unwrap()
+    tiny_vgg(&Device::Cpu, DType::F64, preprocess, pooling)
 }
 
 fn random_image(seed: u64, h: usize, w: usize) -> Tensor {
-    let v: Vec<f64> = SplitMix64::new(seed).uniform(3 * h * w, 0.0, 1.0).into_iter().map(f64::from).collect();
-    Tensor::from_vec(v, (1, 3, h, w), &Device::Cpu).unwrap()
+    random(seed, (1, 3, h, w), &Device::Cpu, DType::F64)
 }
 
 fn settings() -> Settings {
@@ -206,16 +201,8 @@ fn gradient_matches_candle_autograd() {
 #[test]
 fn cpu_kernels_match_the_f64_reference() {
     let reference = tiny_net(Preprocess::Caffe, Pooling::Avg);
-    let device = Device::Cpu;
-    let tensors: HashMap<String, Tensor> = random_vgg(Arch::Vgg16, 16, 3)
-        .into_iter()
-        .map(|(name, shape, data)| (name, Tensor::from_vec(data, shape, &device).unwrap()))
-        .collect();
-    let header = WeightsHeader { arch: Arch::Vgg16, preprocess: Preprocess::Caffe };
     // f32 products: BF16 (on CPUs with AMX) has its own test below.
-    let fast = Vgg::from_tensors(tensors, &header, Path::new("tiny"), &device, DType::F32, Pooling::Avg, None)
-        .unwrap()
-        .with_precision(Precision::F32);
+    let fast = tiny_vgg(&Device::Cpu, DType::F32, Preprocess::Caffe, Pooling::Avg).with_precision(Precision::F32);
     let s = settings();
     // 19x23 runs every layer with F(2x2,3x3); at 130x133 the first block has enough tiles for
     // F(4x4,3x3) (1122, see `Tile::for_size`), the later ones use F(2x2,3x3).

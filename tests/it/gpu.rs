@@ -8,15 +8,12 @@ use crate::cli_support;
 // here on `--device cuda`.
 use crate::sessions_cli::{killed_runs_resume_exactly, session_for, sessions_dir, PRESET};
 
-use std::collections::HashMap;
-use std::path::Path;
+use crate::net_support::{random, tiny_vgg as tiny_net};
 
 use brushwork::engine::objective::{Objective, StyleTargets, TemporalTerm};
 use brushwork::engine::settings::{Padding, Settings};
-use brushwork::engine::vgg::{Pooling, Vgg, WeightsHeader};
-use brushwork::util::rng::SplitMix64;
-use brushwork::weights::layout::{Arch, Preprocess};
-use brushwork::weights::random::random_vgg;
+use brushwork::engine::vgg::Pooling;
+use brushwork::weights::layout::Preprocess;
 use candle_core::{DType, Device, Tensor};
 use cli_support::Fixture;
 
@@ -32,20 +29,6 @@ fn cuda() -> Option<Device> {
 }
 
 /// The tiny VGG-16 of the gradient tests (widths / 16), on `device` in `dtype`.
-fn tiny_net(device: &Device, dtype: DType, preprocess: Preprocess, pooling: Pooling) -> Vgg {
-    let tensors: HashMap<String, Tensor> = random_vgg(Arch::Vgg16, 16, 3)
-        .into_iter()
-        .map(|(name, shape, data)| (name, Tensor::from_vec(data, shape, device).unwrap()))
-        .collect();
-    let header = WeightsHeader { arch: Arch::Vgg16, preprocess };
-    Vgg::from_tensors(tensors, &header, Path::new("tiny"), device, dtype, pooling, None).unwrap()
-}
-
-fn random(seed: u64, shape: (usize, usize, usize, usize), device: &Device, dtype: DType) -> Tensor {
-    let n = shape.0 * shape.1 * shape.2 * shape.3;
-    Tensor::from_vec(SplitMix64::new(seed).uniform(n, 0.0, 1.0), shape, device).unwrap().to_dtype(dtype).unwrap()
-}
-
 struct Case {
     dtype: DType,
     preprocess: Preprocess,

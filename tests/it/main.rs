@@ -3,6 +3,7 @@
 //! `*_support` modules are shared helpers.
 
 mod cli_support;
+mod net_support;
 #[cfg(feature = "ffmpeg")]
 mod video_support;
 mod watch_support;

@@ -4,32 +4,20 @@
 //! kernels. The reference is the untiled evaluation, itself checked against finite differences
 //! and candle's autograd in `engine_gradient`.
 
-use std::collections::HashMap;
-use std::path::Path;
+use crate::net_support::{random, tiny_vgg};
 
 use brushwork::engine::objective::{Objective, StyleTargets};
 use brushwork::engine::settings::{Padding, Precision, Settings};
-use brushwork::engine::vgg::{Pooling, Vgg, WeightsHeader};
-use brushwork::util::rng::SplitMix64;
-use brushwork::weights::layout::{Arch, Preprocess};
-use brushwork::weights::random::random_vgg;
+use brushwork::engine::vgg::{Pooling, Vgg};
+use brushwork::weights::layout::Preprocess;
 use candle_core::{DType, Device, Tensor};
 
 fn tiny_net(pooling: Pooling, dtype: DType) -> Vgg {
-    let device = Device::Cpu;
-    let tensors: HashMap<String, Tensor> = random_vgg(Arch::Vgg16, 16, 3)
-        .into_iter()
-        .map(|(name, shape, data)| (name, Tensor::from_vec(data, shape, &device).unwrap()))
-        .collect();
-    let header = WeightsHeader { arch: Arch::Vgg16, preprocess: Preprocess::Caffe };
-    Vgg::from_tensors(tensors, &header, Path::new("tiny"), &device, dtype, pooling, None)
-        .unwrap()
-        .with_precision(Precision::F32)
+    tiny_vgg(&Device::Cpu, dtype, Preprocess::Caffe, pooling).with_precision(Precision::F32)
 }
 
 fn random_image(seed: u64, h: usize, w: usize, dtype: DType) -> Tensor {
-    let v: Vec<f64> = SplitMix64::new(seed).uniform(3 * h * w, 0.0, 1.0).into_iter().map(f64::from).collect();
-    Tensor::from_vec(v, (1, 3, h, w), &Device::Cpu).unwrap().to_dtype(dtype).unwrap()
+    random(seed, (1, 3, h, w), &Device::Cpu, dtype)
 }
 
 fn settings(padding: Padding, deep: bool) -> Settings {
