@@ -35,15 +35,32 @@ pub fn cuda_ordinal(spec: &str) -> Option<usize> {
     }
 }
 
-/// Free and total memory of GPU `ordinal` in bytes, as its driver reports them now (memory other
-/// processes and this one already hold is not free); `None` in a build without CUDA or where the
-/// GPU cannot be opened.
+/// Free and total memory of GPU `ordinal` in bytes, as its driver reports them (memory other
+/// processes and this one already hold is not free), at most two seconds old: the dashboard's
+/// form asks as its fields are edited, and opening the GPU's context each time would stall it.
+/// Only the driver's context is opened (no cuBLAS or cuRAND, as a candle device would).
+/// `None` in a build without CUDA or where the GPU cannot be opened.
 pub fn gpu_memory(ordinal: usize) -> Option<(u64, u64)> {
     #[cfg(feature = "cuda")]
     {
-        let Device::Cuda(gpu) = Device::new_cuda(ordinal).ok()? else { return None };
-        let (free, total) = gpu.cuda_stream().context().mem_get_info().ok()?;
-        Some((free as u64, total as u64))
+        use std::collections::HashMap;
+        use std::sync::Mutex;
+        use std::time::{Duration, Instant};
+        type Asked = HashMap<usize, (Instant, Option<(u64, u64)>)>;
+        static ASKED: Mutex<Option<Asked>> = Mutex::new(None);
+        let mut asked = ASKED.lock().unwrap_or_else(|e| e.into_inner());
+        let asked = asked.get_or_insert_with(HashMap::new);
+        if let Some((at, found)) = asked.get(&ordinal) {
+            if at.elapsed() < Duration::from_secs(2) {
+                return *found;
+            }
+        }
+        let found = candle_core::cuda_backend::cudarc::driver::CudaContext::new(ordinal)
+            .and_then(|ctx| ctx.mem_get_info())
+            .ok()
+            .map(|(free, total)| (free as u64, total as u64));
+        asked.insert(ordinal, (Instant::now(), found));
+        found
     }
     #[cfg(not(feature = "cuda"))]
     {
